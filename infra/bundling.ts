@@ -1,0 +1,30 @@
+/**
+ * The one description of how the Lambda code is bundled. The CDK stack (NodejsFunction) and
+ * the local build (`npm run build`, used by tests, `npm start`, `npm run invoke` and the
+ * benchmark) both derive their esbuild settings from here, so what runs locally is what ships.
+ */
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export const BUNDLE = {
+  /** Entry files by function; each becomes dist/<name>/index.js. */
+  entries: {
+    handler: `${root}lambda/handler.ts`,
+    migrate: `${root}lambda/migrate-handler.ts`,
+  },
+  /** node20 syntax runs unchanged on the nodejs22.x runtime and on the Node 20 used locally. */
+  target: 'node20',
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  /** pg's optional native binding is never installed; without this esbuild fails to resolve it. */
+  externalModules: ['pg-native'],
+} as const;
+
+export const DIST = `${root}dist`;
+
+/** Path of a built bundle, e.g. bundlePath('handler') -> <root>/dist/handler/index.js. */
+export function bundlePath(entry: keyof typeof BUNDLE.entries): string {
+  return `${DIST}/${entry}/index.js`;
+}

@@ -1,0 +1,178 @@
+/**
+ * The pipeline for one SQS batch: parse, mask, write, and give every record an explicit fate.
+ *
+ * - written (or already written: a redelivery), and deleted from the queue by Lambda;
+ * - dead-lettered by us with its reason (invalid body, or a row PostgreSQL rejected);
+ * - reported in batchItemFailures, so SQS redelivers it (dependency down, DLQ unavailable)
+ *   and its redrive policy dead-letters it after maxReceiveCount.
+ */
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { LoginRow, LoginStore } from './db/store';
+import type { DeadLetterItem, DeadLetterQueue } from './dead-letter';
+import type { KeyRing } from './key-ring';
+import { type LoginEvent, parseLoginEvent } from './login-event';
+import { type MaskingKey, mask } from './masking';
+
+export interface BatchSummary {
+  readonly received: number;
+  readonly written: number;
+  /** Valid records whose message id was already stored: at-least-once redeliveries. */
+  readonly duplicates: number;
+  readonly deadLettered: number;
+  /** Records reported in batchItemFailures (to be redelivered). */
+  readonly retried: number;
+  readonly rejectedByReason: Readonly<Record<string, number>>;
+  readonly statements: number;
+  readonly durationMs: number;
+}
+
+/** The subset of a structured logger the pipeline uses (Powertools' Logger fits). */
+export interface Log {
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+export interface BatchDependencies {
+  readonly store: LoginStore;
+  readonly keys: { get(): Promise<KeyRing> };
+  /** Undefined when no DLQ is configured: invalid records are then reported as failures. */
+  readonly deadLetter: DeadLetterQueue | undefined;
+  readonly log: Log;
+  readonly publish: (summary: BatchSummary) => void;
+  readonly now?: () => number;
+}
+
+interface Valid {
+  readonly record: SQSRecord;
+  readonly event: LoginEvent;
+}
+
+/** UTC date of the message's first send; a redelivery keeps it. */
+function sentDate(record: SQSRecord, fallback: number): string {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return new Date(Number.isFinite(sent) && sent > 0 ? sent : fallback).toISOString().slice(0, 10);
+}
+
+function toRow({ record, event }: Valid, key: MaskingKey, now: number): LoginRow {
+  return {
+    messageId: record.messageId,
+    userId: event.userId,
+    deviceType: event.deviceType,
+    maskedIp: mask(key, 'ip', event.ip),
+    maskedDeviceId: mask(key, 'device_id', event.deviceId),
+    locale: event.locale,
+    appVersion: event.appVersion,
+    appVersionRaw: event.appVersionRaw,
+    createDate: sentDate(record, now),
+    keyId: key.id,
+  };
+}
+
+function errorFields(error: unknown): Record<string, unknown> {
+  const err = error as {
+    name?: unknown;
+    message?: unknown;
+    cause?: { name?: unknown; code?: unknown };
+  };
+  return {
+    errorName: err?.name,
+    errorMessage: err?.message,
+    causeName: err?.cause?.name,
+    causeCode: err?.cause?.code,
+  };
+}
+
+/** Builds the batch processor. It rejects only on a bug; every record's fate is in the result. */
+export function createBatchProcessor(deps: BatchDependencies) {
+  const now = deps.now ?? Date.now;
+  const { log } = deps;
+
+  const deadLetter = async (items: DeadLetterItem[], failures: Set<string>): Promise<number> => {
+    if (items.length === 0) return 0;
+    for (const item of items) {
+      log.warn('record rejected', {
+        messageId: item.messageId,
+        reason: item.reason,
+        detail: item.detail,
+      });
+    }
+    const failed =
+      deps.deadLetter === undefined
+        ? new Set(items.map((item) => item.messageId))
+        : await deps.deadLetter.send(items);
+    for (const id of failed) failures.add(id);
+    return items.length - failed.size;
+  };
+
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const started = now();
+    const records = event.Records;
+    const valid: Valid[] = [];
+    const invalid: DeadLetterItem[] = [];
+    const rejectedByReason: Record<string, number> = {};
+    for (const record of records) {
+      const parsed = parseLoginEvent(record.body);
+      if (parsed.ok) {
+        valid.push({ record, event: parsed.event });
+        continue;
+      }
+      const { reason, detail } = parsed.rejection;
+      rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
+      invalid.push({ messageId: record.messageId, body: record.body, reason, detail });
+    }
+
+    const failures = new Set<string>();
+    // Invalid records go to the DLQ while the valid ones are written.
+    const invalidSent = deadLetter(invalid, failures);
+
+    let written = 0;
+    let duplicates = 0;
+    let statements = 0;
+    let rowsSent = 0;
+    if (valid.length > 0) {
+      try {
+        const { current } = await deps.keys.get();
+        const rows = valid.map((item) => toRow(item, current, started));
+        const result = await deps.store.insert(rows);
+        written = result.inserted;
+        statements = result.statements;
+        duplicates = rows.length - result.inserted - result.rejected.length;
+        const bodies = new Map(valid.map(({ record }) => [record.messageId, record.body]));
+        const rejectedRows = result.rejected.map((row): DeadLetterItem => {
+          rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;
+          return {
+            messageId: row.messageId,
+            body: bodies.get(row.messageId) ?? '',
+            reason: 'database.rejected',
+            detail: `SQLSTATE ${row.sqlState}${row.constraint ? ` (${row.constraint})` : ''}`,
+          };
+        });
+        rowsSent = await deadLetter(rejectedRows, failures);
+      } catch (error) {
+        // Key or database unavailable: nothing of this batch may be lost, so every valid
+        // record goes back to the queue; ON CONFLICT makes the redelivery write each once.
+        log.error('batch write failed; records will be redelivered', {
+          records: valid.length,
+          ...errorFields(error),
+        });
+        for (const { record } of valid) failures.add(record.messageId);
+      }
+    }
+    const deadLettered = (await invalidSent) + rowsSent;
+
+    const summary: BatchSummary = {
+      received: records.length,
+      written,
+      duplicates,
+      deadLettered,
+      retried: failures.size,
+      rejectedByReason,
+      statements,
+      durationMs: now() - started,
+    };
+    log.info('batch processed', { ...summary });
+    deps.publish(summary);
+    return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The one reader of the environment: parses it once into a typed, frozen object and fails
+ * fast with a ConfigError naming the variable. Env holds ARNs, names and URLs, never secrets
+ * (DATABASE_URL may hold a password for local use; in AWS the password comes from a secret).
+ */
+import { ConfigError } from './errors';
+
+export type SslMode = 'disable' | 'require' | 'verify-full';
+
+export type DatabaseConfig =
+  | { readonly kind: 'url'; readonly url: string }
+  | {
+      readonly kind: 'secret';
+      readonly host: string;
+      readonly port: number;
+      readonly database: string;
+      readonly user: string;
+      /** Secrets Manager id of a JSON secret with a `password` field (RDS-generated). */
+      readonly passwordSecretId: string;
+      readonly ssl: SslMode;
+    };
+
+export interface Config {
+  readonly database: DatabaseConfig;
+  readonly queryTimeoutMs: number;
+  readonly maskingSecretId: string;
+  readonly keyTtlMs: number;
+  /** Where invalid messages are sent with their reason; undefined = report them as failures. */
+  readonly deadLetterQueueUrl: string | undefined;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} is required`);
+  return value;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  return env[name]?.trim() || undefined;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+  }
+  return value;
+}
+
+function sslMode(env: Env): SslMode {
+  const raw = optional(env, 'DB_SSL') ?? 'verify-full';
+  if (raw === 'disable' || raw === 'require' || raw === 'verify-full') return raw;
+  throw new ConfigError(`DB_SSL must be disable, require or verify-full, got "${raw}"`);
+}
+
+/** Reads only the database settings (the migration function needs no masking key). */
+export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
+  const url = optional(env, 'DATABASE_URL');
+  if (url !== undefined) return Object.freeze({ kind: 'url', url });
+  if (optional(env, 'DB_HOST') === undefined) {
+    throw new ConfigError(
+      'set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER, DB_PASSWORD_SECRET_ID',
+    );
+  }
+  return Object.freeze({
+    kind: 'secret',
+    host: required(env, 'DB_HOST'),
+    port: integer(env, 'DB_PORT', 5432, 1, 65535),
+    database: required(env, 'DB_NAME'),
+    user: required(env, 'DB_USER'),
+    passwordSecretId: required(env, 'DB_PASSWORD_SECRET_ID'),
+    ssl: sslMode(env),
+  });
+}
+
+/** Reads the handler's configuration. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  return Object.freeze({
+    database: Object.freeze(loadDatabaseConfig(env)),
+    queryTimeoutMs: integer(env, 'DB_QUERY_TIMEOUT_MS', 10_000, 100, 900_000),
+    maskingSecretId: required(env, 'MASKING_SECRET_ID'),
+    keyTtlMs: integer(env, 'MASKING_KEY_TTL_SECONDS', 300, 0, 86_400) * 1000,
+    deadLetterQueueUrl: optional(env, 'DLQ_URL'),
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * Applies pending migrations under a session advisory lock, so concurrent runners (several
+ * cold starts, a deploy-time trigger and a local run) apply each migration exactly once.
+ */
+import type { Pool } from 'pg';
+import { MIGRATIONS, type Migration } from './migrations';
+
+// pg_advisory_lock key: the first 8 bytes of sha256("login-queue/migrations"), as int8.
+const LOCK_KEY = '-3180596402358398718';
+
+export interface MigrateResult {
+  readonly applied: readonly number[];
+  readonly current: number;
+}
+
+/** Applies every migration not yet recorded. Throws (after rollback) on the first failure. */
+export async function migrate(
+  pool: Pool,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<MigrateResult> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEY]);
+    await client.query(`CREATE TABLE IF NOT EXISTS login_queue_migrations (
+      version    integer PRIMARY KEY,
+      name       text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ version: number }>(
+      'SELECT version FROM login_queue_migrations',
+    );
+    const done = new Set(rows.map((row) => row.version));
+    const applied: number[] = [];
+    for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(migration.version)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO login_queue_migrations (version, name) VALUES ($1, $2)', [
+          migration.version,
+          migration.name,
+        ]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+      applied.push(migration.version);
+    }
+    return { applied, current: Math.max(0, ...done, ...applied) };
+  } finally {
+    // A failed unlock means a broken connection: destroying it releases the lock too.
+    const unlockError = await client
+      .query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEY])
+      .then(
+        () => undefined,
+        (error: Error) => error,
+      );
+    client.release(unlockError);
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The project's named errors. Two families matter to a record's fate:
+ * - permanent: the message itself is bad; retrying cannot help (dead-letter it);
+ * - transient: a dependency (database, Secrets Manager, SQS) failed; retry the batch.
+ */
+
+/** Configuration is missing or malformed. Thrown at start-up, names the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** A dependency failed in a way that a later retry can fix. */
+export class TransientError extends Error {
+  override readonly name = 'TransientError';
+}
+
+/**
+ * The masking secret could not be used (bad JSON, unknown key id, key too short).
+ * Records are retried, not dropped: fixing the secret lets them through.
+ * The message never contains key material.
+ */
+export class KeyRingError extends Error {
+  override readonly name = 'KeyRingError';
+}
+
+/** A message that can never be stored; `reason` is a machine-readable code. */
+export class InvalidMessageError extends Error {
+  override readonly name = 'InvalidMessageError';
+  constructor(
+    readonly reason: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

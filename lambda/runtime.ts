@@ -1,0 +1,98 @@
+/**
+ * Wires the production dependencies (AWS SDK clients, pg pool, Powertools) from a Config.
+ * Called once per container, at module scope of a handler.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createBatchProcessor } from './batch';
+import type { Config, DatabaseConfig } from './config';
+import { createPool } from './db/pool';
+import { createLoginStore } from './db/store';
+import { createSqsDeadLetterQueue } from './dead-letter';
+import { parseKeyRing } from './key-ring';
+import { cached, getSecretString } from './secrets';
+import { createLogger, createMetricsPublisher } from './telemetry';
+
+/**
+ * An SQS client that sends to its configured endpoint (the region's, or AWS_ENDPOINT_URL_SQS),
+ * not to the host inside a queue URL: emulators hand out URLs with hosts that may not resolve.
+ */
+export const sqsClient = () => new SQSClient({ useQueueUrlAsEndpoint: false });
+
+const errorName = (error: unknown) => (error as Error | undefined)?.name;
+
+/** A pool for the database config; with `kind: 'secret'` the password is read (and cached). */
+export function createDatabasePool(
+  database: DatabaseConfig,
+  options: {
+    queryTimeoutMs: number;
+    secretTtlMs: number;
+    logger: Logger;
+    secrets: SecretsManagerClient;
+  },
+) {
+  const { logger, secrets } = options;
+  const password =
+    database.kind === 'secret'
+      ? cached(
+          async () => {
+            const secret = JSON.parse(await getSecretString(secrets, database.passwordSecretId));
+            if (typeof secret?.password !== 'string')
+              throw new Error('database secret has no "password"');
+            return secret.password as string;
+          },
+          options.secretTtlMs,
+          (error) =>
+            logger.warn('using the cached database password', { errorName: errorName(error) }),
+        )
+      : undefined;
+  return createPool({
+    database,
+    queryTimeoutMs: options.queryTimeoutMs,
+    password: password && (() => password.get()),
+    onError: (error) =>
+      logger.warn('idle database connection dropped', {
+        errorName: error.name,
+        code: (error as { code?: string }).code,
+      }),
+  });
+}
+
+/** Everything the SQS handler needs, built once. */
+export function createRuntime(config: Config) {
+  const logger = createLogger();
+  const secrets = new SecretsManagerClient({});
+  const pool = createDatabasePool(config.database, {
+    queryTimeoutMs: config.queryTimeoutMs,
+    secretTtlMs: config.keyTtlMs,
+    logger,
+    secrets,
+  });
+  const keys = cached(
+    async () => parseKeyRing(await getSecretString(secrets, config.maskingSecretId)),
+    config.keyTtlMs,
+    (error) =>
+      logger.warn('masking key refresh failed; using the cached key ring', {
+        errorName: errorName(error),
+      }),
+  );
+  const deadLetterUrl = config.deadLetterQueueUrl;
+  const deadLetter =
+    deadLetterUrl === undefined
+      ? undefined
+      : createSqsDeadLetterQueue(sqsClient(), deadLetterUrl, (error, messages) =>
+          logger.error('dead-letter send failed; records will be redelivered', {
+            messages,
+            errorName: errorName(error),
+          }),
+        );
+  const processBatch = createBatchProcessor({
+    store: createLoginStore(pool),
+    keys,
+    deadLetter,
+    log: logger,
+    publish: createMetricsPublisher(),
+  });
+  return { logger, pool, processBatch };
+}

@@ -1,0 +1,87 @@
+/**
+ * In-memory fakes of the pipeline's ports, for handler-logic unit tests.
+ */
+import type { BatchDependencies, BatchSummary, Log } from '../../lambda/batch';
+import type { LoginRow, LoginStore, RejectedRow } from '../../lambda/db/store';
+import type { DeadLetterItem, DeadLetterQueue } from '../../lambda/dead-letter';
+import { TransientError } from '../../lambda/errors';
+import { parseKeyRing } from '../../lambda/key-ring';
+import { maskingSecret } from './sqs';
+
+export interface FakeStore extends LoginStore {
+  readonly rows: Map<string, LoginRow>;
+  down: boolean;
+  /** Message ids the "database" rejects with a CHECK violation. */
+  readonly poison: Set<string>;
+}
+
+export function fakeStore(): FakeStore {
+  const store: FakeStore = {
+    rows: new Map(),
+    down: false,
+    poison: new Set(),
+    async insert(rows) {
+      if (store.down) throw new TransientError('database down');
+      const rejected: RejectedRow[] = [];
+      let inserted = 0;
+      for (const row of rows) {
+        if (store.poison.has(row.messageId)) {
+          rejected.push({ messageId: row.messageId, sqlState: '23514', constraint: 'no_poison' });
+        } else if (!store.rows.has(row.messageId)) {
+          store.rows.set(row.messageId, row);
+          inserted++;
+        }
+      }
+      return { inserted, rejected, statements: 1 + rejected.length };
+    },
+  };
+  return store;
+}
+
+export interface FakeDeadLetter extends DeadLetterQueue {
+  readonly sent: DeadLetterItem[];
+  down: boolean;
+}
+
+export function fakeDeadLetter(): FakeDeadLetter {
+  const dlq: FakeDeadLetter = {
+    sent: [],
+    down: false,
+    async send(items) {
+      if (dlq.down) return new Set(items.map((item) => item.messageId));
+      dlq.sent.push(...items);
+      return new Set();
+    },
+  };
+  return dlq;
+}
+
+export interface RecordingLog extends Log {
+  readonly lines: { level: string; message: string; attributes: Record<string, unknown> }[];
+}
+
+export function recordingLog(): RecordingLog {
+  const lines: RecordingLog['lines'] = [];
+  const at = (level: string) => (message: string, attributes: Record<string, unknown>) => {
+    lines.push({ level, message, attributes });
+  };
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Dependencies wired with fakes; `overrides` replace any. */
+export function fakeDependencies(overrides: Partial<BatchDependencies> = {}) {
+  const store = fakeStore();
+  const deadLetter = fakeDeadLetter();
+  const log = recordingLog();
+  const summaries: BatchSummary[] = [];
+  const ring = parseKeyRing(maskingSecret());
+  const deps: BatchDependencies = {
+    store,
+    keys: { get: async () => ring },
+    deadLetter,
+    log,
+    publish: (summary) => summaries.push(summary),
+    ...overrides,
+  };
+  return { deps, store, deadLetter, log, summaries };
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lambda/config';
+import { ConfigError } from '../../lambda/errors';
+
+const base = { DATABASE_URL: 'postgres://localhost/test', MASKING_SECRET_ID: 'mask' };
+
+describe('loadConfig', () => {
+  it('reads a local configuration with defaults', () => {
+    expect(loadConfig(base)).toEqual({
+      database: { kind: 'url', url: 'postgres://localhost/test' },
+      queryTimeoutMs: 10_000,
+      maskingSecretId: 'mask',
+      keyTtlMs: 300_000,
+      deadLetterQueueUrl: undefined,
+    });
+  });
+
+  it('reads an AWS configuration whose password lives in a secret', () => {
+    const config = loadConfig({
+      MASKING_SECRET_ID: 'mask',
+      DB_HOST: 'db.example',
+      DB_NAME: 'logins',
+      DB_USER: 'app',
+      DB_PASSWORD_SECRET_ID: 'arn:db',
+      DLQ_URL: 'https://sqs/dlq',
+      MASKING_KEY_TTL_SECONDS: '60',
+    });
+    expect(config.database).toEqual({
+      kind: 'secret',
+      host: 'db.example',
+      port: 5432,
+      database: 'logins',
+      user: 'app',
+      passwordSecretId: 'arn:db',
+      ssl: 'verify-full',
+    });
+    expect([config.keyTtlMs, config.deadLetterQueueUrl]).toEqual([60_000, 'https://sqs/dlq']);
+  });
+
+  it('is frozen', () => {
+    expect(Object.isFrozen(loadConfig(base))).toBe(true);
+  });
+
+  it.each([
+    [{ DATABASE_URL: 'x' }, 'MASKING_SECRET_ID is required'],
+    [{ MASKING_SECRET_ID: 'm' }, 'set DATABASE_URL, or DB_HOST'],
+    [
+      { MASKING_SECRET_ID: 'm', DB_HOST: 'h', DB_NAME: 'n', DB_USER: 'u' },
+      'DB_PASSWORD_SECRET_ID is required',
+    ],
+    [
+      { ...base, MASKING_KEY_TTL_SECONDS: 'soon' },
+      'MASKING_KEY_TTL_SECONDS must be an integer in [0, 86400], got "soon"',
+    ],
+    [{ ...base, DB_QUERY_TIMEOUT_MS: '5' }, 'DB_QUERY_TIMEOUT_MS must be an integer'],
+    [
+      {
+        MASKING_SECRET_ID: 'm',
+        DB_HOST: 'h',
+        DB_NAME: 'n',
+        DB_USER: 'u',
+        DB_PASSWORD_SECRET_ID: 's',
+        DB_SSL: 'off',
+      },
+      'DB_SSL must be',
+    ],
+  ])('fails fast naming the variable: %j', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
