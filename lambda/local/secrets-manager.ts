@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 export interface LocalSecretsManager {
   /** e.g. http://127.0.0.1:41234 */
   readonly endpoint: string;
+  readonly port: number;
   /** Creates or replaces a secret; returns its ARN. */
   put(name: string, secretString: string): string;
   stop(): Promise<void>;
@@ -63,6 +64,7 @@ export async function startLocalSecretsManager(port = 0): Promise<LocalSecretsMa
   const { port: bound } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${bound}`,
+    port: bound,
     put(name, secretString) {
       secrets.set(name, { value: secretString, version: randomUUID() });
       return arnOf(name);

@@ -1,0 +1,43 @@
+/**
+ * Loads a built Lambda bundle (dist/<entry>/index.js) in this process the way the Lambda
+ * runtime does: environment first, then the module, whose top level builds its dependencies.
+ */
+import { createRequire } from 'node:module';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { bundlePath } from '../../infra/bundling';
+
+const require = createRequire(import.meta.url);
+
+export type SqsHandler = (event: SQSEvent, context: object) => Promise<SQSBatchResponse>;
+
+/**
+ * Sets `env` on process.env and (re)loads the bundle; each call is a fresh "container".
+ * Throws when the bundle is missing (run `npm run build`) or its configuration is invalid.
+ */
+export function loadBundle<T = SqsHandler>(
+  env: Readonly<Record<string, string>>,
+  entry: 'handler' | 'migrate' = 'handler',
+): T {
+  const path = bundlePath(entry);
+  Object.assign(process.env, env);
+  delete require.cache[path];
+  return (require(path) as { handler: T }).handler;
+}
+
+/** A minimal Lambda context for local invocations. */
+export function localContext(functionName = 'login-queue-local') {
+  return {
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * Faults made to happen for real: the database link cut mid-batch, a dropped idle socket,
+ * Secrets Manager down, and a row PostgreSQL rejects.
+ */
+import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
+import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
+import { startLocalSecretsManager } from '../../lambda/local/secrets-manager';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { snapshotEnv } from '../helpers/env';
+import { takeHomeBodies } from '../helpers/fixtures';
+import { drainVisible, sqsClientFor } from '../helpers/queues';
+import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+
+const env = snapshotEnv();
+let db: TestDatabase;
+let aws: LocalAws;
+let proxy: TcpProxy;
+let baseEnv: Record<string, string>;
+
+const failed = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
+  response.batchItemFailures.map((failure) => failure.itemIdentifier).sort();
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+beforeAll(async () => {
+  [db, aws] = await Promise.all([
+    createTestDatabase(),
+    startLocalAws({ maskingSecret: maskingSecret() }),
+  ]);
+  const direct = new URL(db.url);
+  proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
+  const proxied = new URL(db.url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(proxy.port);
+  baseEnv = {
+    ...aws.awsEnv,
+    DATABASE_URL: proxied.toString(),
+    MASKING_SECRET_ID: aws.maskingSecretArn,
+    DLQ_URL: aws.dlqUrl,
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  };
+  await loadBundle<() => Promise<unknown>>(baseEnv, 'migrate')();
+});
+
+afterAll(async () => {
+  await Promise.all([db?.drop(), aws?.stop(), proxy?.stop()]);
+  env.restore();
+});
+
+beforeEach(async () => {
+  await db.pool.query('TRUNCATE user_logins');
+  await sqsClientFor(aws.sqsEndpoint).send(new PurgeQueueCommand({ QueueUrl: aws.dlqUrl }));
+});
+
+describe('database gone mid-batch', () => {
+  it('reports every valid record, then lands each exactly once on redelivery', async () => {
+    // Arrange: the INSERT will block on a lock we hold, so the link is cut mid-statement.
+    const handler: SqsHandler = loadBundle(baseEnv);
+    const event = sqsEvent(takeHomeBodies());
+    const validIds = event.Records.filter((_, i) => i !== 12)
+      .map((record) => record.messageId)
+      .sort();
+    const locker = await db.pool.connect();
+    await locker.query('BEGIN; LOCK TABLE user_logins IN ACCESS EXCLUSIVE MODE');
+    try {
+      // Act
+      const pending = handler(event, localContext());
+      await until(async () => {
+        const { rows } = await db.pool.query(
+          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO user_logins%'",
+        );
+        return rows.length > 0;
+      });
+      await proxy.cut();
+      const response = await pending;
+      // Assert: nothing lost, every valid record goes back to the queue.
+      expect(failed(response)).toEqual(validIds);
+    } finally {
+      // The orphaned server-side INSERT may still commit once the lock is gone.
+      await locker.query('COMMIT');
+      locker.release();
+      await proxy.restore();
+    }
+    const redelivered = await handler(
+      { Records: event.Records.filter((record) => validIds.includes(record.messageId)) },
+      localContext(),
+    );
+    expect(redelivered).toEqual({ batchItemFailures: [] });
+    expect(await db.count()).toBe(99);
+    const { rows } = await db.pool.query(
+      'SELECT count(DISTINCT message_id)::int AS n FROM user_logins',
+    );
+    expect(rows[0].n).toBe(99);
+  });
+
+  it('reports the batch while the database is unreachable, and writes it once it is back', async () => {
+    const handler: SqsHandler = loadBundle(baseEnv);
+    const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' })]);
+    await proxy.cut();
+    try {
+      expect(failed(await handler(event, localContext()))).toHaveLength(2);
+    } finally {
+      await proxy.restore();
+    }
+    expect(await handler(event, localContext())).toEqual({ batchItemFailures: [] });
+    expect(await db.count()).toBe(2);
+  });
+});
+
+describe('a dropped idle connection (as after a Lambda freeze)', () => {
+  it('is replaced without failing the next batch', async () => {
+    // Arrange: one batch opens the container's connection; the server then kills it.
+    const handler: SqsHandler = loadBundle(baseEnv);
+    await handler(sqsEvent([loginBody()]), localContext());
+    const { rows } = await db.pool.query(
+      "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'login-queue' AND datname = current_database()",
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    // Act
+    const response = await handler(sqsEvent([loginBody({ ip: '10.0.0.9' })]), localContext());
+    // Assert
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await db.count()).toBe(2);
+  });
+});
+
+describe('Secrets Manager down', () => {
+  it('reports every valid record, then writes them when the key can be read again', async () => {
+    const secrets = await startLocalSecretsManager();
+    const arn = secrets.put('mask', maskingSecret());
+    const handler: SqsHandler = loadBundle({
+      ...baseEnv,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+      MASKING_SECRET_ID: arn,
+    });
+    const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' }), 'not json']);
+    await secrets.stop();
+    const response = await handler(event, localContext());
+    expect(failed(response)).toEqual(
+      [event.Records[0]?.messageId, event.Records[1]?.messageId].sort(),
+    );
+    expect(await db.count()).toBe(0);
+    const back = await startLocalSecretsManager(secrets.port);
+    back.put('mask', maskingSecret());
+    try {
+      const retry = await handler({ Records: event.Records.slice(0, 2) }, localContext());
+      expect(retry).toEqual({ batchItemFailures: [] });
+      expect(await db.count()).toBe(2);
+    } finally {
+      await back.stop();
+    }
+  });
+});
+
+describe('a row PostgreSQL rejects', () => {
+  it('is dead-lettered alone while its neighbours are written in the same batch', async () => {
+    // Arrange: a constraint the validator knows nothing about.
+    await db.pool.query(
+      "ALTER TABLE user_logins ADD CONSTRAINT no_poison CHECK (user_id <> 'poison')",
+    );
+    try {
+      const handler: SqsHandler = loadBundle(baseEnv);
+      const bodies = Array.from({ length: 9 }, (_, i) => loginBody({ user_id: `user-${i}` }));
+      bodies.splice(4, 0, loginBody({ user_id: 'poison' }));
+      const event = sqsEvent(bodies);
+      // Act
+      const response = await handler(event, localContext());
+      // Assert
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(await db.count()).toBe(9);
+      const dead = await drainVisible(sqsClientFor(aws.sqsEndpoint), aws.dlqUrl);
+      expect(dead.map((m) => m.MessageAttributes?.SourceMessageId?.StringValue)).toEqual([
+        event.Records[4]?.messageId,
+      ]);
+      expect(dead[0]?.MessageAttributes?.DeadLetterReason?.StringValue).toBe('database.rejected');
+      expect(dead[0]?.MessageAttributes?.DeadLetterDetail?.StringValue).toBe(
+        'SQLSTATE 23514 (no_poison)',
+      );
+    } finally {
+      await db.pool.query('ALTER TABLE user_logins DROP CONSTRAINT no_poison');
+    }
+  });
+});

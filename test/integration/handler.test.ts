@@ -1,0 +1,134 @@
+/**
+ * The esbuild bundle that ships, against real PostgreSQL and SQS over its real protocol.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
+import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { snapshotEnv } from '../helpers/env';
+import { takeHomeBodies } from '../helpers/fixtures';
+import { drainVisible, sqsClientFor } from '../helpers/queues';
+import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
+
+const env = snapshotEnv();
+let db: TestDatabase;
+let aws: LocalAws;
+let handler: SqsHandler;
+
+beforeAll(async () => {
+  [db, aws] = await Promise.all([
+    createTestDatabase(),
+    startLocalAws({ maskingSecret: maskingSecret() }),
+  ]);
+  const bundleEnv = {
+    ...aws.awsEnv,
+    DATABASE_URL: db.url,
+    MASKING_SECRET_ID: aws.maskingSecretArn,
+    DLQ_URL: aws.dlqUrl,
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+  };
+  await loadBundle<() => Promise<unknown>>(bundleEnv, 'migrate')();
+  handler = loadBundle(bundleEnv);
+});
+
+afterAll(async () => {
+  await Promise.all([db?.drop(), aws?.stop()]);
+  env.restore();
+});
+
+beforeEach(async () => {
+  await db.pool.query('TRUNCATE user_logins');
+});
+
+describe('the bundled handler on the take-home data set', () => {
+  it('writes 99 rows and dead-letters the malformed body with its reason', async () => {
+    // Arrange
+    const event = sqsEvent(takeHomeBodies());
+    // Act
+    const response = await handler(event, localContext());
+    // Assert
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await db.count()).toBe(99);
+    const dead = await drainVisible(sqsClientFor(aws.sqsEndpoint), aws.dlqUrl);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.Body).toBe('{"foo": "oops_wrong_msg_type", "bar": "123"}');
+    expect(dead[0]?.MessageAttributes?.DeadLetterReason?.StringValue).toBe('user_id.missing');
+    expect(dead[0]?.MessageAttributes?.SourceMessageId?.StringValue).toBe(
+      event.Records[12]?.messageId,
+    );
+  });
+
+  it('keeps 99 rows when the same batch is delivered twice', async () => {
+    const event = sqsEvent(takeHomeBodies().filter((_, i) => i !== 12));
+    await handler(event, localContext());
+    const again = await handler(event, localContext());
+    expect(again).toEqual({ batchItemFailures: [] });
+    expect(await db.count()).toBe(99);
+  });
+
+  it('stores masked tokens, the key id, the encoded version and the sent date', async () => {
+    const event = sqsEvent([takeHomeBodies()[0] as string]);
+    await handler(event, localContext());
+    const { rows } = await db.pool.query('SELECT * FROM user_logins');
+    expect(rows[0]).toMatchObject({
+      message_id: event.Records[0]?.messageId,
+      user_id: '424cdd21-063a-43a7-b91b-7ca1a833afae',
+      device_type: 'android',
+      locale: 'RU',
+      app_version: 2_003_000,
+      app_version_raw: '2.3.0',
+      key_id: 'k1',
+    });
+    expect(rows[0].masked_ip).toMatch(/^k1:[\w-]{43}$/);
+    expect(rows[0].create_date.toISOString?.() ?? rows[0].create_date).toContain('2026-11-2');
+    expect(JSON.stringify(rows)).not.toContain('199.172.111.135');
+    expect(JSON.stringify(rows)).not.toContain('593-47-5928');
+  });
+});
+
+describe('duplicate detection', () => {
+  it('gives equal tokens to an ip or device id shared by different users', async () => {
+    const event = sqsEvent([
+      loginBody({ user_id: 'alice', ip: '198.51.100.7', device_id: 'shared-device' }),
+      loginBody({ user_id: 'bob', ip: '198.51.100.7', device_id: 'other-device' }),
+      loginBody({ user_id: 'carol', ip: '::ffff:198.51.100.7', device_id: ' shared-device ' }),
+    ]);
+    await handler(event, localContext());
+    const { rows } = await db.pool.query(
+      'SELECT count(DISTINCT masked_ip)::int AS ips, count(DISTINCT masked_device_id)::int AS devices FROM user_logins',
+    );
+    expect(rows[0]).toEqual({ ips: 1, devices: 2 });
+  });
+});
+
+describe('logs', () => {
+  it('never print a raw body, ip or device id, even at debug level', async () => {
+    // Arrange: a fresh container logging everything, and a capture of stdout/stderr.
+    const verbose = loadBundle({ POWERTOOLS_LOG_LEVEL: 'DEBUG' });
+    const bodies = takeHomeBodies();
+    const printed: string[] = [];
+    const capture = (chunk: unknown) => {
+      printed.push(String(chunk));
+      return true;
+    };
+    const [out, err] = [process.stdout.write, process.stderr.write];
+    process.stdout.write = capture as typeof process.stdout.write;
+    process.stderr.write = capture as typeof process.stderr.write;
+    // Act
+    try {
+      await verbose(sqsEvent(bodies), localContext());
+    } finally {
+      [process.stdout.write, process.stderr.write] = [out, err];
+    }
+    // Assert
+    const logs = printed.join('');
+    expect(logs).toContain('batch processed');
+    for (const body of bodies) {
+      const parsed = JSON.parse(body) as Record<string, string>;
+      for (const raw of [body, parsed.ip, parsed.device_id].filter(Boolean)) {
+        expect(logs).not.toContain(raw);
+      }
+    }
+  });
+});
