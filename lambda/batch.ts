@@ -48,10 +48,19 @@ interface Valid {
   readonly event: LoginEvent;
 }
 
-/** UTC date of the message's first send; a redelivery keeps it. */
+const DAY_MS = 86_400_000;
+let lastDay = Number.NaN;
+let lastDate = '';
+
+/** UTC date of the message's first send (a redelivery keeps it); memoised per day. */
 function sentDate(record: SQSRecord, fallback: number): string {
   const sent = Number(record.attributes?.SentTimestamp);
-  return new Date(Number.isFinite(sent) && sent > 0 ? sent : fallback).toISOString().slice(0, 10);
+  const day = Math.floor((Number.isFinite(sent) && sent > 0 ? sent : fallback) / DAY_MS);
+  if (day !== lastDay) {
+    lastDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    lastDay = day;
+  }
+  return lastDate;
 }
 
 function toRow({ record, event }: Valid, key: MaskingKey, now: number): LoginRow {
@@ -133,11 +142,14 @@ export function createBatchProcessor(deps: BatchDependencies) {
     if (valid.length > 0) {
       try {
         const { current } = await deps.keys.get();
-        const rows = valid.map((item) => toRow(item, current, started));
+        // Lazy: the store streams the first rows to PostgreSQL while later ones are masked.
+        const rows = (function* () {
+          for (const item of valid) yield toRow(item, current, started);
+        })();
         const result = await deps.store.insert(rows);
         written = result.inserted;
         statements = result.statements;
-        duplicates = rows.length - result.inserted - result.rejected.length;
+        duplicates = valid.length - result.inserted - result.rejected.length;
         const bodies = new Map(valid.map(({ record }) => [record.messageId, record.body]));
         const rejectedRows = result.rejected.map((row): DeadLetterItem => {
           rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;

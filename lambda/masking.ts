@@ -33,6 +33,10 @@ export function mask(key: MaskingKey, field: MaskedField, canonical: string): st
   return `${key.id}:${createHmac('sha256', key.subkeys[field]).update(canonical).digest('base64url')}`;
 }
 
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+const ASCII = /^[\x20-\x7e]*$/;
+
 /**
  * Canonical text of an IP address, or undefined if it is not one.
  * IPv4 stays dotted-decimal (no leading zeros accepted); IPv6 becomes RFC 5952 text
@@ -41,12 +45,16 @@ export function mask(key: MaskingKey, field: MaskedField, canonical: string): st
  */
 export function canonicalIp(value: string): string | undefined {
   const trimmed = value.trim();
+  // Fast path: dotted-decimal IPv4 without leading zeros is already canonical.
+  if (IPV4.test(trimmed)) return trimmed;
   if (isIP(trimmed) === 0 || trimmed.includes('%')) return undefined;
   return ipaddr.process(trimmed).toString();
 }
 
 /** Canonical device id: trimmed, Unicode NFC. Undefined when nothing is left. */
 export function canonicalDeviceId(value: string): string | undefined {
-  const canonical = value.trim().normalize('NFC');
+  const trimmed = value.trim();
+  // Printable ASCII is already NFC; skip ICU for the common case.
+  const canonical = ASCII.test(trimmed) ? trimmed : trimmed.normalize('NFC');
   return canonical.length > 0 ? canonical : undefined;
 }

@@ -64,7 +64,7 @@ beforeEach(async () => {
 
 describe('database gone mid-batch', () => {
   it('reports every valid record, then lands each exactly once on redelivery', async () => {
-    // Arrange: the INSERT will block on a lock we hold, so the link is cut mid-statement.
+    // Arrange: the write will block on a lock we hold, so the link is cut mid-statement.
     const handler: SqsHandler = loadBundle(baseEnv);
     const event = sqsEvent(takeHomeBodies());
     const validIds = event.Records.filter((_, i) => i !== 12)
@@ -77,7 +77,7 @@ describe('database gone mid-batch', () => {
       const pending = handler(event, localContext());
       await until(async () => {
         const { rows } = await db.pool.query(
-          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO user_logins%'",
+          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ~ '^(COPY|INSERT INTO) user_logins'",
         );
         return rows.length > 0;
       });

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import {
   canonicalDeviceId,
@@ -30,6 +31,14 @@ describe('canonicalIp', () => {
       expect(canonicalIp(input)).toBeUndefined();
     },
   );
+
+  it('takes the IPv4 fast path only where the full parser agrees', () => {
+    fc.assert(
+      fc.property(fc.ipV4(), (ip) => {
+        expect(canonicalIp(ip)).toBe(ipaddr.process(ip).toString());
+      }),
+    );
+  });
 });
 
 describe('canonicalDeviceId', () => {

@@ -1,12 +1,16 @@
+import type { EventEmitter } from 'node:events';
 import type { Pool } from 'pg';
 import { describe, expect, it, vi } from 'vitest';
 import type { LoginRow } from '../../lambda/db/store';
 import { createLoginStore } from '../../lambda/db/store';
 import { TransientError } from '../../lambda/errors';
 
-const row = (messageId: string): LoginRow => ({
+// The pg edge faked to make connection faults happen on demand; the real database paths
+// (COPY, redelivery fallback, bisection) run in test/integration.
+
+const row = (messageId: string, userId = 'u'): LoginRow => ({
   messageId,
-  userId: 'u',
+  userId,
   deviceType: 'ios',
   maskedIp: 'k1:a',
   maskedDeviceId: 'k1:b',
@@ -17,40 +21,87 @@ const row = (messageId: string): LoginRow => ({
   keyId: 'k1',
 });
 
-const poolOf = (query: ReturnType<typeof vi.fn>) => ({ query }) as unknown as Pool;
-const socketError = () => Object.assign(new Error('Connection terminated unexpectedly'), {});
+const socketError = () => new Error('Connection terminated unexpectedly');
 
-describe('login store (pg edge faked; the real database is in test/integration)', () => {
-  it('retries once on a fresh connection when a stale socket fails', async () => {
-    const query = vi.fn().mockRejectedValueOnce(socketError()).mockResolvedValue({ rowCount: 2 });
-    const result = await createLoginStore(poolOf(query)).insert([row('a'), row('b')]);
-    expect(result).toEqual({ inserted: 2, rejected: [], statements: 2 });
+/** A client whose COPY ends as `outcome` says, recording what was streamed. */
+function copyClient(outcome: 'finish' | Error, streamed: string[]) {
+  return {
+    query(stream: EventEmitter & { write: (c: string) => boolean; end: (c?: string) => void }) {
+      stream.write = (chunk: string) => {
+        streamed.push(chunk);
+        return true;
+      };
+      stream.end = (chunk?: string) => {
+        if (chunk) streamed.push(chunk);
+        setImmediate(() =>
+          outcome === 'finish' ? stream.emit('finish') : stream.emit('error', outcome),
+        );
+      };
+      return stream;
+    },
+    release: vi.fn(),
+  };
+}
+
+const poolOf = (parts: { connect?: () => Promise<unknown>; query?: ReturnType<typeof vi.fn> }) =>
+  ({ connect: parts.connect, query: parts.query ?? vi.fn() }) as unknown as Pool;
+
+describe('login store', () => {
+  it('writes a clean batch with one COPY and escapes COPY text', async () => {
+    const streamed: string[] = [];
+    const client = copyClient('finish', streamed);
+    const store = createLoginStore(poolOf({ connect: async () => client }));
+    const result = await store.insert([row('a', 'tab\there\\'), row('b')]);
+    expect(result).toEqual({ inserted: 2, rejected: [], statements: 1 });
+    expect(streamed.join('')).toContain('a\ttab\\there\\\\\tios');
+    expect(streamed.join('')).toContain('\\N');
+    expect(client.release).toHaveBeenCalledWith();
   });
 
-  it('raises a TransientError when the retry fails too', async () => {
-    const query = vi.fn().mockRejectedValue(socketError());
-    await expect(createLoginStore(poolOf(query)).insert([row('a')])).rejects.toBeInstanceOf(
-      TransientError,
+  it('falls back to INSERT … ON CONFLICT when COPY meets a redelivered message id', async () => {
+    const duplicate = Object.assign(new Error('duplicate key'), {
+      code: '23505',
+      constraint: 'user_logins_message_id_key',
+    });
+    const query = vi.fn().mockResolvedValue({ rowCount: 1 });
+    const store = createLoginStore(
+      poolOf({ connect: async () => copyClient(duplicate, []), query }),
     );
+    const result = await store.insert([row('a'), row('b')]);
+    expect(result).toEqual({ inserted: 1, rejected: [], statements: 2 });
+    expect(query.mock.calls[0]?.[0].text).toContain('ON CONFLICT (message_id) DO NOTHING');
+  });
+
+  it('retries once on a fresh connection when a stale socket fails', async () => {
+    const query = vi.fn().mockRejectedValueOnce(socketError()).mockResolvedValue({ rowCount: 2 });
+    const store = createLoginStore(poolOf({ connect: () => Promise.reject(socketError()), query }));
+    const result = await store.insert([row('a'), row('b')]);
+    expect(result).toEqual({ inserted: 2, rejected: [], statements: 3 });
+  });
+
+  it('destroys a connection whose COPY failed on the socket', async () => {
+    const client = copyClient(socketError(), []);
+    const store = createLoginStore(
+      poolOf({ connect: async () => client, query: vi.fn().mockResolvedValue({ rowCount: 1 }) }),
+    );
+    await store.insert([row('a')]);
+    expect(client.release).toHaveBeenCalledWith(expect.any(Error));
+  });
+
+  it('raises a TransientError when the database stays unreachable', async () => {
+    const query = vi.fn().mockRejectedValue(socketError());
+    const store = createLoginStore(poolOf({ connect: () => Promise.reject(socketError()), query }));
+    await expect(store.insert([row('a')])).rejects.toBeInstanceOf(TransientError);
     expect(query).toHaveBeenCalledTimes(2);
   });
 
-  it('does not retry a statement the server refused for another reason', async () => {
-    const query = vi
-      .fn()
-      .mockRejectedValue(Object.assign(new Error('relation does not exist'), { code: '42P01' }));
-    await expect(createLoginStore(poolOf(query)).insert([row('a')])).rejects.toBeInstanceOf(
-      TransientError,
-    );
-    expect(query).toHaveBeenCalledTimes(1);
-  });
-
-  it('sends one statement for a clean batch of any size, with one array per column', async () => {
-    const query = vi.fn().mockResolvedValue({ rowCount: 10_000 });
-    const rows = Array.from({ length: 10_000 }, (_, i) => row(String(i)));
-    const result = await createLoginStore(poolOf(query)).insert(rows);
-    expect(result.statements).toBe(1);
-    expect(query.mock.calls[0]?.[0].values).toHaveLength(10);
-    expect(query.mock.calls[0]?.[0].values[0]).toHaveLength(10_000);
+  it('does not fall back or retry when the server refuses the statement itself', async () => {
+    const missing = Object.assign(new Error('relation "user_logins" does not exist'), {
+      code: '42P01',
+    });
+    const query = vi.fn();
+    const store = createLoginStore(poolOf({ connect: async () => copyClient(missing, []), query }));
+    await expect(store.insert([row('a')])).rejects.toBeInstanceOf(TransientError);
+    expect(query).not.toHaveBeenCalled();
   });
 });

@@ -1,0 +1,177 @@
+/**
+ * `npm run bench`: the shipped handler's throughput against real PostgreSQL, beside a raw
+ * COPY of the same rows into the same table in the same run. Uses DATABASE_URL when set,
+ * else an embedded server. Prints a table; the last line is `ratio: R` (handler / COPY at
+ * 10,000 records).
+ */
+import { fork } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { buildBundles } from '../../infra/build';
+import { bundlePath, DIST } from '../../infra/bundling';
+import { migrate } from '../../lambda/db/migrate';
+import { parseKeyRing } from '../../lambda/key-ring';
+import { startLocalAws } from '../../lambda/local/aws';
+import { generateBodies } from '../../lambda/local/generate';
+import { startLocalPostgres } from '../../lambda/local/postgres';
+import { parseLoginEvent } from '../../lambda/login-event';
+import { mask } from '../../lambda/masking';
+import type { ChildRequest, ChildResult } from './handler-child';
+
+const SIZES = [10, 100, 1_000, 10_000];
+const repsFor = (size: number) => Math.max(5, Math.ceil(40_000 / size));
+
+const CHILD = `${DIST}/bench/handler-child.mjs`;
+
+/** Bundles the benchmark child so that it runs on plain node, like the Lambda runtime. */
+async function buildChild(): Promise<void> {
+  await build({
+    entryPoints: [fileURLToPath(new URL('./handler-child.ts', import.meta.url))],
+    outfile: CHILD,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}
+
+function runChild(request: ChildRequest): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    // The V8 limits the Lambda runtime's bootstrap sets for a 128 MB function (new space =
+    // memory / 10, semi space = new / 2, old space = memory - new), and no TypeScript loader.
+    const child = fork(CHILD, {
+      execArgv: ['--max-semi-space-size=6', '--max-old-space-size=116', '--enable-source-maps'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    child.once('message', (result) => resolve(result as ChildResult));
+    child.once('exit', (code) => code !== 0 && reject(new Error(`benchmark child exited ${code}`)));
+    child.send(request);
+  });
+}
+
+/** COPY text-format lines of the rows the handler would write for these bodies. */
+function copyLines(bodies: string[], secret: string, rep: number): string {
+  const key = parseKeyRing(secret).current;
+  const date = new Date().toISOString().slice(0, 10);
+  const out: string[] = [];
+  bodies.forEach((body, i) => {
+    const parsed = parseLoginEvent(body);
+    if (!parsed.ok) return;
+    const e = parsed.event;
+    out.push(
+      [
+        `copy-${rep}-${i}`,
+        e.userId,
+        e.deviceType,
+        mask(key, 'ip', e.ip),
+        mask(key, 'device_id', e.deviceId),
+        e.locale ?? '\\N',
+        e.appVersion,
+        e.appVersionRaw,
+        date,
+        key.id,
+      ].join('\t'),
+    );
+  });
+  return `${out.join('\n')}\n`;
+}
+
+async function copyRate(pool: pg.Pool, size: number, secret: string): Promise<number> {
+  const bodies = generateBodies(size, { seed: size, invalidRate: 0 });
+  const reps = repsFor(size);
+  const payloads = Array.from({ length: reps }, (_, rep) => copyLines(bodies, secret, rep));
+  const client = await pool.connect();
+  try {
+    let totalMs = 0;
+    for (const payload of payloads) {
+      const started = performance.now();
+      await pipeline(
+        Readable.from([payload]),
+        client.query(
+          copyFrom(
+            'COPY user_logins (message_id, user_id, device_type, masked_ip, masked_device_id, locale, app_version, app_version_raw, create_date, key_id) FROM STDIN',
+          ),
+        ),
+      );
+      totalMs += performance.now() - started;
+    }
+    return (size * reps) / (totalMs / 1000);
+  } finally {
+    client.release();
+  }
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  await Promise.all([buildBundles(), buildChild()]);
+  const local = process.env.DATABASE_URL ? undefined : await startLocalPostgres();
+  const databaseUrl = process.env.DATABASE_URL || (local?.url as string);
+  const aws = await startLocalAws();
+  const secret = JSON.stringify({ current: 'bench', bench: 'b'.repeat(44) });
+  aws.secretsManager.put('bench-key', secret);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  try {
+    await migrate(pool);
+    const env = {
+      ...aws.awsEnv,
+      DATABASE_URL: databaseUrl,
+      MASKING_SECRET_ID: 'bench-key',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    };
+    const rows: string[][] = [];
+    let ratio = 0;
+    for (const size of SIZES) {
+      await pool.query('TRUNCATE user_logins');
+      const handler = await runChild({
+        bundle: bundlePath('handler'),
+        size,
+        reps: repsFor(size),
+        env,
+      });
+      await pool.query('TRUNCATE user_logins');
+      const copy = await copyRate(pool, size, secret);
+      const rate = handler.records / (handler.totalMs / 1000);
+      ratio = rate / copy;
+      rows.push([
+        fmt(size),
+        fmt(rate),
+        fmt(copy),
+        ratio.toFixed(2),
+        handler.statementsPerBatch.toFixed(2),
+        handler.peakRssMb.toFixed(0),
+      ]);
+    }
+    const header = [
+      'batch',
+      'handler rec/s',
+      'COPY rec/s',
+      'handler/COPY',
+      'SQL writes/batch',
+      'peak RSS MB (128 MB flags)',
+    ];
+    const widths = header.map((h, i) =>
+      Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)),
+    );
+    const line = (cells: string[]) =>
+      `| ${cells.map((c, i) => c.padStart(widths[i] ?? 0)).join(' | ')} |`;
+    console.log(
+      `PostgreSQL: ${local ? 'embedded' : 'DATABASE_URL'}; node ${process.version}; ${repsFor(10_000)} batches of 10,000`,
+    );
+    console.log(line(header));
+    console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+    for (const row of rows) console.log(line(row));
+    console.log(`ratio: ${ratio.toFixed(2)}`);
+  } finally {
+    await pool.end();
+    await aws.stop();
+    await local?.stop();
+  }
+}
+
+await main();
