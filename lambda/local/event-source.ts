@@ -1,0 +1,180 @@
+/**
+ * A local SQS event source mapping that behaves like Lambda's: long-polls up to the batch
+ * size (gathering several ReceiveMessage calls within the batching window), invokes the
+ * handler with a real SQSEvent, deletes what succeeded, and leaves reported failures to
+ * reappear after the visibility timeout (and to the queue's redrive policy after
+ * maxReceiveCount). A thrown handler, or a response naming an unknown id, fails the batch.
+ */
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+export interface EventSourceOptions {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly region?: string;
+  /** Records per invocation, 1..10000 (Lambda's limits for standard queues). */
+  readonly batchSize: number;
+  /** How long to gather a batch once its first message arrived, ms (Lambda's batching window). */
+  readonly batchingWindowMs?: number;
+  /** One handler per poller: each is its own "container" (its own connection). */
+  readonly handlers: readonly ((event: SQSEvent) => Promise<SQSBatchResponse>)[];
+  /** Called after every invocation. */
+  readonly onBatch?: (batch: BatchOutcome) => void;
+  /** Stop when true after an empty receive; by default when the queue has nothing left. */
+  readonly shouldStop?: () => Promise<boolean>;
+}
+
+export interface BatchOutcome {
+  readonly records: number;
+  readonly failed: number;
+  /** The handler threw or named an unknown id: the whole batch goes back to the queue. */
+  readonly wholeBatchFailed: boolean;
+}
+
+/** The SQSRecord Lambda would deliver for a received message. */
+export function toRecord(message: Message, queueArn: string, region: string): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  const messageAttributes: SQSRecord['messageAttributes'] = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    messageAttributes[name] = {
+      dataType: value.DataType ?? 'String',
+      stringValue: value.StringValue,
+      binaryValue: value.BinaryValue
+        ? Buffer.from(value.BinaryValue).toString('base64')
+        : undefined,
+      stringListValues: [],
+      binaryListValues: [],
+    };
+  }
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? '',
+      ApproximateFirstReceiveTimestamp:
+        attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes,
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+/** Messages left in the queue: visible, in flight and delayed. */
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  return (
+    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
+  );
+}
+
+async function receiveBatch(options: EventSourceOptions): Promise<Message[]> {
+  const { sqs, queueUrl, batchSize } = options;
+  const messages: Message[] = [];
+  const deadline = Date.now() + (options.batchingWindowMs ?? 500);
+  while (messages.length < batchSize) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
+        // Long-poll for the first message; then only top up within the batching window.
+        WaitTimeSeconds: messages.length === 0 ? 1 : 0,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    messages.push(...Messages);
+    if (Messages.length === 0 || Date.now() >= deadline) break;
+  }
+  return messages;
+}
+
+async function deleteMessages(
+  sqs: SQSClient,
+  queueUrl: string,
+  messages: readonly Message[],
+): Promise<void> {
+  for (let i = 0; i < messages.length; i += 10) {
+    const entries = messages
+      .slice(i, i + 10)
+      .map((message, j) => ({ Id: String(j), ReceiptHandle: message.ReceiptHandle }));
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+  }
+}
+
+/** Which records failed, per Lambda's rules for ReportBatchItemFailures. */
+function failedIds(records: readonly SQSRecord[], response: unknown): Set<string> | 'all' {
+  const failures = (response as SQSBatchResponse | undefined)?.batchItemFailures;
+  if (failures === undefined) return new Set();
+  const known = new Set(records.map((record) => record.messageId));
+  const ids = new Set<string>();
+  for (const failure of failures) {
+    // An empty, null or unknown identifier makes Lambda treat the whole batch as failed.
+    if (!failure?.itemIdentifier || !known.has(failure.itemIdentifier)) return 'all';
+    ids.add(failure.itemIdentifier);
+  }
+  return ids;
+}
+
+async function poll(
+  options: EventSourceOptions,
+  handler: (event: SQSEvent) => Promise<SQSBatchResponse>,
+) {
+  const stop =
+    options.shouldStop ?? (async () => (await queueDepth(options.sqs, options.queueUrl)) === 0);
+  for (;;) {
+    const messages = await receiveBatch(options);
+    if (messages.length === 0) {
+      if (await stop()) return;
+      continue;
+    }
+    const records = messages.map((message) =>
+      toRecord(message, options.queueArn, options.region ?? 'us-east-1'),
+    );
+    let failed: Set<string> | 'all';
+    try {
+      failed = failedIds(records, await handler({ Records: records }));
+    } catch {
+      failed = 'all';
+    }
+    const succeeded =
+      failed === 'all' ? [] : messages.filter((message) => !failed.has(message.MessageId ?? ''));
+    await deleteMessages(options.sqs, options.queueUrl, succeeded);
+    options.onBatch?.({
+      records: records.length,
+      failed: records.length - succeeded.length,
+      wholeBatchFailed: failed === 'all',
+    });
+  }
+}
+
+/** Runs one poller per handler until the queue is drained (or `shouldStop` says so). */
+export async function runEventSource(options: EventSourceOptions): Promise<void> {
+  if (options.batchSize < 1 || options.batchSize > 10_000) {
+    throw new RangeError(`batch size must be 1..10000, got ${options.batchSize}`);
+  }
+  await Promise.all(options.handlers.map((handler) => poll(options, handler)));
+}
