@@ -23,6 +23,8 @@ import { startLocalSecretsManager } from './secrets-manager';
 export interface RunOptions {
   /** Generated messages to send first; 0 drains what is already in the queue. */
   readonly messages: number;
+  /** Seed of the generated messages (default: the clock). */
+  readonly seed?: number;
   readonly batchSize: number;
   /** Parallel pollers, each with its own handler instance ("container"). */
   readonly concurrency: number;
@@ -252,7 +254,12 @@ export async function runLocal(
     );
 
     const sent = options.messages;
-    if (sent > 0) await send(sqs, services.queueUrl, generateBodies(sent, { seed: Date.now() }));
+    if (sent > 0)
+      await send(
+        sqs,
+        services.queueUrl,
+        generateBodies(sent, { seed: options.seed ?? Date.now() }),
+      );
 
     const { Attributes } = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: services.queueUrl, AttributeNames: ['QueueArn'] }),
