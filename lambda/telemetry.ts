@@ -6,19 +6,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BatchSummary } from './batch';
+import { MetricName, NAMESPACE, SERVICE } from './metric-names';
 
-export const SERVICE = 'login-queue';
-export const NAMESPACE = 'LoginQueue';
-
-/** The metric names the handler emits per batch (the dashboard and alarms use them). */
-export const MetricName = {
-  Received: 'RecordsReceived',
-  Written: 'RecordsWritten',
-  Duplicates: 'DuplicateDeliveries',
-  DeadLettered: 'RecordsDeadLettered',
-  Retried: 'RecordsRetried',
-  WriteStatements: 'WriteStatements',
-} as const;
+export { MetricName, NAMESPACE, SERVICE };
 
 export function createLogger(): Logger {
   return new Logger({ serviceName: SERVICE });

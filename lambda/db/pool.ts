@@ -1,7 +1,6 @@
 /**
  * The one module that owns `pg`: the pool, its settings, and error classification.
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config';
 
@@ -20,12 +19,10 @@ export interface PoolOptions {
 function ssl(database: DatabaseConfig): pg.PoolConfig['ssl'] {
   if (database.kind === 'url' || database.ssl === 'disable') return undefined;
   if (database.ssl === 'require') return { rejectUnauthorized: false };
-  // verify-full. Node's default trust store plus NODE_EXTRA_CA_CERTS (the Lambda runtime's
-  // /var/runtime/ca-cert.pem holds the RDS CAs; Node 20+ runtimes do not load it by default).
-  const extra = process.env.NODE_EXTRA_CA_CERTS;
-  return extra
-    ? { rejectUnauthorized: true, ca: readFileSync(extra, 'utf8') }
-    : { rejectUnauthorized: true };
+  // verify-full: the certificate chain and host name are checked against Node's trust store,
+  // which NODE_EXTRA_CA_CERTS extends. The Lambda stack sets it to the runtime's
+  // /var/runtime/ca-cert.pem, which holds the RDS CAs that Node 20+ runtimes do not load.
+  return { rejectUnauthorized: true };
 }
 
 /** Creates a pool. Idle clients that die (e.g. while a Lambda container is frozen) are dropped. */

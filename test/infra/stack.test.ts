@@ -1,0 +1,345 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_DATABASE, synth } from '../helpers/stacks';
+
+let aws: Template;
+let local: Template;
+
+beforeAll(() => {
+  aws = synth().template;
+  local = synth({ target: 'localstack', externalDatabase: LOCAL_DATABASE }).template;
+});
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
+const only = (template: Template, type: string): [string, Resource] => {
+  const found = Object.entries(template.findResources(type)) as [string, Resource][];
+  expect(found).toHaveLength(1);
+  return found[0] as [string, Resource];
+};
+const handlerOf = (template: Template): [string, Resource] => {
+  const found = Object.entries(
+    template.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { MASKING_SECRET_ID: Match.anyValue() } } },
+    }),
+  ) as [string, Resource][];
+  expect(found).toHaveLength(1);
+  return found[0] as [string, Resource];
+};
+
+describe('event source mapping', () => {
+  it('reports partial batch failures', () => {
+    aws.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('batches up to 100 records within 5 s, with concurrency capped for the database', () => {
+    aws.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 5,
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+  });
+
+  it('is created only after the deploy-time migration ran', () => {
+    const [, mapping] = only(aws, 'AWS::Lambda::EventSourceMapping');
+    const [triggerId] = only(aws, 'Custom::Trigger');
+    expect(mapping.DependsOn).toContain(triggerId);
+  });
+
+  it('uses no reserved concurrency', () => {
+    const [, handler] = handlerOf(aws);
+    expect(handler.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+});
+
+describe('queues', () => {
+  it('redrives to the DLQ after 5 receives', () => {
+    const [dlqId] =
+      Object.entries(
+        aws.findResources('AWS::SQS::Queue', { Properties: { MessageRetentionPeriod: 1_209_600 } }),
+      )[0] ?? [];
+    aws.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
+    });
+  });
+
+  it('keeps dead letters 14 days', () => {
+    aws.hasResourceProperties('AWS::SQS::Queue', {
+      MessageRetentionPeriod: 14 * 24 * 3600,
+      RedrivePolicy: Match.absent(),
+    });
+  });
+
+  it('sets the visibility timeout to at least 6 x the function timeout + the batching window', () => {
+    const [, handler] = handlerOf(aws);
+    const [, mapping] = only(aws, 'AWS::Lambda::EventSourceMapping');
+    const [, queue] = Object.entries(
+      aws.findResources('AWS::SQS::Queue', { Properties: { RedrivePolicy: Match.anyValue() } }),
+    )[0] as [string, Resource];
+    const required =
+      6 * Number(handler.Properties.Timeout) +
+      Number(mapping.Properties.MaximumBatchingWindowInSeconds);
+    expect(Number(queue.Properties.VisibilityTimeout)).toBeGreaterThanOrEqual(required);
+  });
+
+  it('encrypts both queues', () => {
+    expect(
+      Object.keys(
+        aws.findResources('AWS::SQS::Queue', { Properties: { SqsManagedSseEnabled: true } }),
+      ),
+    ).toHaveLength(2);
+  });
+
+  it('denies non-TLS access to both queues', () => {
+    const policies = aws.findResources('AWS::SQS::QueuePolicy', {
+      Properties: {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      },
+    });
+    expect(Object.keys(policies)).toHaveLength(2);
+  });
+});
+
+describe('function', () => {
+  it('runs on a current Node.js runtime on ARM64', () => {
+    const [, handler] = handlerOf(aws);
+    expect(handler.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
+  });
+
+  it('logs to its own log group with a retention', () => {
+    const [, handler] = handlerOf(aws);
+    const logGroup = (handler.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup
+      .Ref;
+    expect(aws.toJSON().Resources[logGroup].Properties.RetentionInDays).toBe(30);
+  });
+
+  it('is configured with ARNs and names only, never secret values', () => {
+    const [, handler] = handlerOf(aws);
+    const variables = (handler.Properties.Environment as { Variables: Record<string, unknown> })
+      .Variables;
+    expect(variables.MASKING_SECRET_ID).toEqual({ Ref: expect.stringMatching(/^MaskingKey/) });
+    expect(variables.DB_PASSWORD_SECRET_ID).toEqual({
+      Ref: expect.stringMatching(/^DatabaseInstanceSecretAttachment/),
+    });
+    expect(Object.keys(variables)).not.toContain('DB_PASSWORD');
+    expect(JSON.stringify(variables)).not.toMatch(/password"\s*:/i);
+  });
+
+  it('verifies the database certificate with the runtime CA bundle', () => {
+    const [, handler] = handlerOf(aws);
+    expect(
+      (handler.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
+    ).toMatchObject({
+      DB_SSL: 'verify-full',
+      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+    });
+  });
+});
+
+describe('masking key', () => {
+  it('is generated at deploy time in the key ring format, with no key material in the template', () => {
+    aws.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: {
+        SecretStringTemplate: '{"current":"k1"}',
+        GenerateStringKey: 'k1',
+        PasswordLength: 64,
+        ExcludePunctuation: true,
+      },
+      SecretString: Match.absent(),
+    });
+  });
+
+  it('can be read by the handler, scoped to the secrets it needs and nothing else', () => {
+    const statements = Object.values(aws.findResources('AWS::IAM::Policy'))
+      .flatMap(
+        (policy) =>
+          (policy as Resource).Properties.PolicyDocument as {
+            Statement: { Action: string | string[]; Resource: unknown }[];
+          },
+      )
+      .flatMap((doc) => doc.Statement);
+    const reads = statements.filter((s) =>
+      [s.Action].flat().includes('secretsmanager:GetSecretValue'),
+    );
+    const maskingReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('MaskingKey'));
+    expect(maskingReaders).toHaveLength(1);
+    for (const read of reads) expect(JSON.stringify(read.Resource)).not.toContain('*');
+  });
+});
+
+describe('IAM', () => {
+  it('grants no action on a wildcard resource', () => {
+    const documents = [
+      ...Object.values(aws.findResources('AWS::IAM::Policy')).map(
+        (p) => (p as Resource).Properties.PolicyDocument,
+      ),
+      ...Object.values(aws.findResources('AWS::IAM::Role')).flatMap((r) =>
+        (
+          ((r as Resource).Properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? []
+        ).map((p) => p.PolicyDocument),
+      ),
+    ] as { Statement: { Resource: unknown }[] }[];
+    for (const statement of documents.flatMap((d) => d.Statement)) {
+      expect([statement.Resource].flat()).not.toContain('*');
+    }
+  });
+});
+
+describe('database', () => {
+  it('is encrypted, private and forces TLS', () => {
+    aws.hasResourceProperties('AWS::RDS::DBInstance', {
+      StorageEncrypted: true,
+      PubliclyAccessible: false,
+      Engine: 'postgres',
+      EngineVersion: Match.stringLikeRegexp('^17'),
+    });
+    aws.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Parameters: { 'rds.force_ssl': '1' },
+    });
+  });
+
+  it('lives in isolated subnets of a VPC without NAT or internet gateway', () => {
+    aws.resourceCountIs('AWS::EC2::NatGateway', 0);
+    aws.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    aws.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: Match.objectLike({}),
+      PrivateDnsEnabled: true,
+    });
+    expect(Object.keys(aws.findResources('AWS::EC2::VPCEndpoint'))).toHaveLength(2);
+  });
+
+  it('accepts PostgreSQL connections only from the security groups granted, never from an address range', () => {
+    const ingress = Object.values(
+      aws.findResources('AWS::EC2::SecurityGroupIngress'),
+    ) as Resource[];
+    expect(ingress.length).toBeGreaterThan(0);
+    for (const rule of ingress) {
+      expect(rule.Properties).toMatchObject({
+        IpProtocol: 'tcp',
+        SourceSecurityGroupId: expect.anything(),
+      });
+      expect(rule.Properties.CidrIp).toBeUndefined();
+    }
+    const groups = Object.values(aws.findResources('AWS::EC2::SecurityGroup')) as Resource[];
+    for (const group of groups) {
+      for (const rule of (group.Properties.SecurityGroupIngress as
+        | { CidrIp?: string }[]
+        | undefined) ?? []) {
+        expect(rule.CidrIp).not.toBe('0.0.0.0/0');
+      }
+    }
+  });
+
+  it('rotates its generated password', () => {
+    aws.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+  });
+});
+
+describe('operations', () => {
+  it('alarms as soon as the DLQ holds a message', () => {
+    aws.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^MonitoringAlarms') }],
+    });
+  });
+
+  it('alarms on the age of the oldest message, function errors, throttles and retried records', () => {
+    for (const metric of [
+      'ApproximateAgeOfOldestMessage',
+      'Errors',
+      'Throttles',
+      'RecordsRetried',
+    ]) {
+      aws.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: metric });
+    }
+  });
+
+  it('mails alarms to the given address over an SSL-only topic', () => {
+    aws.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    aws.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('creates no topic when no e-mail is given', () => {
+    synth({ alarmEmail: undefined }).template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+
+  it('draws a dashboard with the queue, the function and the handler metrics', () => {
+    const [, dashboard] = only(aws, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const needle of [
+      'ApproximateAgeOfOldestMessage',
+      'Duration',
+      'Throttles',
+      'RecordsWritten',
+      'DuplicateDeliveries',
+    ]) {
+      expect(body).toContain(needle);
+    }
+  });
+
+  it('outputs the queue URLs, the database endpoint and the secret ARNs', () => {
+    for (const output of [
+      'QueueUrl',
+      'DeadLetterQueueUrl',
+      'DatabaseEndpoint',
+      'MaskingSecretArn',
+      'DatabaseSecretArn',
+    ]) {
+      aws.hasOutput(output, {});
+    }
+  });
+});
+
+describe('LocalStack target', () => {
+  it('has no RDS and no VPC', () => {
+    local.resourceCountIs('AWS::RDS::DBInstance', 0);
+    local.resourceCountIs('AWS::EC2::VPC', 0);
+  });
+
+  it('points the function at the given PostgreSQL, without TLS', () => {
+    const [, handler] = handlerOf(local);
+    expect(
+      (handler.Properties.Environment as { Variables: Record<string, unknown> }).Variables,
+    ).toMatchObject({
+      DB_HOST: 'postgres',
+      DB_NAME: 'logins',
+      DB_USER: 'postgres',
+      DB_SSL: 'disable',
+    });
+  });
+
+  it('keeps the queues, the mapping and the masking key', () => {
+    local.resourceCountIs('AWS::SQS::Queue', 2);
+    local.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    local.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'k1' }),
+    });
+  });
+});
