@@ -1,6 +1,6 @@
 /**
- * A local SQS event source mapping that behaves like Lambda's: long-polls up to the batch
- * size (gathering several ReceiveMessage calls within the batching window), invokes the
+ * A local SQS event source mapping that behaves like Lambda's: polls up to the batch size
+ * (gathering several ReceiveMessage calls within the batching window), invokes the
  * handler with a real SQSEvent, deletes what succeeded, and leaves reported failures to
  * reappear after the visibility timeout (and to the queue's redrive policy after
  * maxReceiveCount). A thrown handler, or a response naming an unknown id, fails the batch.
@@ -37,6 +37,8 @@ export interface BatchOutcome {
   /** The handler threw or named an unknown id: the whole batch goes back to the queue. */
   readonly wholeBatchFailed: boolean;
 }
+
+const IDLE_POLL_MS = 100;
 
 /** The SQSRecord Lambda would deliver for a received message. */
 export function toRecord(message: Message, queueArn: string, region: string): SQSRecord {
@@ -91,23 +93,39 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<numb
   );
 }
 
+// Concurrent ReceiveMessage calls while gathering one batch (Lambda's pollers also overlap).
+export const RECEIVES_IN_FLIGHT = 5;
+
 async function receiveBatch(options: EventSourceOptions): Promise<Message[]> {
   const { sqs, queueUrl, batchSize } = options;
   const messages: Message[] = [];
   const deadline = Date.now() + (options.batchingWindowMs ?? 500);
-  while (messages.length < batchSize) {
-    const { Messages = [] } = await sqs.send(
+  const receive = (max: number) =>
+    sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
-        MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
-        // Long-poll for the first message; then only top up within the batching window.
-        WaitTimeSeconds: messages.length === 0 ? 1 : 0,
+        MaxNumberOfMessages: max,
+        // Short polls: some emulators answer long polls slowly even when messages are
+        // waiting; an empty queue is re-polled after IDLE_POLL_MS instead (see poll()).
+        WaitTimeSeconds: 0,
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
     );
-    messages.push(...Messages);
-    if (Messages.length === 0 || Date.now() >= deadline) break;
+  while (messages.length < batchSize) {
+    const wanted = batchSize - messages.length;
+    const sizes = Array.from(
+      { length: Math.min(RECEIVES_IN_FLIGHT, Math.ceil(wanted / 10)) },
+      (_, i) => Math.min(10, wanted - i * 10),
+    );
+    const replies = await Promise.all(sizes.map(receive));
+    let got = 0;
+    for (const { Messages = [] } of replies) {
+      messages.push(...Messages);
+      got += Messages.length;
+    }
+    // A short wave means the queue has nothing more visible right now.
+    if (got < sizes.reduce((a, b) => a + b, 0) || Date.now() >= deadline) break;
   }
   return messages;
 }
@@ -117,12 +135,16 @@ async function deleteMessages(
   queueUrl: string,
   messages: readonly Message[],
 ): Promise<void> {
+  const requests: Promise<unknown>[] = [];
   for (let i = 0; i < messages.length; i += 10) {
     const entries = messages
       .slice(i, i + 10)
       .map((message, j) => ({ Id: String(j), ReceiptHandle: message.ReceiptHandle }));
-    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    requests.push(
+      sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries })),
+    );
   }
+  await Promise.all(requests);
 }
 
 /** Which records failed, per Lambda's rules for ReportBatchItemFailures. */
@@ -149,6 +171,7 @@ async function poll(
     const messages = await receiveBatch(options);
     if (messages.length === 0) {
       if (await stop()) return;
+      await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
       continue;
     }
     const records = messages.map((message) =>

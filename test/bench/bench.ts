@@ -8,6 +8,12 @@ import { fork } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { build } from 'esbuild';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -16,8 +22,10 @@ import { bundlePath, DIST } from '../../infra/bundling';
 import { migrate } from '../../lambda/db/migrate';
 import { parseKeyRing } from '../../lambda/key-ring';
 import { startLocalAws } from '../../lambda/local/aws';
+import { RECEIVES_IN_FLIGHT } from '../../lambda/local/event-source';
 import { generateBodies } from '../../lambda/local/generate';
 import { startLocalPostgres } from '../../lambda/local/postgres';
+import { runLocal } from '../../lambda/local/run';
 import { parseLoginEvent } from '../../lambda/login-event';
 import { mask } from '../../lambda/masking';
 import type { ChildRequest, ChildResult } from './handler-child';
@@ -108,6 +116,78 @@ async function copyRate(pool: pg.Pool, size: number, secret: string): Promise<nu
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
+const DRAIN_MESSAGES = 5_000;
+const POLLERS = 2;
+
+/**
+ * The SQS emulator's own receive + delete rate under the same request concurrency as the
+ * drain (POLLERS x RECEIVES_IN_FLIGHT consumers, each Receive(10) + DeleteMessageBatch, the
+ * same attributes requested), with no handler at all.
+ */
+async function emulatorRate(): Promise<number> {
+  const aws = await startLocalAws();
+  try {
+    const sqs = new SQSClient({
+      endpoint: aws.sqsEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      useQueueUrlAsEndpoint: false,
+    });
+    const bodies = generateBodies(DRAIN_MESSAGES, { seed: 1 });
+    await Promise.all(
+      Array.from({ length: Math.ceil(bodies.length / 10) }, (_, i) =>
+        sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: aws.queueUrl,
+            Entries: bodies
+              .slice(i * 10, i * 10 + 10)
+              .map((body, j) => ({ Id: String(j), MessageBody: body })),
+          }),
+        ),
+      ),
+    );
+    let drained = 0;
+    const started = performance.now();
+    const poller = async () => {
+      for (;;) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: aws.queueUrl,
+            MaxNumberOfMessages: 10,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+        );
+        if (Messages.length === 0) return;
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: aws.queueUrl,
+            Entries: Messages.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+        drained += Messages.length;
+      }
+    };
+    await Promise.all(Array.from({ length: POLLERS * RECEIVES_IN_FLIGHT }, poller));
+    return drained / ((performance.now() - started) / 1000);
+  } finally {
+    await aws.stop();
+  }
+}
+
+/** `npm start`'s drain rate over the same emulator, with the same number of pollers. */
+async function drainRate(databaseUrl: string): Promise<number> {
+  const { summary, services } = await runLocal({
+    messages: DRAIN_MESSAGES,
+    seed: 1,
+    batchSize: 100,
+    concurrency: POLLERS,
+    databaseUrl,
+  });
+  await services.stop();
+  return summary.messagesPerSecond;
+}
+
 async function main(): Promise<void> {
   await Promise.all([buildBundles(), buildChild()]);
   const local = process.env.DATABASE_URL ? undefined : await startLocalPostgres();
@@ -166,6 +246,16 @@ async function main(): Promise<void> {
     console.log(line(header));
     console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const row of rows) console.log(line(row));
+    await pool.query('TRUNCATE user_logins');
+    const emulator = await emulatorRate();
+    const drain = await drainRate(databaseUrl);
+    console.log('');
+    console.log(
+      `SQS emulator (fauxqs) receive+delete, ${POLLERS * RECEIVES_IN_FLIGHT} consumers, no handler: ${fmt(emulator)} messages/s`,
+    );
+    console.log(
+      `npm start drain, batch 100, ${POLLERS} pollers x ${RECEIVES_IN_FLIGHT} receives:     ${fmt(drain)} messages/s (${(drain / emulator).toFixed(2)} of the emulator)`,
+    );
     console.log(`ratio: ${ratio.toFixed(2)}`);
   } finally {
     await pool.end();
