@@ -12,6 +12,7 @@ import type { DeadLetterItem, DeadLetterQueue } from './dead-letter';
 import type { KeyRing } from './key-ring';
 import { type LoginEvent, parseLoginEvent } from './login-event';
 import { type MaskingKey, mask } from './masking';
+import { createSealer, type RecoveryPublicKey, type Sealer } from './recovery';
 
 export interface BatchSummary {
   readonly received: number;
@@ -40,6 +41,8 @@ export interface BatchDependencies {
   readonly deadLetter: DeadLetterQueue | undefined;
   readonly log: Log;
   readonly publish: (summary: BatchSummary) => void;
+  /** Seals ip and device_id for controlled recovery; undefined = no recovery data. */
+  readonly recovery?: RecoveryPublicKey;
   readonly now?: () => number;
 }
 
@@ -63,7 +66,12 @@ function sentDate(record: SQSRecord, fallback: number): string {
   return lastDate;
 }
 
-function toRow({ record, event }: Valid, key: MaskingKey, now: number): LoginRow {
+function toRow(
+  { record, event }: Valid,
+  key: MaskingKey,
+  sealer: Sealer | undefined,
+  now: number,
+): LoginRow {
   return {
     messageId: record.messageId,
     userId: event.userId,
@@ -75,6 +83,8 @@ function toRow({ record, event }: Valid, key: MaskingKey, now: number): LoginRow
     appVersionRaw: event.appVersionRaw,
     createDate: sentDate(record, now),
     keyId: key.id,
+    recoveryKeyId: sealer?.keyId ?? null,
+    sealed: sealer?.seal(record.messageId, event.ip, event.deviceId) ?? null,
   };
 }
 
@@ -142,9 +152,10 @@ export function createBatchProcessor(deps: BatchDependencies) {
     if (valid.length > 0) {
       try {
         const { current } = await deps.keys.get();
+        const sealer = deps.recovery && createSealer(deps.recovery);
         // Lazy: the store streams the first rows to PostgreSQL while later ones are masked.
         const rows = (function* () {
-          for (const item of valid) yield toRow(item, current, started);
+          for (const item of valid) yield toRow(item, current, sealer, started);
         })();
         const result = await deps.store.insert(rows);
         written = result.inserted;

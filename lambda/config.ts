@@ -27,6 +27,8 @@ export interface Config {
   readonly keyTtlMs: number;
   /** Where invalid messages are sent with their reason; undefined = report them as failures. */
   readonly deadLetterQueueUrl: string | undefined;
+  /** "<keyId>:<base64url X25519 public key>" to seal ip/device_id for recovery; undefined = off. */
+  readonly recoveryPublicKey: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -85,5 +87,6 @@ export function loadConfig(env: Env = process.env): Config {
     maskingSecretId: required(env, 'MASKING_SECRET_ID'),
     keyTtlMs: integer(env, 'MASKING_KEY_TTL_SECONDS', 300, 0, 86_400) * 1000,
     deadLetterQueueUrl: optional(env, 'DLQ_URL'),
+    recoveryPublicKey: optional(env, 'RECOVERY_PUBLIC_KEY'),
   });
 }

@@ -41,4 +41,52 @@ export const MIGRATIONS: readonly Migration[] = [
         '<key_id>:base64url(HMAC-SHA256(HKDF(key, "login-queue/v1/device_id"), trimmed NFC id))';
     `,
   },
+  {
+    version: 2,
+    name: 'pii_recovery',
+    sql: `
+      -- Sealed ip/device_id (lambda/recovery.ts): only the recovery private key opens them.
+      ALTER TABLE user_logins
+        ADD COLUMN IF NOT EXISTS recovery_key_id varchar(32),
+        ADD COLUMN IF NOT EXISTS pii_sealed      bytea;
+      -- Who recovered which token, when and why (never the value).
+      CREATE TABLE IF NOT EXISTS pii_recovery_audit (
+        id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at         timestamptz NOT NULL DEFAULT now(),
+        operator   text NOT NULL,
+        token      text NOT NULL,
+        field      text NOT NULL,
+        reason     text NOT NULL
+      );
+      -- Everything but the sealed PII, for analysts.
+      CREATE OR REPLACE VIEW user_logins_analytics AS
+        SELECT user_id, device_type, masked_ip, masked_device_id, locale, app_version, create_date,
+               message_id, key_id, app_version_raw, ingested_at
+        FROM user_logins;
+      -- Roles (cluster-wide; created when this user may): analysts read every column but the
+      -- sealed PII; recovery operators read the sealed PII and write the audit trail.
+      DO $roles$
+      BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = current_user AND (rolsuper OR rolcreaterole)) THEN
+          RAISE NOTICE 'login-queue: no CREATEROLE; analyst and recovery roles not created';
+          RETURN;
+        END IF;
+        BEGIN
+          CREATE ROLE login_queue_analyst NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+        END;
+        BEGIN
+          CREATE ROLE login_queue_recovery NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+        END;
+        REVOKE ALL ON user_logins FROM login_queue_analyst;
+        GRANT SELECT (user_id, device_type, masked_ip, masked_device_id, locale, app_version, create_date,
+                      message_id, key_id, app_version_raw, ingested_at) ON user_logins TO login_queue_analyst;
+        GRANT SELECT ON user_logins_analytics TO login_queue_analyst;
+        GRANT SELECT ON user_logins TO login_queue_recovery;
+        GRANT INSERT ON pii_recovery_audit TO login_queue_recovery;
+      END
+      $roles$;
+    `,
+  },
 ];

@@ -27,6 +27,9 @@ export interface LoginRow {
   /** UTC calendar date, YYYY-MM-DD. */
   readonly createDate: string;
   readonly keyId: string;
+  /** Recovery key the sealed PII was sealed for (lambda/recovery.ts), or null. */
+  readonly recoveryKeyId: string | null;
+  readonly sealed: Buffer | null;
 }
 
 export interface RejectedRow {
@@ -54,7 +57,7 @@ export interface LoginStore {
 }
 
 const COLUMNS =
-  'message_id, user_id, device_type, masked_ip, masked_device_id, locale, app_version, app_version_raw, create_date, key_id';
+  'message_id, user_id, device_type, masked_ip, masked_device_id, locale, app_version, app_version_raw, create_date, key_id, recovery_key_id, pii_sealed';
 
 const COPY = `COPY user_logins (${COLUMNS}) FROM STDIN`;
 
@@ -62,7 +65,7 @@ const INSERT = {
   name: 'login-queue.insert-user-logins',
   text: `INSERT INTO user_logins (${COLUMNS})
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-           $6::text[], $7::int4[], $8::text[], $9::date[], $10::text[])
+           $6::text[], $7::int4[], $8::text[], $9::date[], $10::text[], $11::text[], $12::bytea[])
          ON CONFLICT (message_id) DO NOTHING`,
 };
 
@@ -82,7 +85,7 @@ function copyLine(row: LoginRow): string {
     row.maskedDeviceId
   }\t${row.locale === null ? '\\N' : field(row.locale)}\t${row.appVersion}\t${row.appVersionRaw}\t${
     row.createDate
-  }\t${row.keyId}\n`;
+  }\t${row.keyId}\t${row.recoveryKeyId ?? '\\N'}\t${row.sealed === null ? '\\N' : `\\\\x${row.sealed.toString('hex')}`}\n`;
 }
 
 function columns(rows: readonly LoginRow[]): unknown[] {
@@ -97,6 +100,8 @@ function columns(rows: readonly LoginRow[]): unknown[] {
     rows.map((row) => row.appVersionRaw),
     rows.map((row) => row.createDate),
     rows.map((row) => row.keyId),
+    rows.map((row) => row.recoveryKeyId),
+    rows.map((row) => row.sealed),
   ];
 }
 
@@ -186,13 +191,19 @@ export function createLoginStore(pool: Pool): LoginStore {
       const all: LoginRow[] = [];
       const attempt: Attempt = { statements: 1, rejected: [] };
       let client: PoolClient | undefined;
+      // A checked-out client reports a dropped socket as an 'error' event; unhandled, that
+      // would crash the process. The COPY stream fails too, which is what we act on.
+      const ignoreSocketError = () => {};
       try {
         client = await pool.connect();
+        client.on('error', ignoreSocketError);
         await copyRows(client, rows, all);
+        client.off('error', ignoreSocketError);
         client.release();
         return { inserted: all.length, rejected: [], statements: 1 };
       } catch (error) {
         const broken = client !== undefined && isConnectionError(error);
+        client?.off('error', ignoreSocketError);
         client?.release(broken ? (error as Error) : undefined);
         if (client === undefined) for (const row of rows) all.push(row);
         // Redeliveries (23505), rows the database rejects, or a dropped socket: take the

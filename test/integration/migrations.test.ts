@@ -41,6 +41,8 @@ describe('migrate', () => {
       'key_id:character varying',
       'app_version_raw:character varying',
       'ingested_at:timestamp with time zone',
+      'recovery_key_id:character varying',
+      'pii_sealed:bytea',
     ]);
   });
 

@@ -19,6 +19,8 @@ const row = (messageId: string, userId = 'u'): LoginRow => ({
   appVersionRaw: '0.0.1',
   createDate: '2026-11-22',
   keyId: 'k1',
+  recoveryKeyId: null,
+  sealed: null,
 });
 
 const socketError = () => new Error('Connection terminated unexpectedly');
