@@ -8,7 +8,7 @@
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LoginRow, LoginStore } from './db/store';
-import type { DeadLetterItem, DeadLetterQueue } from './dead-letter';
+import { DeadLetterAttribute, type DeadLetterItem, type DeadLetterQueue } from './dead-letter';
 import type { KeyRing } from './key-ring';
 import { type LoginEvent, parseLoginEvent } from './login-event';
 import { type MaskingKey, mask } from './masking';
@@ -66,14 +66,26 @@ function sentDate(record: SQSRecord, fallback: number): string {
   return lastDate;
 }
 
+/**
+ * The id a row is stored under: the message's own id, or, for a message put back by the
+ * redrive tool, the id it had when first sent (the SourceMessageId attribute that the DLQ
+ * sends and the redrive keep). A message redriven twice is therefore still one row.
+ */
+export function idempotencyKey(record: SQSRecord): string {
+  return (
+    record.messageAttributes?.[DeadLetterAttribute.SourceMessageId]?.stringValue || record.messageId
+  );
+}
+
 function toRow(
   { record, event }: Valid,
   key: MaskingKey,
   sealer: Sealer | undefined,
   now: number,
 ): LoginRow {
+  const messageId = idempotencyKey(record);
   return {
-    messageId: record.messageId,
+    messageId,
     userId: event.userId,
     deviceType: event.deviceType,
     maskedIp: mask(key, 'ip', event.ip),
@@ -84,7 +96,7 @@ function toRow(
     createDate: sentDate(record, now),
     keyId: key.id,
     recoveryKeyId: sealer?.keyId ?? null,
-    sealed: sealer?.seal(record.messageId, event.ip, event.deviceId) ?? null,
+    sealed: sealer?.seal(messageId, event.ip, event.deviceId) ?? null,
   };
 }
 
@@ -138,7 +150,13 @@ export function createBatchProcessor(deps: BatchDependencies) {
       }
       const { reason, detail } = parsed.rejection;
       rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
-      invalid.push({ messageId: record.messageId, body: record.body, reason, detail });
+      invalid.push({
+        messageId: record.messageId,
+        sourceMessageId: idempotencyKey(record),
+        body: record.body,
+        reason,
+        detail,
+      });
     }
 
     const failures = new Set<string>();
@@ -161,12 +179,14 @@ export function createBatchProcessor(deps: BatchDependencies) {
         written = result.inserted;
         statements = result.statements;
         duplicates = valid.length - result.inserted - result.rejected.length;
-        const bodies = new Map(valid.map(({ record }) => [record.messageId, record.body]));
+        const byKey = new Map(valid.map(({ record }) => [idempotencyKey(record), record]));
         const rejectedRows = result.rejected.map((row): DeadLetterItem => {
           rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;
+          const record = byKey.get(row.messageId);
           return {
-            messageId: row.messageId,
-            body: bodies.get(row.messageId) ?? '',
+            messageId: record?.messageId ?? row.messageId,
+            sourceMessageId: row.messageId,
+            body: record?.body ?? '',
             reason: 'database.rejected',
             detail: `SQLSTATE ${row.sqlState}${row.constraint ? ` (${row.constraint})` : ''}`,
           };

@@ -9,7 +9,10 @@ import {
 } from '@aws-sdk/client-sqs';
 
 export interface DeadLetterItem {
+  /** The SQS message id in this delivery (what batchItemFailures name). */
   readonly messageId: string;
+  /** The id the message was first sent under (its row id; see batch.idempotencyKey). */
+  readonly sourceMessageId: string;
   readonly body: string;
   /** Machine-readable reason, e.g. "ip.invalid" or "database.rejected". */
   readonly reason: string;
@@ -60,7 +63,7 @@ function entry(item: DeadLetterItem, index: number, at: string): SendMessageBatc
     MessageAttributes: {
       [DeadLetterAttribute.Reason]: text(item.reason),
       [DeadLetterAttribute.Detail]: text(item.detail),
-      [DeadLetterAttribute.SourceMessageId]: text(item.messageId),
+      [DeadLetterAttribute.SourceMessageId]: text(item.sourceMessageId),
       [DeadLetterAttribute.At]: text(at),
     },
   };

@@ -11,6 +11,7 @@ import { createPool } from './db/pool';
 import { createLoginStore } from './db/store';
 import { createSqsDeadLetterQueue } from './dead-letter';
 import { parseKeyRing } from './key-ring';
+import { parseRecoveryPublicKey } from './recovery';
 import { cached, getSecretString } from './secrets';
 import { createLogger, createMetricsPublisher } from './telemetry';
 
@@ -87,12 +88,21 @@ export function createRuntime(config: Config) {
             errorName: errorName(error),
           }),
         );
+  const recovery =
+    config.recoveryPublicKey === undefined
+      ? undefined
+      : parseRecoveryPublicKey(config.recoveryPublicKey);
+  logger.info('pii recovery sealing', {
+    enabled: recovery !== undefined,
+    recoveryKeyId: recovery?.id,
+  });
   const processBatch = createBatchProcessor({
     store: createLoginStore(pool),
     keys,
     deadLetter,
     log: logger,
     publish: createMetricsPublisher(),
+    recovery,
   });
   return { logger, pool, processBatch };
 }

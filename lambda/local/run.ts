@@ -12,9 +12,10 @@ import {
 import pg from 'pg';
 import { buildBundles } from '../../infra/build';
 import type { BatchSummary } from '../batch';
+import { type DeadLetterPeek, peekDeadLetters } from '../ops/dead-letters';
+import { generateRecoveryKeyPair } from '../recovery';
 import { localAwsEnv, randomMaskingSecret, startLocalAws } from './aws';
 import { loadBundle, localContext } from './bundle';
-import { type DeadLetterPeek, peekDeadLetters } from './dlq';
 import { queueDepth, runEventSource } from './event-source';
 import { generateBodies } from './generate';
 import { startLocalPostgres } from './postgres';
@@ -67,12 +68,17 @@ export interface RunSummary extends Progress {
 }
 
 export interface Services {
+  /** Inline rings for the operator commands (MASKING_SECRET, RECOVERY_SECRET). */
+  readonly maskingSecret: string;
+  readonly recoverySecret: string;
   readonly databaseUrl: string;
   readonly sqsEndpoint: string;
   readonly queueUrl: string;
   readonly dlqUrl: string;
   readonly secretsEndpoint: string;
   readonly maskingSecretId: string;
+  /** RECOVERY_PUBLIC_KEY given to the handler (a fresh local recovery key pair). */
+  readonly recoveryPublicKey: string;
   stop(): Promise<void>;
 }
 
@@ -101,6 +107,12 @@ async function startServices(options: RunOptions): Promise<Services> {
       databaseUrl = postgres.url;
     }
     const secret = options.maskingSecret ?? randomMaskingSecret();
+    const recovery = generateRecoveryKeyPair('local');
+    const rings = {
+      maskingSecret: secret,
+      recoverySecret: recovery.secret,
+      recoveryPublicKey: recovery.publicKey,
+    };
     if (options.sqsEndpoint === undefined) {
       const aws = await startLocalAws({
         maskingSecret: secret,
@@ -109,6 +121,7 @@ async function startServices(options: RunOptions): Promise<Services> {
       });
       stops.push(() => aws.stop());
       return {
+        ...rings,
         databaseUrl,
         sqsEndpoint: aws.sqsEndpoint,
         queueUrl: aws.queueUrl,
@@ -129,6 +142,7 @@ async function startServices(options: RunOptions): Promise<Services> {
       dlqUrl = created.QueueUrl ?? `${endpoint}/000000000000/${name}`;
     }
     return {
+      ...rings,
       databaseUrl,
       sqsEndpoint: endpoint,
       queueUrl,
@@ -244,6 +258,7 @@ export async function runLocal(
       DATABASE_URL: services.databaseUrl,
       MASKING_SECRET_ID: services.maskingSecretId,
       DLQ_URL: services.dlqUrl,
+      RECOVERY_PUBLIC_KEY: services.recoveryPublicKey,
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     };

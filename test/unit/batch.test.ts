@@ -65,6 +65,7 @@ describe('batch processor', () => {
     expect(deadLetter.sent).toEqual([
       {
         messageId: event.Records[0]?.messageId,
+        sourceMessageId: event.Records[0]?.messageId,
         body: '{"foo": "oops_wrong_msg_type", "bar": "123"}',
         reason: 'user_id.missing',
         detail: 'user_id is required',
@@ -151,5 +152,44 @@ describe('batch processor', () => {
     await expect(createBatchProcessor(deps)({ Records: [] })).resolves.toEqual({
       batchItemFailures: [],
     });
+  });
+
+  it('stores a redriven message under the id it was first sent with, so a second redrive is a duplicate', async () => {
+    const { deps, store, summaries } = fakeDependencies();
+    const redriven = (id: string) =>
+      sqsRecord(loginBody(), {
+        messageId: id,
+        messageAttributes: {
+          SourceMessageId: {
+            dataType: 'String',
+            stringValue: 'original-id',
+            stringListValues: [],
+            binaryListValues: [],
+          },
+        },
+      });
+    const process = createBatchProcessor(deps);
+    await process({ Records: [redriven('redrive-1')] });
+    await process({ Records: [redriven('redrive-2')] });
+    expect([...store.rows.keys()]).toEqual(['original-id']);
+    expect(summaries[1]).toMatchObject({ written: 0, duplicates: 1 });
+  });
+
+  it('names a failed redriven record by its delivery id, as Lambda requires', async () => {
+    const { deps, store } = fakeDependencies();
+    store.down = true;
+    const record = sqsRecord(loginBody(), {
+      messageId: 'delivery-id',
+      messageAttributes: {
+        SourceMessageId: {
+          dataType: 'String',
+          stringValue: 'original-id',
+          stringListValues: [],
+          binaryListValues: [],
+        },
+      },
+    });
+    const response = await createBatchProcessor(deps)({ Records: [record] });
+    expect(failedIds(response)).toEqual(['delivery-id']);
   });
 });

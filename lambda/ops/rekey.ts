@@ -1,0 +1,72 @@
+/**
+ * Re-keying after a masking key rotation: recomputes the tokens of rows masked with an older
+ * key under the current one, from their sealed PII, in bounded batches. Resumable: it only
+ * selects rows whose key_id is not current, so a rerun continues where a stopped one ended.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { KeyRing } from '../key-ring';
+import { mask } from '../masking';
+import { RecoveryError, unseal } from '../recovery';
+
+export interface RekeyResult {
+  readonly rekeyed: number;
+  readonly batches: number;
+  /** Rows on an older key without sealed PII (e.g. written before recovery existed). */
+  readonly withoutRecoveryData: number;
+}
+
+/** Re-keys every row it can; throws RecoveryError when a row's recovery key is missing. */
+export async function rekey(
+  pool: Pool,
+  masking: KeyRing,
+  recovery: ReadonlyMap<string, KeyObject>,
+  options: { batchSize?: number; onBatch?: (rekeyed: number) => void } = {},
+): Promise<RekeyResult> {
+  const current = masking.current;
+  const batchSize = options.batchSize ?? 1000;
+  let cursor = '';
+  let rekeyed = 0;
+  let batches = 0;
+  for (;;) {
+    const { rows } = await pool.query<{
+      message_id: string;
+      recovery_key_id: string;
+      pii_sealed: Buffer;
+    }>(
+      `SELECT message_id, recovery_key_id, pii_sealed FROM user_logins
+        WHERE key_id IS DISTINCT FROM $1 AND pii_sealed IS NOT NULL AND message_id > $2
+        ORDER BY message_id LIMIT $3`,
+      [current.id, cursor, batchSize],
+    );
+    if (rows.length === 0) break;
+    const ids: string[] = [];
+    const ips: string[] = [];
+    const devices: string[] = [];
+    for (const row of rows) {
+      const key = recovery.get(row.recovery_key_id);
+      if (key === undefined)
+        throw new RecoveryError(`recovery key "${row.recovery_key_id}" is not in the given ring`);
+      const { ip, deviceId } = unseal(row.pii_sealed, row.message_id, key);
+      ids.push(row.message_id);
+      ips.push(mask(current, 'ip', ip));
+      devices.push(mask(current, 'device_id', deviceId));
+    }
+    const { rowCount } = await pool.query(
+      `UPDATE user_logins AS u
+          SET masked_ip = v.ip, masked_device_id = v.device, key_id = $4
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS v(message_id, ip, device)
+        WHERE u.message_id = v.message_id AND u.key_id IS DISTINCT FROM $4`,
+      [ids, ips, devices, current.id],
+    );
+    rekeyed += rowCount ?? 0;
+    batches++;
+    options.onBatch?.(rekeyed);
+    cursor = ids[ids.length - 1] ?? cursor;
+  }
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM user_logins WHERE key_id IS DISTINCT FROM $1 AND pii_sealed IS NULL',
+    [current.id],
+  );
+  return { rekeyed, batches, withoutRecoveryData: rows[0]?.n ?? 0 };
+}

@@ -1,0 +1,296 @@
+/**
+ * After day one: recovering PII under control, rotating the masking key, redriving the DLQ.
+ * The shipped bundle writes; the operator code under test reads and rewrites.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseKeyRing } from '../../lambda/key-ring';
+import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
+import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
+import { runEventSource } from '../../lambda/local/event-source';
+import { peekDeadLetters, redrive } from '../../lambda/ops/dead-letters';
+import { recoverToken } from '../../lambda/ops/recover';
+import { rekey } from '../../lambda/ops/rekey';
+import { generateRecoveryKeyPair, parseRecoveryRing, RecoveryError } from '../../lambda/recovery';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { snapshotEnv } from '../helpers/env';
+import { sqsClientFor } from '../helpers/queues';
+import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
+
+const env = snapshotEnv();
+const recovery = generateRecoveryKeyPair('r1');
+const recoveryRing = parseRecoveryRing(recovery.secret);
+const MASKING_SECRET_NAME = 'login-queue/masking-key';
+let db: TestDatabase;
+let aws: LocalAws;
+let bundleEnv: Record<string, string>;
+let handler: SqsHandler;
+
+beforeAll(async () => {
+  [db, aws] = await Promise.all([
+    createTestDatabase(),
+    startLocalAws({ maskingSecret: maskingSecret('k1') }),
+  ]);
+  bundleEnv = {
+    ...aws.awsEnv,
+    DATABASE_URL: db.url,
+    MASKING_SECRET_ID: aws.maskingSecretArn,
+    MASKING_KEY_TTL_SECONDS: '0',
+    DLQ_URL: aws.dlqUrl,
+    RECOVERY_PUBLIC_KEY: recovery.publicKey,
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  };
+  await loadBundle<() => Promise<unknown>>(bundleEnv, 'migrate')();
+  handler = loadBundle(bundleEnv);
+});
+
+afterAll(async () => {
+  await Promise.all([db?.drop(), aws?.stop()]);
+  env.restore();
+});
+
+beforeEach(async () => {
+  aws.secretsManager.put(MASKING_SECRET_NAME, maskingSecret('k1'));
+  await db.pool.query('TRUNCATE user_logins, pii_recovery_audit');
+  const sqs = sqsClientFor(aws.sqsEndpoint);
+  await Promise.all(
+    [aws.dlqUrl, aws.queueUrl].map((url) => sqs.send(new PurgeQueueCommand({ QueueUrl: url }))),
+  );
+});
+
+const tokenOf = async (column: 'masked_ip' | 'masked_device_id', userId: string) =>
+  (await db.pool.query(`SELECT ${column} AS t FROM user_logins WHERE user_id = $1`, [userId]))
+    .rows[0].t as string;
+
+describe('recovering PII', () => {
+  it('turns a token back into its value with the recovery key, and audits who, when, which token and why', async () => {
+    // Arrange
+    await handler(
+      sqsEvent([loginBody({ user_id: 'alice', ip: '203.0.113.9', device_id: 'dev-alice' })]),
+      localContext(),
+    );
+    const ipToken = await tokenOf('masked_ip', 'alice');
+    const deviceToken = await tokenOf('masked_device_id', 'alice');
+    // Act
+    const ip = await recoverToken(db.pool, ipToken, recoveryRing, {
+      operator: 'ops-1',
+      reason: 'fraud case 42',
+    });
+    const device = await recoverToken(db.pool, deviceToken, recoveryRing, {
+      operator: 'ops-1',
+      reason: 'fraud case 42',
+    });
+    // Assert
+    expect([ip.field, ip.value, device.field, device.value]).toEqual([
+      'ip',
+      '203.0.113.9',
+      'device_id',
+      'dev-alice',
+    ]);
+    const { rows } = await db.pool.query(
+      'SELECT operator, token, field, reason, at FROM pii_recovery_audit ORDER BY id',
+    );
+    expect(rows.map((r) => [r.operator, r.token, r.field, r.reason])).toEqual([
+      ['ops-1', ipToken, 'ip', 'fraud case 42'],
+      ['ops-1', deviceToken, 'device_id', 'fraud case 42'],
+    ]);
+    expect(JSON.stringify(rows)).not.toContain('203.0.113.9');
+  });
+
+  it('fails with a clear error under the wrong recovery key', async () => {
+    await handler(sqsEvent([loginBody({ user_id: 'bob' })]), localContext());
+    const token = await tokenOf('masked_ip', 'bob');
+    const wrong = parseRecoveryRing(generateRecoveryKeyPair('r1').secret);
+    const missing = parseRecoveryRing(generateRecoveryKeyPair('r9').secret);
+    await expect(
+      recoverToken(db.pool, token, wrong, { operator: 'x', reason: 'y' }),
+    ).rejects.toThrow('the recovery key does not open this value');
+    await expect(
+      recoverToken(db.pool, token, missing, { operator: 'x', reason: 'y' }),
+    ).rejects.toThrow('sealed for recovery key "r1", which the given key ring does not hold');
+    await expect(
+      recoverToken(db.pool, 'k1:unknown', recoveryRing, { operator: 'x', reason: 'y' }),
+    ).rejects.toBeInstanceOf(RecoveryError);
+    expect(
+      (await db.pool.query('SELECT count(*)::int AS n FROM pii_recovery_audit')).rows[0].n,
+    ).toBe(0);
+  });
+
+  it('keeps the sealed data from an analyst role, which still reads every other column', async () => {
+    await handler(sqsEvent([loginBody({ user_id: 'carol' })]), localContext());
+    const client = await db.pool.connect();
+    try {
+      await client.query('SET ROLE login_queue_analyst');
+      await expect(client.query('SELECT pii_sealed FROM user_logins')).rejects.toMatchObject({
+        code: '42501',
+      });
+      await expect(client.query('SELECT * FROM user_logins')).rejects.toMatchObject({
+        code: '42501',
+      });
+      const { rows } = await client.query('SELECT user_id, masked_ip FROM user_logins_analytics');
+      expect(rows).toHaveLength(1);
+      await expect(client.query('SELECT count(*) FROM pii_recovery_audit')).rejects.toMatchObject({
+        code: '42501',
+      });
+      await client.query('RESET ROLE');
+      await client.query('SET ROLE login_queue_recovery');
+      expect(
+        (await client.query('SELECT pii_sealed FROM user_logins')).rows[0].pii_sealed,
+      ).toBeInstanceOf(Buffer);
+    } finally {
+      await client.query('RESET ROLE');
+      client.release();
+    }
+  });
+});
+
+describe('npm run unmask', () => {
+  it('prints the value on stdout and an audit line without it on stderr', async () => {
+    await handler(sqsEvent([loginBody({ user_id: 'dave', ip: '192.0.2.44' })]), localContext());
+    const token = await tokenOf('masked_ip', 'dave');
+    const { stdout, stderr } = await promisify(execFile)(
+      'node',
+      [
+        '--import',
+        'tsx',
+        'lambda/ops/unmask-cli.ts',
+        token,
+        '--reason',
+        'legal request 7',
+        '--operator',
+        'ops-2',
+      ],
+      { env: { ...process.env, DATABASE_URL: db.url, RECOVERY_SECRET: recovery.secret } },
+    );
+    expect(stdout).toBe('192.0.2.44\n');
+    const audit = JSON.parse(stderr.trim().split('\n').pop() ?? '{}');
+    expect(audit).toMatchObject({
+      audit: 'unmask',
+      operator: 'ops-2',
+      token,
+      reason: 'legal request 7',
+      outcome: 'recovered',
+      field: 'ip',
+    });
+    expect(stderr).not.toContain('192.0.2.44');
+  });
+});
+
+describe('rotating the masking key', () => {
+  it('re-keys older rows in bounded, resumable batches so duplicates stay identifiable', async () => {
+    // Arrange: the same ip and device before and after a rotation from k1 to k2.
+    const shared = { ip: '198.51.100.77', device_id: 'shared-dev' };
+    await handler(
+      sqsEvent(['a1', 'a2', 'a3'].map((u) => loginBody({ ...shared, user_id: u }))),
+      localContext(),
+    );
+    const rotated = JSON.stringify({
+      ...JSON.parse(maskingSecret('k1')),
+      ...JSON.parse(maskingSecret('k2')),
+      current: 'k2',
+    });
+    aws.secretsManager.put(MASKING_SECRET_NAME, rotated);
+    await handler(
+      sqsEvent(['b1', 'b2'].map((u) => loginBody({ ...shared, user_id: u }))),
+      localContext(),
+    );
+    const distinct = async () =>
+      (
+        await db.pool.query(
+          'SELECT count(DISTINCT masked_ip)::int AS ips, count(DISTINCT key_id)::int AS keys FROM user_logins',
+        )
+      ).rows[0];
+    expect(await distinct()).toEqual({ ips: 2, keys: 2 });
+    // Act
+    const result = await rekey(db.pool, parseKeyRing(rotated), recoveryRing, { batchSize: 2 });
+    // Assert
+    expect(result).toEqual({ rekeyed: 3, batches: 2, withoutRecoveryData: 0 });
+    expect(await distinct()).toEqual({ ips: 1, keys: 1 });
+    const again = await rekey(db.pool, parseKeyRing(rotated), recoveryRing, { batchSize: 2 });
+    expect(again.rekeyed).toBe(0);
+    const token = await tokenOf('masked_ip', 'a1');
+    expect(
+      (await recoverToken(db.pool, token, recoveryRing, { operator: 'o', reason: 'r' })).value,
+    ).toBe(shared.ip);
+  });
+
+  it('leaves rows without recovery data on their key and reports them', async () => {
+    await db.pool.query(
+      "INSERT INTO user_logins (user_id, device_type, masked_ip, masked_device_id, app_version, create_date) VALUES ('legacy', 'ios', 'old', 'old', 1, '2020-01-01')",
+    );
+    const result = await rekey(db.pool, parseKeyRing(maskingSecret('k2')), recoveryRing);
+    expect(result).toMatchObject({ rekeyed: 0, withoutRecoveryData: 1 });
+  });
+});
+
+describe('dead-letter queue', () => {
+  it('redrives every dead letter exactly once, and the fixed messages then land', async () => {
+    // Arrange: a constraint the data breaks sends three rows to the DLQ with their reason.
+    await db.pool.query(
+      "ALTER TABLE user_logins ADD CONSTRAINT no_beta CHECK (device_type <> 'beta')",
+    );
+    const bodies = [
+      ...['p1', 'p2', 'p3'].map((u) => loginBody({ user_id: u, device_type: 'beta' })),
+      loginBody({ user_id: 'ok' }),
+    ];
+    await handler(sqsEvent(bodies), localContext());
+    const sqs = sqsClientFor(aws.sqsEndpoint);
+    const peek = await peekDeadLetters(sqs, aws.dlqUrl);
+    expect(peek.byReason).toEqual({ 'database.rejected': 3 });
+    // Act: the fix, then the redrive.
+    await db.pool.query('ALTER TABLE user_logins DROP CONSTRAINT no_beta');
+    const dlqArn = aws.queueArn.replace(/login-queue$/, 'login-queue-dlq');
+    const target = { dlqUrl: aws.dlqUrl, dlqArn, queueUrl: aws.queueUrl, queueArn: aws.queueArn };
+    const result = await redrive(sqs, target);
+    // Assert: moved once each, with the id they were first sent under.
+    expect(result).toEqual({ method: 'receive-send-delete', moved: 3 });
+    expect((await peekDeadLetters(sqs, aws.dlqUrl)).total).toBe(0);
+    expect(await redrive(sqs, target)).toEqual({ method: 'receive-send-delete', moved: 0 });
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: aws.queueUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+        VisibilityTimeout: 0,
+      }),
+    );
+    const sourceIds = Messages.map((m) => m.MessageAttributes?.SourceMessageId?.StringValue).sort();
+    expect(sourceIds).toEqual([...(peek.messageIds['database.rejected'] ?? [])].sort());
+    await runEventSource({
+      sqs,
+      queueUrl: aws.queueUrl,
+      queueArn: aws.queueArn,
+      batchSize: 10,
+      handlers: [(event) => handler(event, localContext())],
+    });
+    expect(await db.count()).toBe(4);
+    const { rows } = await db.pool.query(
+      'SELECT message_id FROM user_logins WHERE user_id LIKE $1 ORDER BY 1',
+      ['p%'],
+    );
+    expect(rows.map((r) => r.message_id)).toEqual(sourceIds);
+  });
+
+  it('ignores a second copy of a redriven message (a delete that failed after the send)', async () => {
+    const [record] = sqsEvent([loginBody({ user_id: 'twice' })]).Records;
+    if (record === undefined) throw new Error('no record');
+    const copy = (id: string) => ({
+      ...record,
+      messageId: id,
+      messageAttributes: {
+        SourceMessageId: {
+          dataType: 'String',
+          stringValue: 'first-id',
+          stringListValues: [],
+          binaryListValues: [],
+        },
+      },
+    });
+    await handler({ Records: [copy('copy-1')] }, localContext());
+    await handler({ Records: [copy('copy-2')] }, localContext());
+    expect(await db.count()).toBe(1);
+  });
+});
