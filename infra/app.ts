@@ -3,6 +3,7 @@
  *   -c target=localstack            the LocalStack stack (no VPC, no RDS)
  *   -c alarmEmail=ops@example.com   alarm notifications
  *   -c batchSize=100 -c maxConcurrency=10 -c maxReceiveCount=5
+ *   -c recoveryPublicKey=r1:...     from npm run recovery:keygen (PII recovery on)
  *   LocalStack: -c dbHost=postgres -c dbName=logins -c dbUser=postgres -c dbPassword=postgres
  */
 import { App, Validations } from 'aws-cdk-lib';
@@ -24,6 +25,7 @@ new LoginQueueStack(app, target === 'localstack' ? 'LoginQueueLocal' : 'LoginQue
   batchSize: number('batchSize'),
   maxConcurrency: number('maxConcurrency'),
   maxReceiveCount: number('maxReceiveCount'),
+  recoveryPublicKey: context('recoveryPublicKey'),
   externalDatabase:
     target === 'localstack'
       ? {

@@ -13,12 +13,14 @@ import {
   type StackProps,
   Validations,
 } from 'aws-cdk-lib';
+import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { EventSourceMapping } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
+import { parseRecoveryPublicKey } from '../lambda/recovery';
 import { DATABASE_NAME, DATABASE_USER, LoginDatabase } from './database';
 import { loginQueueFunction } from './function-defaults';
 import { Monitoring } from './monitoring';
@@ -59,6 +61,12 @@ export interface LoginQueueStackProps extends StackProps {
   readonly alarmEmail?: string;
   /** What happens to the database when the stack is deleted. @default RemovalPolicy.SNAPSHOT */
   readonly databaseRemovalPolicy?: RemovalPolicy;
+  /**
+   * The recovery public key from `npm run recovery:keygen` ("<keyId>:<base64url>"). The function
+   * seals ip/device_id with it; only the private key, in the RecoveryKey secret, opens them.
+   * @default none (no recovery data is written)
+   */
+  readonly recoveryPublicKey?: string;
 }
 
 function check(ok: boolean, message: string): void {
@@ -176,6 +184,29 @@ export class LoginQueueStack extends Stack {
         DB_SSL: 'disable',
       };
     }
+    // The function may seal but never open: it gets the public key, not the recovery secret.
+    const recoverySecret = new Secret(this, 'RecoveryKey', {
+      description:
+        'login-queue recovery private key ring (X25519); fill it with npm run recovery:keygen',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ current: 'r1' }),
+        generateStringKey: 'uninitialised',
+        excludePunctuation: true,
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const recoveryOperator = new ManagedPolicy(this, 'RecoveryOperatorPolicy', {
+      description:
+        'Attach to the people or roles allowed to recover PII and re-key (npm run unmask / rekey)',
+      statements: [
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          resources: [recoverySecret.secretArn, maskingSecret.secretArn],
+        }),
+      ],
+    });
+    if (props.recoveryPublicKey !== undefined) parseRecoveryPublicKey(props.recoveryPublicKey);
+
     const environment = {
       ...databaseEnvironment,
       DB_PASSWORD_SECRET_ID: databaseSecret.secretArn,
@@ -192,6 +223,7 @@ export class LoginQueueStack extends Stack {
         ...environment,
         MASKING_SECRET_ID: maskingSecret.secretArn,
         DLQ_URL: deadLetterQueue.queueUrl,
+        ...(props.recoveryPublicKey ? { RECOVERY_PUBLIC_KEY: props.recoveryPublicKey } : {}),
       },
       ...network,
     });
@@ -233,6 +265,11 @@ export class LoginQueueStack extends Stack {
     if (mapping === undefined) throw new Error('the handler has no event source mapping');
     trigger.executeBefore(mapping);
 
+    Validations.of(recoverySecret).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SMG4',
+      reason:
+        'The recovery key pair is generated offline (npm run recovery:keygen) and rotated by the documented procedure; Secrets Manager cannot generate X25519 keys.',
+    });
     Validations.of(maskingSecret).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SMG4',
       reason:
@@ -272,5 +309,7 @@ export class LoginQueueStack extends Stack {
         : (props.externalDatabase?.host ?? ''),
     });
     new CfnOutput(this, 'HandlerName', { value: handler.functionName });
+    new CfnOutput(this, 'RecoveryKeySecretArn', { value: recoverySecret.secretArn });
+    new CfnOutput(this, 'RecoveryOperatorPolicyArn', { value: recoveryOperator.managedPolicyArn });
   }
 }
