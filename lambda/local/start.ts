@@ -93,6 +93,17 @@ function printSummary(summary: RunSummary, services: Services, keep: boolean): v
     out(
       `  Secrets Manager endpoint ${services.secretsEndpoint}  masking secret ${services.maskingSecretId}`,
     );
+    out(
+      '\nOperator commands against these services (local keys; in AWS they live in Secrets Manager):',
+    );
+    out(
+      `  export DATABASE_URL='${services.databaseUrl}' AWS_ENDPOINT_URL_SQS=${services.sqsEndpoint} DLQ_URL=${services.dlqUrl} QUEUE_URL=${services.queueUrl}`,
+    );
+    out(`  export MASKING_SECRET='${services.maskingSecret}'`);
+    out(`  export RECOVERY_SECRET='${services.recoverySecret}'`);
+    out(
+      '  npm run dlq -- --peek;  npm run redrive;  npm run unmask -- <token> --reason "<why>";  npm run rekey',
+    );
   }
 }
 
