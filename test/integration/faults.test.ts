@@ -4,17 +4,19 @@
  */
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
+import type { LocalAws } from '../../lambda/local/aws';
 import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
 import { startLocalSecretsManager } from '../../lambda/local/secrets-manager';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import type { TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { takeHomeBodies } from '../helpers/fixtures';
+import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { drainVisible, sqsClientFor } from '../helpers/queues';
 import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 
 const env = snapshotEnv();
+let pipeline: Pipeline;
 let db: TestDatabase;
 let aws: LocalAws;
 let proxy: TcpProxy;
@@ -32,28 +34,20 @@ async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Pro
 }
 
 beforeAll(async () => {
-  [db, aws] = await Promise.all([
-    createTestDatabase(),
-    startLocalAws({ maskingSecret: maskingSecret() }),
-  ]);
-  const direct = new URL(db.url);
-  proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
-  const proxied = new URL(db.url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(proxy.port);
-  baseEnv = {
-    ...aws.awsEnv,
-    DATABASE_URL: proxied.toString(),
-    MASKING_SECRET_ID: aws.maskingSecretArn,
-    DLQ_URL: aws.dlqUrl,
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  };
-  await loadBundle<() => Promise<unknown>>(baseEnv, 'migrate')();
+  // The function reaches PostgreSQL through a proxy whose link the tests can cut.
+  pipeline = await startPipeline(async (database) => {
+    const direct = new URL(database.url);
+    proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
+    const proxied = new URL(database.url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    return { DATABASE_URL: proxied.toString() };
+  });
+  ({ db, aws, env: baseEnv } = pipeline);
 });
 
 afterAll(async () => {
-  await Promise.all([db?.drop(), aws?.stop(), proxy?.stop()]);
+  await Promise.all([pipeline?.stop(), proxy?.stop()]);
   env.restore();
 });
 

@@ -2,38 +2,28 @@
  * The esbuild bundle that ships, against real PostgreSQL and SQS over its real protocol.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
+import type { LocalAws } from '../../lambda/local/aws';
 import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import type { TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { takeHomeBodies } from '../helpers/fixtures';
+import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { drainVisible, sqsClientFor } from '../helpers/queues';
-import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
+import { loginBody, sqsEvent } from '../helpers/sqs';
 
 const env = snapshotEnv();
+let pipeline: Pipeline;
 let db: TestDatabase;
 let aws: LocalAws;
 let handler: SqsHandler;
 
 beforeAll(async () => {
-  [db, aws] = await Promise.all([
-    createTestDatabase(),
-    startLocalAws({ maskingSecret: maskingSecret() }),
-  ]);
-  const bundleEnv = {
-    ...aws.awsEnv,
-    DATABASE_URL: db.url,
-    MASKING_SECRET_ID: aws.maskingSecretArn,
-    DLQ_URL: aws.dlqUrl,
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
-  };
-  await loadBundle<() => Promise<unknown>>(bundleEnv, 'migrate')();
-  handler = loadBundle(bundleEnv);
+  pipeline = await startPipeline();
+  ({ db, aws, handler } = pipeline);
 });
 
 afterAll(async () => {
-  await Promise.all([db?.drop(), aws?.stop()]);
+  await pipeline?.stop();
   env.restore();
 });
 

@@ -7,15 +7,16 @@ import { promisify } from 'node:util';
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseKeyRing } from '../../lambda/key-ring';
-import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
-import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
+import type { LocalAws } from '../../lambda/local/aws';
+import { localContext, type SqsHandler } from '../../lambda/local/bundle';
 import { runEventSource } from '../../lambda/local/event-source';
 import { peekDeadLetters, redrive } from '../../lambda/ops/dead-letters';
 import { recoverToken } from '../../lambda/ops/recover';
 import { rekey } from '../../lambda/ops/rekey';
 import { generateRecoveryKeyPair, parseRecoveryRing, RecoveryError } from '../../lambda/recovery';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import type { TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
+import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { sqsClientFor } from '../helpers/queues';
 import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
 
@@ -23,32 +24,21 @@ const env = snapshotEnv();
 const recovery = generateRecoveryKeyPair('r1');
 const recoveryRing = parseRecoveryRing(recovery.secret);
 const MASKING_SECRET_NAME = 'login-queue/masking-key';
+let pipeline: Pipeline;
 let db: TestDatabase;
 let aws: LocalAws;
-let bundleEnv: Record<string, string>;
 let handler: SqsHandler;
 
 beforeAll(async () => {
-  [db, aws] = await Promise.all([
-    createTestDatabase(),
-    startLocalAws({ maskingSecret: maskingSecret('k1') }),
-  ]);
-  bundleEnv = {
-    ...aws.awsEnv,
-    DATABASE_URL: db.url,
-    MASKING_SECRET_ID: aws.maskingSecretArn,
+  pipeline = await startPipeline(() => ({
     MASKING_KEY_TTL_SECONDS: '0',
-    DLQ_URL: aws.dlqUrl,
     RECOVERY_PUBLIC_KEY: recovery.publicKey,
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  };
-  await loadBundle<() => Promise<unknown>>(bundleEnv, 'migrate')();
-  handler = loadBundle(bundleEnv);
+  }));
+  ({ db, aws, handler } = pipeline);
 });
 
 afterAll(async () => {
-  await Promise.all([db?.drop(), aws?.stop()]);
+  await pipeline?.stop();
   env.restore();
 });
 

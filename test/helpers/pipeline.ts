@@ -1,0 +1,49 @@
+/**
+ * The shipped bundle wired to a throw-away database and local AWS edges, migrated with its
+ * own migration function: what the integration tests drive.
+ */
+import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
+import { loadBundle, type SqsHandler } from '../../lambda/local/bundle';
+import { createTestDatabase, type TestDatabase } from './database';
+import { maskingSecret } from './sqs';
+
+export interface Pipeline {
+  readonly db: TestDatabase;
+  readonly aws: LocalAws;
+  /** The function's environment. */
+  readonly env: Record<string, string>;
+  /** A handler instance (one "container") on `env`. */
+  readonly handler: SqsHandler;
+  stop(): Promise<void>;
+}
+
+/** `extraEnv` may depend on the database (e.g. a proxied DATABASE_URL). */
+export async function startPipeline(
+  extraEnv: (
+    db: TestDatabase,
+  ) => Promise<Record<string, string>> | Record<string, string> = () => ({}),
+): Promise<Pipeline> {
+  const [db, aws] = await Promise.all([
+    createTestDatabase(),
+    startLocalAws({ maskingSecret: maskingSecret('k1') }),
+  ]);
+  const env = {
+    ...aws.awsEnv,
+    DATABASE_URL: db.url,
+    MASKING_SECRET_ID: aws.maskingSecretArn,
+    DLQ_URL: aws.dlqUrl,
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    ...(await extraEnv(db)),
+  };
+  await loadBundle<() => Promise<unknown>>(env, 'migrate')();
+  return {
+    db,
+    aws,
+    env,
+    handler: loadBundle(env),
+    async stop() {
+      await Promise.all([db.drop(), aws.stop()]);
+    },
+  };
+}
