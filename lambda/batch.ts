@@ -183,10 +183,14 @@ export function createBatchProcessor(deps: BatchDependencies) {
         const rejectedRows = result.rejected.map((row): DeadLetterItem => {
           rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;
           const record = byKey.get(row.messageId);
+          // Cannot happen (rows are built from these records); if it did, the catch below
+          // sends the whole batch back rather than dead-letter a body we do not have.
+          if (record === undefined)
+            throw new Error('a rejected row matches no record of the batch');
           return {
-            messageId: record?.messageId ?? row.messageId,
+            messageId: record.messageId,
             sourceMessageId: row.messageId,
-            body: record?.body ?? '',
+            body: record.body,
             reason: 'database.rejected',
             detail: `SQLSTATE ${row.sqlState}${row.constraint ? ` (${row.constraint})` : ''}`,
           };

@@ -2,10 +2,12 @@
  * Shared plumbing of the operator commands (unmask, rekey, dlq, redrive): where secrets, the
  * database and SQS come from, and how a command reports failure. Flags win over environment.
  */
+import type { KeyObject } from 'node:crypto';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Pool } from 'pg';
 import { loadDatabaseConfig } from '../config';
+import { parseRecoveryRing } from '../recovery';
 import { createDatabasePool } from '../runtime';
 import { getSecretString } from '../secrets';
 import { createLogger } from '../telemetry';
@@ -19,6 +21,15 @@ export async function readSecret(
   if (inline) return inline;
   if (id) return getSecretString(new SecretsManagerClient({}), id);
   throw new Error(`${what} is needed: pass it inline (JSON) or by Secrets Manager id`);
+}
+
+/** The recovery private key ring: RECOVERY_SECRET inline (local runs), else by secret id. */
+export async function readRecoveryRing(
+  secretId: string | undefined,
+): Promise<ReadonlyMap<string, KeyObject>> {
+  return parseRecoveryRing(
+    await readSecret(process.env.RECOVERY_SECRET, secretId, 'the recovery key ring'),
+  );
 }
 
 /** A pool from --database-url, DATABASE_URL, or the DB_* variables the function uses. */

@@ -4,8 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { parseKeyRing } from '../key-ring';
-import { parseRecoveryRing } from '../recovery';
-import { databasePool, readSecret, run } from './cli';
+import { databasePool, readRecoveryRing, readSecret, run } from './cli';
 import { rekey } from './rekey';
 
 const HELP = `Usage: npm run rekey -- [options]
@@ -38,13 +37,7 @@ run('rekey', async () => {
       'the masking key ring',
     ),
   );
-  const recovery = parseRecoveryRing(
-    await readSecret(
-      process.env.RECOVERY_SECRET,
-      values['recovery-secret-id'],
-      'the recovery key ring',
-    ),
-  );
+  const recovery = await readRecoveryRing(values['recovery-secret-id']);
   const pool = databasePool(values['database-url']);
   try {
     const result = await rekey(pool, masking, recovery, {

@@ -6,8 +6,7 @@
  */
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parseRecoveryRing } from '../recovery';
-import { databasePool, readSecret, run } from './cli';
+import { databasePool, readRecoveryRing, run } from './cli';
 import { recoverToken } from './recover';
 
 const HELP = `Usage: npm run unmask -- <token> --reason "<why>" [options]
@@ -39,13 +38,7 @@ run('unmask', async () => {
     process.stderr.write(
       `${JSON.stringify({ audit: 'unmask', at: new Date().toISOString(), operator: values.operator, token, reason: values.reason, outcome, ...extra })}\n`,
     );
-  const ring = parseRecoveryRing(
-    await readSecret(
-      process.env.RECOVERY_SECRET,
-      values['recovery-secret-id'],
-      'the recovery key ring',
-    ),
-  );
+  const ring = await readRecoveryRing(values['recovery-secret-id']);
   const pool = databasePool(values['database-url']);
   try {
     const recovered = await recoverToken(pool, token, ring, {

@@ -1,6 +1,7 @@
 /**
  * The esbuild bundle that ships, against real PostgreSQL and SQS over its real protocol.
  */
+import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalAws } from '../../lambda/local/aws';
 import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
@@ -29,6 +30,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await db.pool.query('TRUNCATE user_logins');
+  await sqsClientFor(aws.sqsEndpoint).send(new PurgeQueueCommand({ QueueUrl: aws.dlqUrl }));
 });
 
 describe('the bundled handler on the take-home data set', () => {
@@ -74,6 +76,19 @@ describe('the bundled handler on the take-home data set', () => {
     expect(rows[0].create_date.toISOString?.() ?? rows[0].create_date).toContain('2026-11-2');
     expect(JSON.stringify(rows)).not.toContain('199.172.111.135');
     expect(JSON.stringify(rows)).not.toContain('593-47-5928');
+  });
+});
+
+describe('dead-lettering', () => {
+  it('sends many invalid bodies, large ones included, within the SQS batch limits', async () => {
+    // 25 bodies need several SendMessageBatch calls (10 entries, 256 KiB at most each).
+    const large = JSON.stringify({ padding: 'x'.repeat(100_000) });
+    const bodies = [...Array.from({ length: 22 }, (_, i) => `not json ${i}`), large, large, large];
+    const response = await handler(sqsEvent(bodies), localContext());
+    expect(response).toEqual({ batchItemFailures: [] });
+    const dead = await drainVisible(sqsClientFor(aws.sqsEndpoint), aws.dlqUrl);
+    expect(dead).toHaveLength(25);
+    expect(dead.filter((m) => m.Body === large)).toHaveLength(3);
   });
 });
 

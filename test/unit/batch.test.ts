@@ -4,6 +4,20 @@ import { TransientError } from '../../lambda/errors';
 import { fakeDependencies } from '../helpers/fakes';
 import { loginBody, sqsEvent, sqsRecord } from '../helpers/sqs';
 
+/** A delivery of a message the redrive tool put back (first sent as 'original-id'). */
+const redriven = (deliveryId: string) =>
+  sqsRecord(loginBody(), {
+    messageId: deliveryId,
+    messageAttributes: {
+      SourceMessageId: {
+        dataType: 'String',
+        stringValue: 'original-id',
+        stringListValues: [],
+        binaryListValues: [],
+      },
+    },
+  });
+
 const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
   response.batchItemFailures.map((failure) => failure.itemIdentifier).sort();
 
@@ -156,18 +170,6 @@ describe('batch processor', () => {
 
   it('stores a redriven message under the id it was first sent with, so a second redrive is a duplicate', async () => {
     const { deps, store, summaries } = fakeDependencies();
-    const redriven = (id: string) =>
-      sqsRecord(loginBody(), {
-        messageId: id,
-        messageAttributes: {
-          SourceMessageId: {
-            dataType: 'String',
-            stringValue: 'original-id',
-            stringListValues: [],
-            binaryListValues: [],
-          },
-        },
-      });
     const process = createBatchProcessor(deps);
     await process({ Records: [redriven('redrive-1')] });
     await process({ Records: [redriven('redrive-2')] });
@@ -178,17 +180,7 @@ describe('batch processor', () => {
   it('names a failed redriven record by its delivery id, as Lambda requires', async () => {
     const { deps, store } = fakeDependencies();
     store.down = true;
-    const record = sqsRecord(loginBody(), {
-      messageId: 'delivery-id',
-      messageAttributes: {
-        SourceMessageId: {
-          dataType: 'String',
-          stringValue: 'original-id',
-          stringListValues: [],
-          binaryListValues: [],
-        },
-      },
-    });
+    const record = redriven('delivery-id');
     const response = await createBatchProcessor(deps)({ Records: [record] });
     expect(failedIds(response)).toEqual(['delivery-id']);
   });
