@@ -11,7 +11,7 @@ import type { LoginRow, LoginStore } from './db/store';
 import { DeadLetterAttribute, type DeadLetterItem, type DeadLetterQueue } from './dead-letter';
 import type { KeyRing } from './key-ring';
 import { type LoginEvent, parseLoginEvent } from './login-event';
-import { type MaskingKey, mask } from './masking';
+import { batchMasker, type MaskingKey } from './masking';
 import { createSealer, type RecoveryPublicKey, type Sealer } from './recovery';
 
 export interface BatchSummary {
@@ -80,6 +80,7 @@ export function idempotencyKey(record: SQSRecord): string {
 function toRow(
   { record, event }: Valid,
   key: MaskingKey,
+  masked: ReturnType<typeof batchMasker>,
   sealer: Sealer | undefined,
   now: number,
 ): LoginRow {
@@ -88,8 +89,8 @@ function toRow(
     messageId,
     userId: event.userId,
     deviceType: event.deviceType,
-    maskedIp: mask(key, 'ip', event.ip),
-    maskedDeviceId: mask(key, 'device_id', event.deviceId),
+    maskedIp: masked('ip', event.ip),
+    maskedDeviceId: masked('device_id', event.deviceId),
     locale: event.locale,
     appVersion: event.appVersion,
     appVersionRaw: event.appVersionRaw,
@@ -172,8 +173,9 @@ export function createBatchProcessor(deps: BatchDependencies) {
         const { current } = await deps.keys.get();
         const sealer = deps.recovery && createSealer(deps.recovery);
         // Lazy: the store streams the first rows to PostgreSQL while later ones are masked.
+        const masked = batchMasker(current);
         const rows = (function* () {
-          for (const item of valid) yield toRow(item, current, sealer, started);
+          for (const item of valid) yield toRow(item, current, masked, sealer, started);
         })();
         const result = await deps.store.insert(rows);
         written = result.inserted;

@@ -8,7 +8,7 @@
  * gives two unrelated tokens. Without the key nobody can test guesses (unlike a plain hash
  * of the 2^32 IPv4 space); with the same key the same value always gives the same token.
  */
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
@@ -18,13 +18,15 @@ export type MaskedField = (typeof MASKED_FIELDS)[number];
 /** One masking key, expanded into a subkey per field. Holds key material: never log it. */
 export interface MaskingKey {
   readonly id: string;
-  readonly subkeys: Readonly<Record<MaskedField, Buffer>>;
+  readonly subkeys: Readonly<Record<MaskedField, KeyObject>>;
 }
 
 /** Derives the per-field subkeys of one key. Cheap enough per key, too slow per record. */
 export function deriveMaskingKey(id: string, material: Buffer): MaskingKey {
   const subkey = (field: MaskedField) =>
-    Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), `login-queue/v1/${field}`, 32));
+    createSecretKey(
+      Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), `login-queue/v1/${field}`, 32)),
+    );
   return { id, subkeys: { ip: subkey('ip'), device_id: subkey('device_id') } };
 }
 
@@ -36,6 +38,22 @@ export function mask(key: MaskingKey, field: MaskedField, canonical: string): st
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
 const ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * `mask` for one batch: values repeated within the batch (a shared ip, a device logging in
+ * twice) are computed once. The memo lives as long as the batch, which holds the values anyway.
+ */
+export function batchMasker(key: MaskingKey): (field: MaskedField, canonical: string) => string {
+  const memo: Record<MaskedField, Map<string, string>> = { ip: new Map(), device_id: new Map() };
+  return (field, canonical) => {
+    let token = memo[field].get(canonical);
+    if (token === undefined) {
+      token = mask(key, field, canonical);
+      memo[field].set(canonical, token);
+    }
+    return token;
+  };
+}
 
 /**
  * Canonical text of an IP address, or undefined if it is not one.

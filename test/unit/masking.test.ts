@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import {
+  batchMasker,
   canonicalDeviceId,
   canonicalIp,
   deriveMaskingKey,
@@ -97,6 +98,19 @@ describe('mask', () => {
         fc.pre(a !== b);
         expect(mask(key, 'ip', a)).not.toBe(mask(key, 'ip', b));
       }),
+    );
+  });
+
+  it('gives the same tokens through a batch masker, repeated values included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(anyField, fc.constantFrom('10.0.0.1', '10.0.0.2', 'dev-1'))),
+        (pairs) => {
+          const masked = batchMasker(key);
+          for (const [field, value] of pairs)
+            expect(masked(field, value)).toBe(mask(key, field, value));
+        },
+      ),
     );
   });
 
