@@ -6,13 +6,14 @@
  * - reported in batchItemFailures, so SQS redelivers it (dependency down, DLQ unavailable)
  *   and its redrive policy dead-letters it after maxReceiveCount.
  */
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { LoginRow, LoginStore } from './db/store';
-import { DeadLetterAttribute, type DeadLetterItem, type DeadLetterQueue } from './dead-letter';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { LoginStore } from './db/store';
+import type { DeadLetterItem, DeadLetterQueue } from './dead-letter';
 import type { KeyRing } from './key-ring';
-import { type LoginEvent, parseLoginEvent } from './login-event';
-import { batchMasker, type MaskingKey } from './masking';
-import { createSealer, type RecoveryPublicKey, type Sealer } from './recovery';
+import { parseLoginEvent } from './login-event';
+import { batchMasker } from './masking';
+import { createSealer, type RecoveryPublicKey } from './recovery';
+import { idempotencyKey, toRow, type Valid } from './rows';
 
 export interface BatchSummary {
   readonly received: number;
@@ -44,61 +45,6 @@ export interface BatchDependencies {
   /** Seals ip and device_id for controlled recovery; undefined = no recovery data. */
   readonly recovery?: RecoveryPublicKey;
   readonly now?: () => number;
-}
-
-interface Valid {
-  readonly record: SQSRecord;
-  readonly event: LoginEvent;
-}
-
-const DAY_MS = 86_400_000;
-let lastDay = Number.NaN;
-let lastDate = '';
-
-/** UTC date of the message's first send (a redelivery keeps it); memoised per day. */
-function sentDate(record: SQSRecord, fallback: number): string {
-  const sent = Number(record.attributes?.SentTimestamp);
-  const day = Math.floor((Number.isFinite(sent) && sent > 0 ? sent : fallback) / DAY_MS);
-  if (day !== lastDay) {
-    lastDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
-    lastDay = day;
-  }
-  return lastDate;
-}
-
-/**
- * The id a row is stored under: the message's own id, or, for a message put back by the
- * redrive tool, the id it had when first sent (the SourceMessageId attribute that the DLQ
- * sends and the redrive keep). A message redriven twice is therefore still one row.
- */
-export function idempotencyKey(record: SQSRecord): string {
-  return (
-    record.messageAttributes?.[DeadLetterAttribute.SourceMessageId]?.stringValue || record.messageId
-  );
-}
-
-function toRow(
-  { record, event }: Valid,
-  key: MaskingKey,
-  masked: ReturnType<typeof batchMasker>,
-  sealer: Sealer | undefined,
-  now: number,
-): LoginRow {
-  const messageId = idempotencyKey(record);
-  return {
-    messageId,
-    userId: event.userId,
-    deviceType: event.deviceType,
-    maskedIp: masked('ip', event.ip),
-    maskedDeviceId: masked('device_id', event.deviceId),
-    locale: event.locale,
-    appVersion: event.appVersion,
-    appVersionRaw: event.appVersionRaw,
-    createDate: sentDate(record, now),
-    keyId: key.id,
-    recoveryKeyId: sealer?.keyId ?? null,
-    sealed: sealer?.seal(messageId, event.ip, event.deviceId) ?? null,
-  };
 }
 
 function errorFields(error: unknown): Record<string, unknown> {
@@ -172,8 +118,8 @@ export function createBatchProcessor(deps: BatchDependencies) {
       try {
         const { current } = await deps.keys.get();
         const sealer = deps.recovery && createSealer(deps.recovery);
-        // Lazy: the store streams the first rows to PostgreSQL while later ones are masked.
         const masked = batchMasker(current);
+        // Lazy: the store streams the first rows to PostgreSQL while later ones are masked.
         const rows = (function* () {
           for (const item of valid) yield toRow(item, current, masked, sealer, started);
         })();
