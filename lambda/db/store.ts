@@ -107,6 +107,8 @@ function columns(rows: readonly LoginRow[]): unknown[] {
 
 const CHUNK_CHARS = 64 * 1024;
 
+const toError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
+
 /**
  * Streams every row into one COPY, collecting them into `all` (even after a failure, so the
  * caller can fall back). Rejects with the COPY's error.
@@ -202,9 +204,11 @@ export function createLoginStore(pool: Pool): LoginStore {
         client.release();
         return { inserted: all.length, rejected: [], statements: 1 };
       } catch (error) {
-        const broken = client !== undefined && isConnectionError(error);
+        // After a data error the server ended the COPY and the connection is idle again;
+        // after anything else (a dropped socket, a failure while producing rows) it may be
+        // mid-COPY, so it is destroyed rather than returned to the pool.
         client?.off('error', ignoreSocketError);
-        client?.release(broken ? (error as Error) : undefined);
+        client?.release(isDataError(error) ? undefined : toError(error));
         if (client === undefined) for (const row of rows) all.push(row);
         // Redeliveries (23505), rows the database rejects, or a dropped socket: take the
         // statement that skips duplicates and isolates bad rows. Anything else is transient.

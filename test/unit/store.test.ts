@@ -110,4 +110,15 @@ describe('login store', () => {
     await expect(store.insert([row('a')])).rejects.toBeInstanceOf(TransientError);
     expect(query).not.toHaveBeenCalled();
   });
+
+  it('destroys the connection when producing a row fails mid-COPY, and retries the batch', async () => {
+    const client = copyClient('finish', []);
+    const store = createLoginStore(poolOf({ connect: async () => client }));
+    const rows = (function* () {
+      yield row('a');
+      throw new RangeError('a row could not be built');
+    })();
+    await expect(store.insert(rows)).rejects.toBeInstanceOf(TransientError);
+    expect(client.release).toHaveBeenCalledWith(expect.any(RangeError));
+  });
 });
