@@ -124,6 +124,11 @@ export function createBatchProcessor(deps: BatchDependencies) {
           for (const item of valid) yield toRow(item, current, masked, sealer, started);
         })();
         const result = await deps.store.insert(rows);
+        // Defence in depth: a store that consumed fewer rows than the batch has would report
+        // success for records it never wrote; the catch below sends the batch back instead.
+        if (result.rows !== valid.length) {
+          throw new Error(`the store took ${result.rows} of ${valid.length} rows`);
+        }
         written = result.inserted;
         statements = result.statements;
         duplicates = valid.length - result.inserted - result.rejected.length;

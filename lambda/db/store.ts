@@ -40,6 +40,8 @@ export interface RejectedRow {
 }
 
 export interface InsertResult {
+  /** Rows taken from the iterable (all of them, or the call throws). */
+  readonly rows: number;
   /** Rows written now; the others were already there (redeliveries). */
   readonly inserted: number;
   readonly rejected: readonly RejectedRow[];
@@ -136,8 +138,14 @@ async function copyRows(
     if (chunk.length < CHUNK_CHARS) continue;
     const flushed = stream.write(chunk);
     chunk = '';
-    if (!flushed)
-      await Promise.race([new Promise((resolve) => stream.once('drain', resolve)), done]);
+    // Wait for the socket, or for the COPY to fail; never leave the loop early: every row
+    // must reach `all`, or the fallback would silently skip the rest of the batch.
+    if (!flushed) {
+      await Promise.race([
+        new Promise((resolve) => stream.once('drain', resolve)),
+        done.catch(() => {}),
+      ]);
+    }
   }
   if (failure === undefined) stream.end(chunk);
   await done;
@@ -202,7 +210,7 @@ export function createLoginStore(pool: Pool): LoginStore {
         await copyRows(client, rows, all);
         client.off('error', ignoreSocketError);
         client.release();
-        return { inserted: all.length, rejected: [], statements: 1 };
+        return { rows: all.length, inserted: all.length, rejected: [], statements: 1 };
       } catch (error) {
         // After a data error the server ended the COPY and the connection is idle again;
         // after anything else (a dropped socket, a failure while producing rows) it may be
@@ -216,9 +224,14 @@ export function createLoginStore(pool: Pool): LoginStore {
           throw new TransientError(`copy of ${all.length} rows failed`, { cause: error });
         }
       }
-      if (all.length === 0) return { inserted: 0, rejected: [], statements: 1 };
+      if (all.length === 0) return { rows: 0, inserted: 0, rejected: [], statements: 1 };
       const inserted = await insertIsolating(all, attempt);
-      return { inserted, rejected: attempt.rejected, statements: attempt.statements };
+      return {
+        rows: all.length,
+        inserted,
+        rejected: attempt.rejected,
+        statements: attempt.statements,
+      };
     },
   };
 }

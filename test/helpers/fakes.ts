@@ -24,7 +24,9 @@ export function fakeStore(): FakeStore {
       if (store.down) throw new TransientError('database down');
       const rejected: RejectedRow[] = [];
       let inserted = 0;
+      let taken = 0;
       for (const row of rows) {
+        taken++;
         if (store.poison.has(row.messageId)) {
           rejected.push({ messageId: row.messageId, sqlState: '23514', constraint: 'no_poison' });
         } else if (!store.rows.has(row.messageId)) {
@@ -32,7 +34,7 @@ export function fakeStore(): FakeStore {
           inserted++;
         }
       }
-      return { inserted, rejected, statements: 1 + rejected.length };
+      return { rows: taken, inserted, rejected, statements: 1 + rejected.length };
     },
   };
   return store;

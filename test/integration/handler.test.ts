@@ -5,6 +5,7 @@ import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalAws } from '../../lambda/local/aws';
 import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
+import { generateBodies } from '../../lambda/local/generate';
 import type { TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { takeHomeBodies } from '../helpers/fixtures';
@@ -57,6 +58,22 @@ describe('the bundled handler on the take-home data set', () => {
     const again = await handler(event, localContext());
     expect(again).toEqual({ batchItemFailures: [] });
     expect(await db.count()).toBe(99);
+  });
+
+  it('writes every record of a large redelivered batch that also holds new ones', async () => {
+    // Large enough that the COPY fails on the duplicate while the socket is still busy.
+    const bodies = generateBodies(5_000, { seed: 3, invalidRate: 0 });
+    const first = sqsEvent(bodies);
+    await handler(first, localContext());
+    const mixed = {
+      Records: [
+        ...first.Records,
+        ...sqsEvent(generateBodies(100, { seed: 4, invalidRate: 0 })).Records,
+      ],
+    };
+    const response = await handler(mixed, localContext());
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await db.count()).toBe(5_100);
   });
 
   it('stores masked tokens, the key id, the encoded version and the sent date', async () => {

@@ -184,4 +184,13 @@ describe('batch processor', () => {
     const response = await createBatchProcessor(deps)({ Records: [record] });
     expect(failedIds(response)).toEqual(['delivery-id']);
   });
+
+  it('sends the batch back if the store took fewer rows than the batch has', async () => {
+    const { deps } = fakeDependencies({
+      store: { insert: async () => ({ rows: 1, inserted: 1, rejected: [], statements: 1 }) },
+    });
+    const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' })]);
+    const response = await createBatchProcessor(deps)(event);
+    expect(response.batchItemFailures).toHaveLength(2);
+  });
 });

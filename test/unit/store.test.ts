@@ -58,7 +58,7 @@ describe('login store', () => {
     const client = copyClient('finish', streamed);
     const store = createLoginStore(poolOf({ connect: async () => client }));
     const result = await store.insert([row('a', 'tab\there\\'), row('b')]);
-    expect(result).toEqual({ inserted: 2, rejected: [], statements: 1 });
+    expect(result).toEqual({ rows: 2, inserted: 2, rejected: [], statements: 1 });
     expect(streamed.join('')).toContain('a\ttab\\there\\\\\tios');
     expect(streamed.join('')).toContain('\\N');
     expect(client.release).toHaveBeenCalledWith();
@@ -74,7 +74,7 @@ describe('login store', () => {
       poolOf({ connect: async () => copyClient(duplicate, []), query }),
     );
     const result = await store.insert([row('a'), row('b')]);
-    expect(result).toEqual({ inserted: 1, rejected: [], statements: 2 });
+    expect(result).toEqual({ rows: 2, inserted: 1, rejected: [], statements: 2 });
     expect(query.mock.calls[0]?.[0].text).toContain('ON CONFLICT (message_id) DO NOTHING');
   });
 
@@ -82,7 +82,7 @@ describe('login store', () => {
     const query = vi.fn().mockRejectedValueOnce(socketError()).mockResolvedValue({ rowCount: 2 });
     const store = createLoginStore(poolOf({ connect: () => Promise.reject(socketError()), query }));
     const result = await store.insert([row('a'), row('b')]);
-    expect(result).toEqual({ inserted: 2, rejected: [], statements: 3 });
+    expect(result).toEqual({ rows: 2, inserted: 2, rejected: [], statements: 3 });
   });
 
   it('destroys a connection whose COPY failed on the socket, without an unhandled error event', async () => {
@@ -120,5 +120,29 @@ describe('login store', () => {
     })();
     await expect(store.insert(rows)).rejects.toBeInstanceOf(TransientError);
     expect(client.release).toHaveBeenCalledWith(expect.any(RangeError));
+  });
+
+  it('takes every row to the fallback when COPY fails while waiting for the socket to drain', async () => {
+    // Arrange: the socket is full after the first chunk, and the COPY then fails (a redelivery).
+    const duplicate = Object.assign(new Error('duplicate key'), { code: '23505' });
+    const client = Object.assign(new EventEmitter(), {
+      query(stream: EventEmitter & { write: (c: string) => boolean; end: (c?: string) => void }) {
+        stream.write = () => {
+          setImmediate(() => stream.emit('error', duplicate));
+          return false;
+        };
+        stream.end = () => {};
+        return stream;
+      },
+      release: vi.fn(),
+    });
+    const query = vi.fn().mockResolvedValue({ rowCount: 0 });
+    const store = createLoginStore(poolOf({ connect: async () => client, query }));
+    const rows = Array.from({ length: 2_000 }, (_, i) => row(`m-${i}`));
+    // Act
+    const result = await store.insert(rows);
+    // Assert
+    expect(result.rows).toBe(2_000);
+    expect(query.mock.calls[0]?.[0].values[0]).toHaveLength(2_000);
   });
 });
