@@ -167,13 +167,23 @@ async function poll(
 ) {
   const stop =
     options.shouldStop ?? (async () => (await queueDepth(options.sqs, options.queueUrl)) === 0);
+  // A prefetch is awaited on the next turn; until then its failure must not count as unhandled.
+  const prefetch = () => {
+    const batch = receiveBatch(options);
+    batch.catch(() => {});
+    return batch;
+  };
+  let next = prefetch();
   for (;;) {
-    const messages = await receiveBatch(options);
+    const messages = await next;
     if (messages.length === 0) {
       if (await stop()) return;
       await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
+      next = prefetch();
       continue;
     }
+    // Poll ahead while this batch is handled, as Lambda's pollers do.
+    next = prefetch();
     const records = messages.map((message) =>
       toRecord(message, options.queueArn, options.region ?? 'us-east-1'),
     );
