@@ -132,7 +132,11 @@ export function createBatchProcessor(deps: BatchDependencies) {
         written = result.inserted;
         statements = result.statements;
         duplicates = valid.length - result.inserted - result.rejected.length;
-        const byKey = new Map(valid.map(({ record }) => [idempotencyKey(record), record]));
+        // Built only when the database rejected rows: not per record on the common path.
+        const byKey =
+          result.rejected.length === 0
+            ? new Map()
+            : new Map(valid.map(({ record }) => [idempotencyKey(record), record]));
         const rejectedRows = result.rejected.map((row): DeadLetterItem => {
           rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;
           const record = byKey.get(row.messageId);

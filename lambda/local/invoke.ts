@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { SQSEvent } from 'aws-lambda';
 import { buildBundles } from '../../infra/build';
+import { runCommand } from '../command';
 import { localAwsEnv, randomMaskingSecret } from './aws';
 import { loadBundle, localContext } from './bundle';
 import { startLocalPostgres } from './postgres';
@@ -96,12 +97,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      `invoke failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runCommand('invoke', main, { stack: true });

@@ -3,6 +3,7 @@
  * See `npm start -- --help`.
  */
 import { parseArgs } from 'node:util';
+import { runCommand } from '../command';
 import { type RunSummary, runLocal, type Services } from './run';
 
 const HELP = `Usage: npm start -- [options]
@@ -161,10 +162,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runCommand('npm start', main);

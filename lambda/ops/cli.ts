@@ -1,6 +1,6 @@
 /**
  * Shared plumbing of the operator commands (unmask, rekey, dlq, redrive): where secrets, the
- * database and SQS come from, and how a command reports failure. Flags win over environment.
+ * database and SQS come from. Flags win over environment.
  */
 import type { KeyObject } from 'node:crypto';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -46,15 +46,4 @@ export function databasePool(url: string | undefined): Pool {
 /** An SQS client for --sqs-endpoint / AWS_ENDPOINT_URL_SQS, else the region's endpoint. */
 export function sqsClientFor(endpoint: string | undefined): SQSClient {
   return new SQSClient({ ...(endpoint ? { endpoint } : {}), useQueueUrlAsEndpoint: false });
-}
-
-/** Runs a command: its resolved number is the exit code; an error prints one line and exits 1. */
-export function run(name: string, command: () => Promise<number>): void {
-  command().then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    },
-  );
 }

@@ -5,7 +5,8 @@
 
 import { parseArgs } from 'node:util';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { run, sqsClientFor } from './cli';
+import { runCommand } from '../command';
+import { sqsClientFor } from './cli';
 import { peekDeadLetters, redrive } from './dead-letters';
 
 const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids by reason
@@ -16,7 +17,7 @@ const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids
   --sqs-endpoint URL   a local endpoint (LocalStack, npm start --keep) [AWS_ENDPOINT_URL_SQS]
 `;
 
-run('dlq', async () => {
+runCommand('dlq', async () => {
   const { values } = parseArgs({
     options: {
       peek: { type: 'boolean' },

@@ -5,11 +5,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runCommand } from '../command';
 import { KEY_ID } from '../key-ring';
 import { generateRecoveryKeyPair } from '../recovery';
-import { run } from './cli';
 
-run('recovery:keygen', async () => {
+runCommand('recovery:keygen', async () => {
   const { values } = parseArgs({
     options: {
       'key-id': { type: 'string', default: 'r1' },

@@ -3,8 +3,9 @@
  * current key (see rekey.ts). Needs the masking key ring and the recovery key ring.
  */
 import { parseArgs } from 'node:util';
+import { runCommand } from '../command';
 import { parseKeyRing } from '../key-ring';
-import { databasePool, readRecoveryRing, readSecret, run } from './cli';
+import { databasePool, readRecoveryRing, readSecret } from './cli';
 import { rekey } from './rekey';
 
 const HELP = `Usage: npm run rekey -- [options]
@@ -16,7 +17,7 @@ const HELP = `Usage: npm run rekey -- [options]
   MASKING_SECRET / RECOVERY_SECRET   the rings inline, as JSON (local runs)
 `;
 
-run('rekey', async () => {
+runCommand('rekey', async () => {
   const { values } = parseArgs({
     options: {
       'batch-size': { type: 'string', default: '1000' },

@@ -6,7 +6,8 @@
  */
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { databasePool, readRecoveryRing, run } from './cli';
+import { runCommand } from '../command';
+import { databasePool, readRecoveryRing } from './cli';
 import { recoverToken } from './recover';
 
 const HELP = `Usage: npm run unmask -- <token> --reason "<why>" [options]
@@ -18,7 +19,7 @@ const HELP = `Usage: npm run unmask -- <token> --reason "<why>" [options]
   RECOVERY_SECRET            the ring inline, as JSON (local runs)
 `;
 
-run('unmask', async () => {
+runCommand('unmask', async () => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {

@@ -2,9 +2,11 @@
  * The shipped bundle wired to a throw-away database and local AWS edges, migrated with its
  * own migration function: what the integration tests drive.
  */
+import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
 import { loadBundle, type SqsHandler } from '../../lambda/local/bundle';
 import { createTestDatabase, type TestDatabase } from './database';
+import { sqsClientFor } from './queues';
 import { maskingSecret } from './sqs';
 
 export interface Pipeline {
@@ -14,6 +16,8 @@ export interface Pipeline {
   readonly env: Record<string, string>;
   /** A handler instance (one "container") on `env`. */
   readonly handler: SqsHandler;
+  /** Empties user_logins and both queues, between tests. */
+  reset(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -42,6 +46,13 @@ export async function startPipeline(
     aws,
     env,
     handler: loadBundle(env),
+    async reset() {
+      await db.pool.query('TRUNCATE user_logins');
+      const sqs = sqsClientFor(aws.sqsEndpoint);
+      await Promise.all(
+        [aws.queueUrl, aws.dlqUrl].map((url) => sqs.send(new PurgeQueueCommand({ QueueUrl: url }))),
+      );
+    },
     async stop() {
       await Promise.all([db.drop(), aws.stop()]);
     },

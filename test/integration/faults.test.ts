@@ -1,8 +1,3 @@
-/**
- * Faults made to happen for real: the database link cut mid-batch, a dropped idle socket,
- * Secrets Manager down, and a row PostgreSQL rejects.
- */
-import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalAws } from '../../lambda/local/aws';
 import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
@@ -51,10 +46,7 @@ afterAll(async () => {
   env.restore();
 });
 
-beforeEach(async () => {
-  await db.pool.query('TRUNCATE user_logins');
-  await sqsClientFor(aws.sqsEndpoint).send(new PurgeQueueCommand({ QueueUrl: aws.dlqUrl }));
-});
+beforeEach(() => pipeline.reset());
 
 describe('database gone mid-batch', () => {
   it('reports every valid record, then lands each exactly once on redelivery', async () => {

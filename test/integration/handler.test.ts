@@ -1,7 +1,3 @@
-/**
- * The esbuild bundle that ships, against real PostgreSQL and SQS over its real protocol.
- */
-import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalAws } from '../../lambda/local/aws';
 import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
@@ -29,10 +25,7 @@ afterAll(async () => {
   env.restore();
 });
 
-beforeEach(async () => {
-  await db.pool.query('TRUNCATE user_logins');
-  await sqsClientFor(aws.sqsEndpoint).send(new PurgeQueueCommand({ QueueUrl: aws.dlqUrl }));
-});
+beforeEach(() => pipeline.reset());
 
 describe('the bundled handler on the take-home data set', () => {
   it('writes 99 rows and dead-letters the malformed body with its reason', async () => {

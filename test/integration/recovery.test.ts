@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseKeyRing } from '../../lambda/key-ring';
 import type { LocalAws } from '../../lambda/local/aws';
@@ -44,11 +44,8 @@ afterAll(async () => {
 
 beforeEach(async () => {
   aws.secretsManager.put(MASKING_SECRET_NAME, maskingSecret('k1'));
-  await db.pool.query('TRUNCATE user_logins, pii_recovery_audit');
-  const sqs = sqsClientFor(aws.sqsEndpoint);
-  await Promise.all(
-    [aws.dlqUrl, aws.queueUrl].map((url) => sqs.send(new PurgeQueueCommand({ QueueUrl: url }))),
-  );
+  await pipeline.reset();
+  await db.pool.query('TRUNCATE pii_recovery_audit');
 });
 
 const tokenOf = async (column: 'masked_ip' | 'masked_device_id', userId: string) =>
