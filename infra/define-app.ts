@@ -1,0 +1,49 @@
+/**
+ * The CDK app's stacks, from context: shared by the app entry (app.ts, run by `cdk`) and the
+ * infra tests, so that what the tests synthesise is what `cdk deploy` deploys. Context:
+ *   -c target=localstack            the LocalStack stack (no VPC, no RDS)
+ *   -c alarmEmail=ops@example.com   alarm notifications
+ *   -c batchSize=100 -c maxConcurrency=10 -c maxReceiveCount=5
+ *   -c recoveryPublicKey=r1:...     from npm run recovery:keygen (PII recovery on)
+ *   LocalStack: -c dbHost=postgres -c dbName=logins -c dbUser=postgres -c dbPassword=postgres
+ */
+import { type App, type Environment, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { LoginQueueStack } from './login-queue-stack';
+
+/** Adds the stack the app's context asks for, with cdk-nag's AWS Solutions rules, and returns it. */
+export function defineApp(app: App, env: Environment): LoginQueueStack {
+  const context = (key: string): string | undefined => {
+    const value = app.node.tryGetContext(key);
+    return value === undefined ? undefined : String(value);
+  };
+  const number = (key: string) => (context(key) === undefined ? undefined : Number(context(key)));
+  const target = context('target') === 'localstack' ? 'localstack' : 'aws';
+
+  const stack = new LoginQueueStack(
+    app,
+    target === 'localstack' ? 'LoginQueueLocal' : 'LoginQueue',
+    {
+      target,
+      env,
+      alarmEmail: context('alarmEmail'),
+      batchSize: number('batchSize'),
+      maxConcurrency: number('maxConcurrency'),
+      maxReceiveCount: number('maxReceiveCount'),
+      recoveryPublicKey: context('recoveryPublicKey'),
+      externalDatabase:
+        target === 'localstack'
+          ? {
+              host: context('dbHost') ?? 'postgres',
+              port: number('dbPort'),
+              name: context('dbName') ?? 'logins',
+              user: context('dbUser') ?? 'postgres',
+              password: context('dbPassword') ?? 'postgres',
+            }
+          : undefined,
+    },
+  );
+  // cdk-nag's AWS Solutions rules: any unacknowledged finding stops synthesis.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return stack;
+}
