@@ -4,23 +4,27 @@
  * encrypted RDS PostgreSQL instance that only accepts TLS and is reachable from nothing
  * but the security groups granted explicitly.
  */
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   type IConnectable,
   InstanceClass,
   InstanceSize,
   InstanceType,
+  type InterfaceVpcEndpoint,
   InterfaceVpcEndpointAwsService,
   IpAddresses,
+  SecurityGroup,
   SubnetType,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
+import { AnyPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   Credentials,
   DatabaseInstance,
   DatabaseInstanceEngine,
   ParameterGroup,
   PostgresEngineVersion,
+  StorageType,
 } from 'aws-cdk-lib/aws-rds';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -41,6 +45,11 @@ export class LoginDatabase extends Construct {
   readonly vpc: Vpc;
   readonly instance: DatabaseInstance;
   readonly secret: ISecret;
+  /** The interface endpoints of the AWS APIs the functions call (no NAT, no internet). */
+  readonly endpoints: {
+    readonly secretsManager: InterfaceVpcEndpoint;
+    readonly sqs: InterfaceVpcEndpoint;
+  };
 
   constructor(scope: Construct, id: string, props: LoginDatabaseProps = {}) {
     super(scope, id);
@@ -53,25 +62,85 @@ export class LoginDatabase extends Construct {
       ],
       // AwsSolutions-VPC7: the flow log records who talks to the database.
       flowLogs: { all: {} },
+      // The default security group admits all traffic between its members: strip its rules.
+      restrictDefaultSecurityGroup: true,
     });
-    // Without a NAT the function reaches these AWS APIs through private endpoints only.
-    for (const [name, service] of [
-      ['SecretsManager', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-      ['Sqs', InterfaceVpcEndpointAwsService.SQS],
-    ] as const) {
-      this.vpc.addInterfaceEndpoint(name, { service, privateDnsEnabled: true });
-    }
+    // Without a NAT the functions reach these AWS APIs through private endpoints only, each
+    // open to the security groups granted (allowEndpointsFrom) and to this account alone.
+    const stack = Stack.of(this);
+    const endpoint = (name: string, service: InterfaceVpcEndpointAwsService, arn: string) => {
+      const created = this.vpc.addInterfaceEndpoint(name, {
+        service,
+        privateDnsEnabled: true,
+        open: false,
+        securityGroups: [
+          new SecurityGroup(this, `${name}EndpointSecurityGroup`, {
+            vpc: this.vpc,
+            description: `${name} endpoint: HTTPS from the login-queue functions only`,
+            allowAllOutbound: false,
+          }),
+        ],
+      });
+      created.addToPolicy(
+        new PolicyStatement({
+          sid: 'ThisAccountOnly',
+          principals: [new AnyPrincipal()],
+          actions: ['*'],
+          resources: [arn],
+          conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account } },
+        }),
+      );
+      return created;
+    };
+    this.endpoints = {
+      secretsManager: endpoint(
+        'SecretsManager',
+        InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        stack.formatArn({
+          service: 'secretsmanager',
+          resource: 'secret',
+          resourceName: '*',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      ),
+      sqs: endpoint(
+        'Sqs',
+        InterfaceVpcEndpointAwsService.SQS,
+        stack.formatArn({ service: 'sqs', resource: '*' }),
+      ),
+    };
+    // GetRandomPassword (the rotation function's) names no resource.
+    this.endpoints.secretsManager.addToPolicy(
+      new PolicyStatement({
+        sid: 'RandomPasswordsForThisAccount',
+        principals: [new AnyPrincipal()],
+        actions: ['secretsmanager:GetRandomPassword'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account } },
+      }),
+    );
     const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_17 });
     this.instance = new DatabaseInstance(this, 'Instance', {
       engine,
       instanceType: props.instanceType ?? InstanceType.of(InstanceClass.T4G, InstanceSize.MICRO),
       vpc: this.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+      // PostgreSQL answers and never calls out.
+      securityGroups: [
+        new SecurityGroup(this, 'InstanceSecurityGroup', {
+          vpc: this.vpc,
+          description: 'login-queue PostgreSQL: the granted functions only, no egress',
+          allowAllOutbound: false,
+        }),
+      ],
       databaseName: DATABASE_NAME,
       credentials: Credentials.fromGeneratedSecret(DATABASE_USER),
       storageEncrypted: true,
       publiclyAccessible: false,
       multiAz: props.multiAz ?? false,
+      // The function logs in as its own role with an IAM token (lambda/db/roles.ts).
+      iamAuthentication: true,
+      storageType: StorageType.GP3,
       allocatedStorage: 20,
       maxAllocatedStorage: 100,
       backupRetention: Duration.days(7),
@@ -88,8 +157,19 @@ export class LoginDatabase extends Construct {
     const secret = this.instance.secret;
     if (secret === undefined) throw new Error('the database instance has no generated secret');
     this.secret = secret;
-    // The password rotates monthly; the function reads it per new connection (cached briefly).
-    this.instance.addRotationSingleUser({ automaticallyAfter: Duration.days(30) });
+    // The master password rotates monthly. Not at creation: a rotation racing the deploy-time
+    // migration (which reads the password) could roll the whole stack back.
+    const rotation = new SecurityGroup(this, 'RotationSecurityGroup', {
+      vpc: this.vpc,
+      description: 'login-queue master password rotation: PostgreSQL and Secrets Manager only',
+      allowAllOutbound: false,
+    });
+    this.instance.addRotationSingleUser({
+      automaticallyAfter: Duration.days(30),
+      rotateImmediatelyOnUpdate: false,
+      securityGroup: rotation,
+    });
+    this.endpoints.secretsManager.connections.allowDefaultPortFrom(rotation);
 
     const acknowledge = (scope: Construct, id: string, reason: string) =>
       Validations.of(scope).acknowledge({ id, reason });
@@ -119,8 +199,18 @@ export class LoginDatabase extends Construct {
     );
   }
 
-  /** Opens PostgreSQL's port to `peer`, and only to it. */
+  /** Opens PostgreSQL's port to `peer` (and `peer`'s egress to it), and only to it. */
   allowFrom(peer: IConnectable): void {
     this.instance.connections.allowDefaultPortFrom(peer, 'login-queue function to PostgreSQL');
+  }
+
+  /** Opens HTTPS to the given interface endpoints to `peer` (and `peer`'s egress to them). */
+  allowEndpointsFrom(peer: IConnectable, ...names: (keyof LoginDatabase['endpoints'])[]): void {
+    for (const name of names) {
+      this.endpoints[name].connections.allowDefaultPortFrom(
+        peer,
+        `login-queue function to ${name}`,
+      );
+    }
   }
 }

@@ -5,6 +5,7 @@
  *   -c alarmEmail=ops@example.com   alarm notifications
  *   -c batchSize=100 -c maxConcurrency=10 -c maxReceiveCount=5
  *   -c recoveryPublicKey=r1:...     from npm run recovery:keygen (PII recovery on)
+ *   -c recoveryOperators=arn,arn    who may assume the recovery operator role (default: the account)
  *   LocalStack: -c dbHost=postgres -c dbName=logins -c dbUser=postgres -c dbPassword=postgres
  */
 import { type App, type Environment, Validations } from 'aws-cdk-lib';

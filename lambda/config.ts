@@ -79,6 +79,11 @@ export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
   });
 }
 
+/** Reads the deploy-time secret initialiser's configuration. */
+export function loadSecretInitConfig(env: Env = process.env): { readonly maskingSecretId: string } {
+  return Object.freeze({ maskingSecretId: required(env, 'MASKING_SECRET_ID') });
+}
+
 /** Reads the handler's configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({

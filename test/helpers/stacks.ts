@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { BUNDLING_STACKS, CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, inject } from 'vitest';
 import { LoginQueueStack, type LoginQueueStackProps } from '../../infra/login-queue-stack';
-import type { Variant } from './variants';
+import { CDK_CONTEXT, type Variant } from './variants';
 
 export { LOCAL_DATABASE } from './variants';
 
@@ -38,14 +38,14 @@ afterAll(() => {
 let apps = 0;
 
 /**
- * A fresh app and stack, not yet synthesised and with no bundling (fast), with cdk-nag's AWS
- * Solutions rules as a validation plugin.
+ * A fresh app and stack with cdk.json's context, not yet synthesised and with no bundling
+ * (fast), with cdk-nag's AWS Solutions rules as a validation plugin.
  */
 export function stackOf(props: LoginQueueStackProps = {}): { app: App; stack: LoginQueueStack } {
   outdir ??= mkdtempSync(join(tmpdir(), 'login-queue-cdk-'));
   const app = new App({
     outdir: join(outdir, String(apps++)),
-    context: { [BUNDLING_STACKS]: [] },
+    context: { ...CDK_CONTEXT, [BUNDLING_STACKS]: [], [CDK_APP_MODE_CONTEXT]: 'inmemory' },
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stack = new LoginQueueStack(

@@ -5,7 +5,7 @@
  * Synthesis (bundling and validation included) takes seconds per stack, so it is done here,
  * not in each test file. Any finding fails the setup, and with it the run.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -13,7 +13,7 @@ import { CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import type { TestProject } from 'vitest/node';
 import { defineApp } from '../../infra/define-app';
 import { generateRecoveryKeyPair } from '../../lambda/recovery';
-import { VARIANTS, type Variant } from './variants';
+import { CDK_CONTEXT, VARIANTS, type Variant } from './variants';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,10 +21,6 @@ declare module 'vitest' {
     recoveryPublicKey: string;
   }
 }
-
-const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
-  context: Record<string, unknown>;
-};
 
 let dir: string | undefined;
 
@@ -41,7 +37,7 @@ export function setup(project: TestProject): void {
     const app = new App({
       outdir: join(dir, name),
       context: {
-        ...cdkJson.context,
+        ...CDK_CONTEXT,
         // What `cdk deploy` would have looked up and cached in cdk.context.json.
         [`availability-zones:account=${account}:region=${region}`]: ['a', 'b', 'c'].map(
           (az) => `${region}${az}`,

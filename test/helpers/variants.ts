@@ -1,6 +1,14 @@
 /**
  * The stack variants the infra tests read, synthesised once per run by synth-setup.ts.
  */
+import { readFileSync } from 'node:fs';
+
+/** cdk.json's context: the feature flags and settings `cdk synth` and `cdk deploy` use. */
+export const CDK_CONTEXT = (
+  JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
 
 export const LOCAL_DATABASE = {
   host: 'postgres',

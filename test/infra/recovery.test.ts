@@ -1,4 +1,4 @@
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { recoveryPublicKey, stackOf, template as templateOf } from '../helpers/stacks';
 
@@ -26,18 +26,45 @@ describe('PII recovery infrastructure', () => {
     expect(JSON.stringify(statements)).not.toContain('RecoveryKey');
   });
 
-  it('keeps the private key ring in its own secret, readable through the operator policy', () => {
-    const [policy] = Object.values(template.findResources('AWS::IAM::ManagedPolicy')) as {
-      Properties: { PolicyDocument: { Statement: Statement[] } };
-    }[];
+  it('keeps the private key ring in its own secret, readable through the operator role', () => {
+    const [policy] = Object.values(
+      template.findResources('AWS::IAM::ManagedPolicy', {
+        Properties: { Description: Match.stringLikeRegexp('recovery operator role') },
+      }),
+    ) as { Properties: { PolicyDocument: { Statement: Statement[] }; Roles: unknown[] } }[];
     const [statement] = policy?.Properties.PolicyDocument.Statement ?? [];
     expect([statement?.Action].flat().sort()).toEqual([
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
     ]);
     expect(JSON.stringify(statement?.Resource)).toContain('RecoveryKey');
+    expect(JSON.stringify(policy?.Properties.Roles)).toContain('RecoveryOperatorRole');
     template.hasOutput('RecoveryKeySecretArn', {});
     template.hasOutput('RecoveryOperatorPolicyArn', {});
+    template.hasOutput('RecoveryOperatorRoleArn', {});
+  });
+
+  it('is declared with no value: the operator stores the key pair, and no template change replaces it', () => {
+    const secrets = template.findResources('AWS::SecretsManager::Secret', {
+      Properties: { Description: Match.stringLikeRegexp('recovery private key') },
+    });
+    const [secret] = Object.values(secrets) as { Properties: Record<string, unknown> }[];
+    expect(secret?.Properties.GenerateSecretString).toBeUndefined();
+    expect(secret?.Properties.SecretString).toBeUndefined();
+  });
+
+  it('lets only the named principals assume the operator role when recoveryOperators is set', () => {
+    const { stack } = stackOf({ recoveryOperators: ['arn:aws:iam::123456789012:role/incident'] });
+    const [role] = Object.values(
+      Template.fromStack(stack).findResources('AWS::IAM::Role', {
+        Properties: { Description: Match.stringLikeRegexp('recover PII') },
+      }),
+    ) as { Properties: { AssumeRolePolicyDocument: unknown } }[];
+    expect(JSON.stringify(role?.Properties.AssumeRolePolicyDocument)).toContain(
+      'arn:aws:iam::123456789012:role/incident',
+    );
+    expect(JSON.stringify(role?.Properties.AssumeRolePolicyDocument)).not.toContain(':root');
   });
 
   it('writes no recovery data when no public key is given', () => {

@@ -19,7 +19,7 @@ const only = (template: Template, type: string): [string, Resource] => {
 const handlerOf = (template: Template): [string, Resource] => {
   const found = Object.entries(
     template.findResources('AWS::Lambda::Function', {
-      Properties: { Environment: { Variables: { MASKING_SECRET_ID: Match.anyValue() } } },
+      Properties: { Environment: { Variables: { DLQ_URL: Match.anyValue() } } },
     }),
   ) as [string, Resource][];
   expect(found).toHaveLength(1);
@@ -41,10 +41,11 @@ describe('event source mapping', () => {
     });
   });
 
-  it('is created only after the deploy-time migration ran', () => {
+  it('is created only after the deploy-time migration and secret initialiser ran', () => {
     const [, mapping] = only(aws, 'AWS::Lambda::EventSourceMapping');
-    const [triggerId] = only(aws, 'Custom::Trigger');
-    expect(mapping.DependsOn).toContain(triggerId);
+    const triggers = Object.keys(aws.findResources('Custom::Trigger'));
+    expect(triggers).toHaveLength(2);
+    expect(mapping.DependsOn).toEqual(expect.arrayContaining(triggers));
   });
 
   it('uses no reserved concurrency', () => {
@@ -83,12 +84,17 @@ describe('queues', () => {
     expect(Number(queue.Properties.VisibilityTimeout)).toBeGreaterThanOrEqual(required);
   });
 
-  it('encrypts both queues', () => {
-    expect(
-      Object.keys(
-        aws.findResources('AWS::SQS::Queue', { Properties: { SqsManagedSseEnabled: true } }),
-      ),
-    ).toHaveLength(2);
+  it("encrypts both queues with the stack's own rotating KMS key (the bodies are raw PII)", () => {
+    const [keyId] = Object.entries(aws.findResources('AWS::KMS::Key')).find(([id]) =>
+      id.startsWith('QueueKey'),
+    ) ?? [''];
+    aws.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    const queues = Object.values(aws.findResources('AWS::SQS::Queue')) as Resource[];
+    expect(queues).toHaveLength(2);
+    for (const queue of queues) {
+      expect(queue.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+      expect(queue.Properties.SqsManagedSseEnabled).toBeUndefined();
+    }
   });
 
   it('denies non-TLS access to both queues', () => {
@@ -126,9 +132,6 @@ describe('function', () => {
     const variables = (handler.Properties.Environment as { Variables: Record<string, unknown> })
       .Variables;
     expect(variables.MASKING_SECRET_ID).toEqual({ Ref: expect.stringMatching(/^MaskingKey/) });
-    expect(variables.DB_PASSWORD_SECRET_ID).toEqual({
-      Ref: expect.stringMatching(/^DatabaseInstanceSecretAttachment/),
-    });
     expect(Object.keys(variables)).not.toContain('DB_PASSWORD');
     expect(JSON.stringify(variables)).not.toMatch(/password"\s*:/i);
   });
@@ -145,16 +148,38 @@ describe('function', () => {
 });
 
 describe('masking key', () => {
-  it('is generated at deploy time in the key ring format, with no key material in the template', () => {
-    aws.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: {
-        SecretStringTemplate: '{"current":"k1"}',
-        GenerateStringKey: 'k1',
-        PasswordLength: 64,
-        ExcludePunctuation: true,
-      },
-      SecretString: Match.absent(),
-    });
+  it('is declared with no value, so no template change can ever rewrite a stored key ring', () => {
+    const [, secret] = Object.entries(aws.findResources('AWS::SecretsManager::Secret')).find(
+      ([id]) => id.startsWith('MaskingKey'),
+    ) as [string, Resource];
+    expect(secret.Properties.GenerateSecretString).toBeUndefined();
+    expect(secret.Properties.SecretString).toBeUndefined();
+  });
+
+  it('gets its first key ring from a deploy-time initialiser that may describe and write it, not read it', () => {
+    const [, init] = Object.entries(
+      aws.findResources('AWS::Lambda::Function', {
+        Properties: {
+          Handler: 'index.handler',
+          Description: Match.stringLikeRegexp('first masking key ring'),
+        },
+      }),
+    )[0] as [string, Resource];
+    const variables = (init.Properties.Environment as { Variables: Record<string, unknown> })
+      .Variables;
+    expect(variables.MASKING_SECRET_ID).toEqual({ Ref: expect.stringMatching(/^MaskingKey/) });
+    const role = (init.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = Object.values(aws.findResources('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify((policy as Resource).Properties.Roles).includes(role))
+      .flatMap(
+        (policy) =>
+          ((policy as Resource).Properties.PolicyDocument as { Statement: { Action: unknown }[] })
+            .Statement,
+      );
+    expect(statements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:PutSecretValue',
+    ]);
   });
 
   it('can be read by the handler, scoped to the secrets it needs and nothing else', () => {
@@ -239,9 +264,18 @@ describe('database', () => {
     }
   });
 
-  it('rotates its generated password', () => {
+  it('rotates its generated password monthly, but not while the stack is being created', () => {
+    // A rotation at creation would race the deploy-time migration, which reads the password.
     aws.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
       RotationRules: { ScheduleExpression: 'rate(30 days)' },
+      RotateImmediatelyOnUpdate: false,
+    });
+  });
+
+  it('stores on gp3 and lets the function log in with IAM database authentication', () => {
+    aws.hasResourceProperties('AWS::RDS::DBInstance', {
+      StorageType: 'gp3',
+      EnableIAMDatabaseAuthentication: true,
     });
   });
 });
@@ -334,13 +368,15 @@ describe('LocalStack target', () => {
     });
   });
 
-  it('keeps the queues, the mapping and the masking key', () => {
+  it('keeps the queues, the mapping, the masking key and its initialiser', () => {
     local.resourceCountIs('AWS::SQS::Queue', 2);
     local.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
     local.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'k1' }),
+      Description: Match.stringLikeRegexp('masking key ring'),
+      GenerateSecretString: Match.absent(),
     });
+    local.resourceCountIs('Custom::Trigger', 2);
   });
 });
