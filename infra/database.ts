@@ -5,6 +5,7 @@
  * but the security groups granted explicitly.
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type IMetric, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   type IConnectable,
   InstanceClass,
@@ -17,23 +18,27 @@ import {
   SubnetType,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
+import { Rule } from 'aws-cdk-lib/aws-events';
 import { AnyPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Credentials,
   DatabaseInstance,
   DatabaseInstanceEngine,
   ParameterGroup,
+  PerformanceInsightRetention,
   PostgresEngineVersion,
   StorageType,
 } from 'aws-cdk-lib/aws-rds';
+import { CfnApplication } from 'aws-cdk-lib/aws-sam';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { ResolvedDatabaseSizing } from './database-sizing';
+import { retainLogsOf } from './log-retention';
 
 export interface LoginDatabaseProps {
-  /** @default InstanceType t4g.micro */
-  readonly instanceType?: InstanceType;
-  /** @default false (one AZ; set true for production) */
-  readonly multiAz?: boolean;
+  /** Class, availability, storage and backups (database-sizing.ts). */
+  readonly sizing: ResolvedDatabaseSizing;
   /** @default RemovalPolicy.SNAPSHOT */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -45,13 +50,18 @@ export class LoginDatabase extends Construct {
   readonly vpc: Vpc;
   readonly instance: DatabaseInstance;
   readonly secret: ISecret;
+  /** Matches failed rotations of the master password (an alarm watches it). */
+  readonly rotationFailures: IMetric;
+  /** The sizing the instance was built with. */
+  readonly sizing: ResolvedDatabaseSizing;
   /** The interface endpoints of the AWS APIs the functions call (no NAT, no internet). */
   readonly endpoints: {
     readonly secretsManager: InterfaceVpcEndpoint;
     readonly sqs: InterfaceVpcEndpoint;
   };
 
-  constructor(scope: Construct, id: string, props: LoginDatabaseProps = {}) {
+  constructor(scope: Construct, id: string, props: LoginDatabaseProps) {
+    const { sizing } = props;
     super(scope, id);
     this.vpc = new Vpc(this, 'Vpc', {
       ipAddresses: IpAddresses.cidr('10.42.0.0/16'),
@@ -122,7 +132,7 @@ export class LoginDatabase extends Construct {
     const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_17 });
     this.instance = new DatabaseInstance(this, 'Instance', {
       engine,
-      instanceType: props.instanceType ?? InstanceType.of(InstanceClass.T4G, InstanceSize.MICRO),
+      instanceType: sizing.instanceType,
       vpc: this.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
       // PostgreSQL answers and never calls out.
@@ -137,21 +147,34 @@ export class LoginDatabase extends Construct {
       credentials: Credentials.fromGeneratedSecret(DATABASE_USER),
       storageEncrypted: true,
       publiclyAccessible: false,
-      multiAz: props.multiAz ?? false,
+      multiAz: sizing.multiAz,
       // The function logs in as its own role with an IAM token (lambda/db/roles.ts).
       iamAuthentication: true,
       storageType: StorageType.GP3,
-      allocatedStorage: 20,
-      maxAllocatedStorage: 100,
-      backupRetention: Duration.days(7),
-      deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
+      allocatedStorage: sizing.allocatedStorageGiB,
+      maxAllocatedStorage: sizing.maxAllocatedStorageGiB,
+      backupRetention: Duration.days(sizing.backupRetentionDays),
+      deletionProtection: sizing.deletionProtection || props.removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.SNAPSHOT,
-      enablePerformanceInsights: false,
+      // The free tier (7 days): which statements wait on what, when the database is the bound.
+      enablePerformanceInsights: true,
+      performanceInsightRetention: PerformanceInsightRetention.DEFAULT,
       cloudwatchLogsExports: ['postgresql'],
+      // Server logs can quote statements and rows (masked values, user ids): keep them a month.
+      cloudwatchLogsRetention: RetentionDays.ONE_MONTH,
       parameterGroup: new ParameterGroup(this, 'Parameters', {
         engine,
-        // Refuse any connection that is not TLS.
-        parameters: { 'rds.force_ssl': '1' },
+        parameters: {
+          // Refuse any connection that is not TLS.
+          'rds.force_ssl': '1',
+          // A frozen Lambda container keeps its connection open; close idle ones after 10
+          // minutes (the function reconnects once when a socket died while it was frozen).
+          idle_session_timeout: '600000',
+          idle_in_transaction_session_timeout: '60000',
+          // Errors without the failing statement or the row in their context.
+          log_min_error_statement: 'panic',
+          log_error_verbosity: 'terse',
+        },
       }),
     });
     const secret = this.instance.secret;
@@ -170,21 +193,46 @@ export class LoginDatabase extends Construct {
       securityGroup: rotation,
     });
     this.endpoints.secretsManager.connections.allowDefaultPortFrom(rotation);
+    // The rotation function comes from a SAR application, under the name CDK gives it.
+    const application = this.instance.node
+      .findAll()
+      .find((construct): construct is CfnApplication => construct instanceof CfnApplication);
+    const functionName = (application?.parameters as Record<string, unknown> | undefined)
+      ?.functionName;
+    if (typeof functionName !== 'string') throw new Error('the rotation has no function name');
+    retainLogsOf(stack, 'RotationLogRetention', functionName, RetentionDays.ONE_MONTH);
+    // Secrets Manager reports a failed rotation as a CloudTrail service event (no trail needed).
+    const rotationFailed = new Rule(this, 'RotationFailed', {
+      description: 'login-queue: a Secrets Manager rotation failed in this account and region',
+      eventPattern: {
+        source: ['aws.secretsmanager'],
+        detailType: ['AWS Service Event via CloudTrail'],
+        detail: { eventName: ['RotationFailed'] },
+      },
+    });
+    this.rotationFailures = new Metric({
+      namespace: 'AWS/Events',
+      metricName: 'MatchedEvents',
+      dimensionsMap: { RuleName: rotationFailed.ruleName },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+    });
+    this.sizing = sizing;
 
     const acknowledge = (scope: Construct, id: string, reason: string) =>
       Validations.of(scope).acknowledge({ id, reason });
-    if (!props.multiAz) {
+    if (!sizing.multiAz) {
       acknowledge(
         this.instance,
         'AwsSolutions::AwsSolutions-RDS3',
-        'Single-AZ keeps the default cheap; set multiAz: true for production.',
+        'Single-AZ keeps the default cheap; production sets database.multiAz (-c dbMultiAz=true).',
       );
     }
-    if (props.removalPolicy !== RemovalPolicy.RETAIN) {
+    if (!sizing.deletionProtection && props.removalPolicy !== RemovalPolicy.RETAIN) {
       acknowledge(
         this.instance,
         'AwsSolutions::AwsSolutions-RDS10',
-        'Deletion protection follows databaseRemovalPolicy (RETAIN enables it); the default keeps a snapshot on delete.',
+        'Off by default so a dev stack can be destroyed (a snapshot is kept); production sets database.deletionProtection (-c dbDeletionProtection=true).',
       );
     }
     acknowledge(

@@ -3,7 +3,10 @@
  * infra tests, so that what the tests synthesise is what `cdk deploy` deploys. Context:
  *   -c target=localstack            the LocalStack stack (no VPC, no RDS)
  *   -c alarmEmail=ops@example.com   alarm notifications
- *   -c batchSize=100 -c maxConcurrency=10 -c maxReceiveCount=5
+ *   -c batchSize=100 -c maxConcurrency=10 -c maxReceiveCount=5 -c databaseConnectionBudget=N
+ *   -c dbInstanceType=m7g.large -c dbMultiAz=true -c dbDeletionProtection=true
+ *   -c dbStorageGiB=100 -c dbMaxStorageGiB=1000 -c dbBackupDays=14
+ *   -c tracing=true                 X-Ray active tracing on the functions
  *   -c recoveryPublicKey=r1:...     from npm run recovery:keygen (PII recovery on)
  *   -c recoveryOperators=arn,arn    who may assume the recovery operator role (default: the account)
  *   LocalStack: -c dbHost=postgres -c dbName=logins -c dbUser=postgres -c dbPassword=postgres
@@ -19,6 +22,12 @@ export function defineApp(app: App, env: Environment): LoginQueueStack {
     return value === undefined ? undefined : String(value);
   };
   const number = (key: string) => (context(key) === undefined ? undefined : Number(context(key)));
+  const boolean = (key: string): boolean | undefined => {
+    const value = context(key);
+    if (value === undefined || value === 'true' || value === 'false')
+      return value && value === 'true';
+    throw new Error(`context ${key} is "${value}"; use true or false`);
+  };
   const target = context('target') === 'localstack' ? 'localstack' : 'aws';
 
   const stack = new LoginQueueStack(
@@ -31,6 +40,16 @@ export function defineApp(app: App, env: Environment): LoginQueueStack {
       batchSize: number('batchSize'),
       maxConcurrency: number('maxConcurrency'),
       maxReceiveCount: number('maxReceiveCount'),
+      databaseConnectionBudget: number('databaseConnectionBudget'),
+      database: {
+        instanceType: context('dbInstanceType'),
+        multiAz: boolean('dbMultiAz'),
+        deletionProtection: boolean('dbDeletionProtection'),
+        allocatedStorageGiB: number('dbStorageGiB'),
+        maxAllocatedStorageGiB: number('dbMaxStorageGiB'),
+        backupRetentionDays: number('dbBackupDays'),
+      },
+      tracing: boolean('tracing'),
       recoveryPublicKey: context('recoveryPublicKey'),
       externalDatabase:
         target === 'localstack'

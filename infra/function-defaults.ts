@@ -2,7 +2,14 @@
  * The one place that sets the defaults of every Lambda function of the stack.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  ApplicationLogLevel,
+  Architecture,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import {
   NodejsFunction,
   type NodejsFunctionProps,
@@ -23,6 +30,8 @@ export interface LoginQueueFunctionProps
   readonly entry: keyof typeof BUNDLE.entries;
   /** @default one month */
   readonly logRetention?: RetentionDays;
+  /** X-Ray active tracing. @default false */
+  readonly xray?: boolean;
 }
 
 /** A NodejsFunction with the project's runtime, architecture, bundling and log group. */
@@ -31,7 +40,7 @@ export function loginQueueFunction(
   id: string,
   props: LoginQueueFunctionProps,
 ): NodejsFunction {
-  const { entry, logRetention, ...rest } = props;
+  const { entry, logRetention, xray, environment, ...rest } = props;
   const logGroup = new LogGroup(scope, `${id}Logs`, {
     retention: logRetention ?? RetentionDays.ONE_MONTH,
     removalPolicy: RemovalPolicy.DESTROY,
@@ -44,6 +53,16 @@ export function loginQueueFunction(
     memorySize: 512,
     timeout: Duration.seconds(60),
     logGroup,
+    // JSON for the platform's lines too; Powertools' own lines are JSON already.
+    loggingFormat: LoggingFormat.JSON,
+    applicationLogLevelV2: ApplicationLogLevel.INFO,
+    systemLogLevelV2: SystemLogLevel.WARN,
+    tracing: xray ? Tracing.ACTIVE : Tracing.DISABLED,
+    environment: {
+      // Stack traces that name the TypeScript source (the bundle ships its source map).
+      NODE_OPTIONS: '--enable-source-maps',
+      ...environment,
+    },
     projectRoot: ROOT,
     depsLockFilePath: `${ROOT}package-lock.json`,
     entry: BUNDLE.entries[entry],

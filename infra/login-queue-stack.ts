@@ -25,14 +25,18 @@ import {
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { EventSourceMapping } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type CfnSecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
+import { NAMESPACE, SERVICE } from '../lambda/metric-names';
 import { parseRecoveryPublicKey } from '../lambda/recovery';
 import { DATABASE_NAME, DATABASE_USER, LoginDatabase } from './database';
+import { type DatabaseSizing, resolveDatabaseSizing } from './database-sizing';
 import { loginQueueFunction } from './function-defaults';
 import { allowSecretUse, restrictedKey, SECRET_USE } from './keys';
+import { retainFunctionLogs } from './log-retention';
 import { Monitoring } from './monitoring';
 
 /** An existing PostgreSQL for the LocalStack target (RDS is a paid LocalStack feature). */
@@ -63,11 +67,21 @@ export interface LoginQueueStackProps extends StackProps {
   readonly visibilityTimeout?: Duration;
   /** Concurrent invocations by the event source mapping, 2..1000. @default 10 */
   readonly maxConcurrency?: number;
-  /** Connections the database can give this pipeline (one per concurrent invocation). @default 50 */
+  /**
+   * Connections the database can give this pipeline (one per concurrent invocation).
+   * @default on AWS, the instance class's max_connections less 13 kept back; on LocalStack 50
+   */
   readonly databaseConnectionBudget?: number;
+  /**
+   * X-Ray active tracing on the functions: a trace per invocation (cost per trace; the SDK
+   * calls inside are not traced). @default false
+   */
+  readonly tracing?: boolean;
+  /** The RDS instance's class, availability, protection, storage and backups (AWS target). */
+  readonly database?: DatabaseSizing;
   /** Alarm when the oldest queued message is older than this. @default 15 minutes */
   readonly maxMessageAge?: Duration;
-  /** E-mail for alarm notifications; no SNS topic without it. @default none */
+  /** Also mail alarm notifications here (the SNS topic exists either way). @default none */
   readonly alarmEmail?: string;
   /** What happens to the database when the stack is deleted. @default RemovalPolicy.SNAPSHOT */
   readonly databaseRemovalPolicy?: RemovalPolicy;
@@ -117,7 +131,11 @@ export function resolveProps(props: LoginQueueStackProps) {
   const window = props.maxBatchingWindow ?? Duration.seconds(5);
   const timeout = props.functionTimeout ?? Duration.seconds(60);
   const maxConcurrency = props.maxConcurrency ?? 10;
-  const budget = props.databaseConnectionBudget ?? 50;
+  const database =
+    (props.target ?? 'aws') === 'aws'
+      ? resolveDatabaseSizing(props.database, props.databaseConnectionBudget)
+      : undefined;
+  const budget = database?.connectionBudget ?? props.databaseConnectionBudget ?? 50;
   // AWS guidance: at least six times the function timeout, plus the batching window, so a
   // message is not redelivered while a throttled or retried invocation still holds it.
   const required = 6 * timeout.toSeconds() + window.toSeconds();
@@ -148,9 +166,9 @@ export function resolveProps(props: LoginQueueStackProps) {
   );
   check(
     maxConcurrency <= budget,
-    `maxConcurrency ${maxConcurrency} exceeds databaseConnectionBudget ${budget} (each invocation holds one connection); lower maxConcurrency or raise the budget`,
+    `maxConcurrency ${maxConcurrency} exceeds the database connection budget ${budget} (each invocation holds one connection); lower maxConcurrency, or choose a larger database instanceType`,
   );
-  return { maxReceiveCount, batchSize, window, timeout, visibility, maxConcurrency };
+  return { maxReceiveCount, batchSize, window, timeout, visibility, maxConcurrency, database };
 }
 
 export class LoginQueueStack extends Stack {
@@ -211,6 +229,7 @@ export class LoginQueueStack extends Stack {
     let database: LoginDatabase | undefined;
     if (target === 'aws') {
       database = new LoginDatabase(this, 'Database', {
+        sizing: settings.database ?? resolveDatabaseSizing(),
         removalPolicy: props.databaseRemovalPolicy,
       });
       databaseSecret = database.secret;
@@ -291,7 +310,8 @@ export class LoginQueueStack extends Stack {
     const environment = {
       ...databaseEnvironment,
       DB_PASSWORD_SECRET_ID: databaseSecret.secretArn,
-      POWERTOOLS_SERVICE_NAME: 'login-queue',
+      POWERTOOLS_SERVICE_NAME: SERVICE,
+      POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',
     };
     // Inside the VPC each function's security group allows egress only where it is granted.
@@ -303,6 +323,7 @@ export class LoginQueueStack extends Stack {
 
     const handler = loginQueueFunction(this, 'Handler', {
       entry: 'handler',
+      xray: props.tracing,
       description: 'SQS login events -> masked rows in PostgreSQL',
       timeout: settings.timeout,
       environment: {
@@ -328,6 +349,7 @@ export class LoginQueueStack extends Stack {
 
     const migrate = loginQueueFunction(this, 'Migrate', {
       entry: 'migrate',
+      xray: props.tracing,
       description: 'login-queue schema migrations (run at deploy time)',
       timeout: Duration.minutes(5),
       environment,
@@ -357,11 +379,12 @@ export class LoginQueueStack extends Stack {
     // Gives the masking key secret its first key ring, once; a stored ring is never touched.
     const secretInit = loginQueueFunction(this, 'SecretInit', {
       entry: 'secret-init',
+      xray: props.tracing,
       description: 'login-queue: writes the first masking key ring (run at deploy time)',
       timeout: Duration.minutes(1),
       environment: {
         MASKING_SECRET_ID: maskingSecret.secretArn,
-        POWERTOOLS_SERVICE_NAME: 'login-queue',
+        POWERTOOLS_SERVICE_NAME: SERVICE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
       },
     });
@@ -406,6 +429,13 @@ export class LoginQueueStack extends Stack {
           "From grantSendMessages on the SSE-KMS dead-letter queue: the data-key actions SQS needs, on the queue's key alone.",
       });
     }
+    for (const fn of props.tracing ? [handler, migrate, secretInit] : []) {
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason:
+          "Active tracing: X-Ray's PutTraceSegments and PutTelemetryRecords name no resource.",
+      });
+    }
     for (const fn of [handler, migrate, secretInit]) {
       for (const policy of ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole']) {
         Validations.of(fn).acknowledge({
@@ -416,13 +446,24 @@ export class LoginQueueStack extends Stack {
       }
     }
 
-    new Monitoring(this, 'Monitoring', {
+    const monitoring = new Monitoring(this, 'Monitoring', {
       queue,
       deadLetterQueue,
       handler,
+      handlerLogGroup: handler.logGroup,
+      handlerTimeout: settings.timeout,
       maxMessageAge: props.maxMessageAge ?? Duration.minutes(15),
       alarmEmail: props.alarmEmail,
+      database: database && {
+        instance: database.instance,
+        sizing: database.sizing,
+        rotationFailures: database.rotationFailures,
+      },
+      // LocalStack's CloudFormation drops dashboards without a word: leave it out there.
+      dashboard: target === 'aws',
     });
+
+    retainFunctionLogs(this, RetentionDays.ONE_MONTH);
 
     new CfnOutput(this, 'QueueUrl', { value: queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl });
@@ -434,6 +475,7 @@ export class LoginQueueStack extends Stack {
         : (props.externalDatabase?.host ?? ''),
     });
     new CfnOutput(this, 'HandlerName', { value: handler.functionName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn });
     new CfnOutput(this, 'RecoveryKeySecretArn', { value: recoverySecret.secretArn });
     new CfnOutput(this, 'RecoveryOperatorPolicyArn', { value: recoveryOperator.managedPolicyArn });
     new CfnOutput(this, 'RecoveryOperatorRoleArn', { value: recoveryOperatorRole.roleArn });

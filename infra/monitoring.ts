@@ -1,37 +1,58 @@
 /**
- * Alarms and a dashboard: DLQ depth, age of the oldest message, function errors and
- * throttles, and records the handler reports for retry (a dependency is down); optional
- * e-mail notifications through an SNS topic.
+ * Alarms, their SNS topic and a dashboard: the queues (DLQ depth, age of the oldest message),
+ * the function (errors, throttles, duration against its timeout, records retried), the
+ * database (CPU, CPU credits, free storage, connections) and the master password's rotation.
+ * Every alarm notifies the topic when it fires and when it clears; e-mail is optional.
  */
 import { Duration } from 'aws-cdk-lib';
 import {
   Alarm,
+  AlarmStatusWidget,
   ComparisonOperator,
   Dashboard,
   GraphWidget,
   type IMetric,
+  LogQueryWidget,
   Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { IDatabaseInstance } from 'aws-cdk-lib/aws-rds';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MetricName, NAMESPACE, SERVICE } from '../lambda/metric-names';
+import type { ResolvedDatabaseSizing } from './database-sizing';
+
+export interface MonitoredDatabase {
+  readonly instance: IDatabaseInstance;
+  readonly sizing: ResolvedDatabaseSizing;
+  /** The EventBridge rule matching failed rotations of the master password. */
+  readonly rotationFailures: IMetric;
+}
 
 export interface MonitoringProps {
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
   readonly handler: IFunction;
+  readonly handlerLogGroup: ILogGroup;
+  /** The handler's timeout: its duration alarms at 80 % of it. */
+  readonly handlerTimeout: Duration;
   /** Alarm when the oldest message is older than this. */
   readonly maxMessageAge: Duration;
-  /** Where alarm notifications go; no topic without it. */
+  /** Also mail alarm notifications here. @default the topic only */
   readonly alarmEmail?: string;
+  /** The AWS target's database. @default none (LocalStack: an external PostgreSQL) */
+  readonly database?: MonitoredDatabase;
+  /** Draw the dashboard (LocalStack's CloudFormation drops dashboards). @default true */
+  readonly dashboard?: boolean;
 }
 
 const MINUTE = Duration.minutes(1);
+const FIVE_MINUTES = Duration.minutes(5);
 
 /** A metric the handler publishes in Embedded Metric Format. */
 export function handlerMetric(name: string): Metric {
@@ -46,28 +67,38 @@ export function handlerMetric(name: string): Metric {
 
 export class Monitoring extends Construct {
   readonly alarms: Alarm[] = [];
-  readonly topic: Topic | undefined;
+  readonly topic: Topic;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const { queue, deadLetterQueue, handler } = props;
+    const { queue, deadLetterQueue, handler, database } = props;
+    this.topic = new Topic(this, 'Alarms', { enforceSSL: true, displayName: 'login-queue alarms' });
+    if (props.alarmEmail !== undefined) {
+      this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    }
+    const notify = new SnsAction(this.topic);
     const alarm = (
       name: string,
       metric: IMetric,
       threshold: number,
       description: string,
-      periods = 1,
-    ) =>
-      this.alarms.push(
-        new Alarm(this, name, {
-          metric,
-          threshold,
-          evaluationPeriods: periods,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-          alarmDescription: description,
-        }),
-      );
+      options: { periods?: number; below?: boolean } = {},
+    ) => {
+      const created = new Alarm(this, name, {
+        metric,
+        threshold,
+        evaluationPeriods: options.periods ?? 1,
+        comparisonOperator: options.below
+          ? ComparisonOperator.LESS_THAN_THRESHOLD
+          : ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(notify);
+      created.addOkAction(notify);
+      this.alarms.push(created);
+      return created;
+    };
 
     const dlqDepth = deadLetterQueue.metricApproximateNumberOfMessagesVisible({
       period: MINUTE,
@@ -77,7 +108,7 @@ export class Monitoring extends Construct {
       period: MINUTE,
       statistic: 'Maximum',
     });
-    const retried = handlerMetric(MetricName.Retried);
+    const duration = handler.metricDuration({ period: MINUTE, statistic: 'Maximum' });
     alarm(
       'DeadLetterQueueNotEmpty',
       dlqDepth,
@@ -94,7 +125,7 @@ export class Monitoring extends Construct {
       'FunctionErrors',
       handler.metricErrors({ period: MINUTE }),
       0,
-      'The handler threw (a bug, or a bad configuration).',
+      'The handler threw: a bug, a bad configuration, or a dependency down (the batch is retried later).',
     );
     alarm(
       'FunctionThrottles',
@@ -103,25 +134,76 @@ export class Monitoring extends Construct {
       'Invocations were throttled.',
     );
     alarm(
+      'FunctionDurationNearTimeout',
+      duration,
+      props.handlerTimeout.toMilliseconds() * 0.8,
+      `An invocation took over 80 % of the ${props.handlerTimeout.toSeconds()} s timeout: the database is slow, or batches are too large.`,
+      { periods: 2 },
+    );
+    alarm(
       'RecordsRetried',
-      retried,
+      handlerMetric(MetricName.Retried),
       0,
-      'Records are being retried for 5 minutes: a dependency is down.',
-      5,
+      'Records have been retried for 3 minutes: a dependency (database, Secrets Manager, SQS) is failing.',
+      { periods: 3 },
     );
 
-    if (props.alarmEmail !== undefined) {
-      this.topic = new Topic(this, 'Alarms', {
-        enforceSSL: true,
-        displayName: 'login-queue alarms',
-      });
-      this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
-      for (const a of this.alarms) a.addAlarmAction(new SnsAction(this.topic));
+    if (database !== undefined) {
+      const { instance, sizing } = database;
+      alarm(
+        'DatabaseCpuHigh',
+        instance.metricCPUUtilization({ period: FIVE_MINUTES }),
+        80,
+        'PostgreSQL CPU above 80 % for 10 minutes: lower maxConcurrency or choose a larger instanceType.',
+        { periods: 2 },
+      );
+      if (sizing.burstable) {
+        alarm(
+          'DatabaseCpuCreditsLow',
+          instance.metric('CPUCreditBalance', { period: FIVE_MINUTES, statistic: 'Minimum' }),
+          20,
+          'The burstable instance is running out of CPU credits: it will be throttled to its baseline.',
+          { below: true },
+        );
+      }
+      alarm(
+        'DatabaseStorageLow',
+        instance.metricFreeStorageSpace({ period: FIVE_MINUTES, statistic: 'Minimum' }),
+        sizing.maxAllocatedStorageGiB * 1024 ** 3 * 0.1,
+        `Less than 10 % of the ${sizing.maxAllocatedStorageGiB} GiB storage cap is free: raise maxAllocatedStorageGiB or apply retention.`,
+        { below: true },
+      );
+      alarm(
+        'DatabaseConnectionsHigh',
+        instance.metricDatabaseConnections({ period: MINUTE, statistic: 'Maximum' }),
+        Math.floor(sizing.maxConnections * 0.8),
+        `Over 80 % of the ~${sizing.maxConnections} connections the instance allows are in use.`,
+        { periods: 3 },
+      );
+      alarm(
+        'DatabaseRotationFailed',
+        database.rotationFailures,
+        0,
+        'The master password rotation failed: see the rotation function logs; the old password stays valid.',
+      );
     }
 
+    if (props.dashboard === false) return;
     const widget = (title: string, left: IMetric[]) => new GraphWidget({ title, left, width: 8 });
+    const databaseWidgets =
+      database === undefined
+        ? []
+        : [
+            widget('Database connections', [
+              database.instance.metricDatabaseConnections({ period: MINUTE }),
+            ]),
+            widget('Database CPU (%)', [
+              database.instance.metricCPUUtilization({ period: MINUTE }),
+            ]),
+          ];
     new Dashboard(this, 'Dashboard', {
       widgets: [
+        [new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
         [
           widget('Source queue depth', [
             queue.metricApproximateNumberOfMessagesVisible({ period: MINUTE }),
@@ -135,9 +217,10 @@ export class Monitoring extends Construct {
             handler.metricDuration({ period: MINUTE, statistic: 'p50' }),
             handler.metricDuration({ period: MINUTE, statistic: 'p99' }),
           ]),
-          widget('Function errors and throttles', [
+          widget('Function errors, throttles and concurrency', [
             handler.metricErrors({ period: MINUTE }),
             handler.metricThrottles({ period: MINUTE }),
+            handler.metric('ConcurrentExecutions', { period: MINUTE, statistic: 'Maximum' }),
           ]),
           widget(
             'Records (handler metrics)',
@@ -149,6 +232,20 @@ export class Monitoring extends Construct {
               MetricName.Retried,
             ].map(handlerMetric),
           ),
+        ],
+        [
+          widget('Write statements', [handlerMetric(MetricName.WriteStatements)]),
+          new LogQueryWidget({
+            title: 'Rejections by reason',
+            logGroupNames: [props.handlerLogGroup.logGroupName],
+            queryLines: [
+              'filter message = "record rejected"',
+              'stats count(*) as records by reason',
+              'sort records desc',
+            ],
+            width: 8,
+          }),
+          ...databaseWidgets,
         ],
       ],
     });

@@ -4,6 +4,7 @@
  * (DATABASE_URL may hold a password for local use; in AWS the password comes from a secret).
  */
 import { ConfigError } from './errors';
+import { NAMESPACE, SERVICE } from './metric-names';
 
 export type SslMode = 'disable' | 'require' | 'verify-full';
 
@@ -76,6 +77,20 @@ export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
     user: required(env, 'DB_USER'),
     passwordSecretId: required(env, 'DB_PASSWORD_SECRET_ID'),
     ssl: sslMode(env),
+  });
+}
+
+/**
+ * Powertools' standard settings, with this project's defaults when unset (the stack sets them
+ * to the same values, which its alarms and dashboard use).
+ */
+export function loadTelemetryConfig(env: Env = process.env): {
+  readonly serviceName: string;
+  readonly namespace: string;
+} {
+  return Object.freeze({
+    serviceName: optional(env, 'POWERTOOLS_SERVICE_NAME') ?? SERVICE,
+    namespace: optional(env, 'POWERTOOLS_METRICS_NAMESPACE') ?? NAMESPACE,
   });
 }
 

@@ -6,17 +6,20 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BatchSummary } from './batch';
+import { loadTelemetryConfig } from './config';
 import { MetricName, NAMESPACE, SERVICE } from './metric-names';
 
 export { MetricName, NAMESPACE, SERVICE };
 
+/** A Powertools logger; level and service from POWERTOOLS_LOG_LEVEL, POWERTOOLS_SERVICE_NAME. */
 export function createLogger(): Logger {
-  return new Logger({ serviceName: SERVICE });
+  return new Logger({ serviceName: loadTelemetryConfig().serviceName });
 }
 
-/** Publishes one EMF document per batch. */
+/** Publishes one EMF document per batch (namespace from POWERTOOLS_METRICS_NAMESPACE). */
 export function createMetricsPublisher(): (summary: BatchSummary) => void {
-  const metrics = new Metrics({ namespace: NAMESPACE, serviceName: SERVICE });
+  const { serviceName, namespace } = loadTelemetryConfig();
+  const metrics = new Metrics({ namespace, serviceName });
   return (summary) => {
     metrics.addMetric(MetricName.Received, MetricUnit.Count, summary.received);
     metrics.addMetric(MetricName.Written, MetricUnit.Count, summary.written);

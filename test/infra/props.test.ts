@@ -1,6 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
+import { RESERVED_CONNECTIONS, resolveDatabaseSizing } from '../../infra/database-sizing';
 import { resolveProps } from '../../infra/login-queue-stack';
 import { stackOf } from '../helpers/stacks';
 
@@ -26,7 +28,7 @@ describe('stack props', () => {
 
   it('rejects more concurrency than the database has connections for', () => {
     expect(() => resolveProps({ maxConcurrency: 80, databaseConnectionBudget: 50 })).toThrow(
-      'maxConcurrency 80 exceeds databaseConnectionBudget 50',
+      'maxConcurrency 80 exceeds the database connection budget 50',
     );
   });
 
@@ -57,5 +59,100 @@ describe('cdk-nag AWS Solutions checks', () => {
     // A secret without rotation and without acknowledgement is an AwsSolutions-SMG4 finding.
     new Secret(stack, 'Unacknowledged');
     expect(() => app.synth()).toThrow(/AwsSolutions-SMG4/);
+  });
+});
+
+describe('database sizing', () => {
+  it('derives the connection budget from the instance class', () => {
+    expect(resolveDatabaseSizing().maxConnections).toBe(90);
+    expect(resolveDatabaseSizing().connectionBudget).toBe(90 - RESERVED_CONNECTIONS);
+    expect(resolveDatabaseSizing({ instanceType: 'm7g.large' }).maxConnections).toBe(720);
+    expect(resolveDatabaseSizing({ instanceType: 'r7g.2xlarge' }).maxConnections).toBe(5_000);
+  });
+
+  it.each([
+    [
+      { instanceType: 'db.t4g.micro' },
+      'instanceType is "db.t4g.micro"; use an RDS class without "db."',
+    ],
+    [{ instanceType: 'm7g.micro' }, 'micro exists only for t classes'],
+    [{ allocatedStorageGiB: 10 }, 'allocatedStorageGiB is 10; use an integer in 20..65536'],
+    [
+      { allocatedStorageGiB: 200, maxAllocatedStorageGiB: 100 },
+      'maxAllocatedStorageGiB is 100; use an integer in 200..65536 (at least allocatedStorageGiB)',
+    ],
+    [{ backupRetentionDays: 0 }, 'backupRetentionDays is 0; use an integer in 1..35'],
+  ])('rejects %j, naming the value, the range and the fix', (sizing, message) => {
+    expect(() => resolveDatabaseSizing(sizing)).toThrow(message);
+  });
+
+  it('rejects a connection budget the instance class cannot give', () => {
+    expect(() => resolveDatabaseSizing({}, 500)).toThrow(
+      'databaseConnectionBudget is 500 but db.t4g.micro allows about 90 connections, 13 of them kept back; use 2..77 or a larger instanceType',
+    );
+  });
+
+  it('rejects more concurrency than the chosen class has connections for', () => {
+    expect(() => resolveProps({ maxConcurrency: 100 })).toThrow(
+      'maxConcurrency 100 exceeds the database connection budget 77',
+    );
+    expect(() =>
+      resolveProps({ maxConcurrency: 100, database: { instanceType: 'm7g.large' } }),
+    ).not.toThrow();
+  });
+
+  it('builds a production database from props: class, Multi-AZ, protection, storage, backups', () => {
+    // Arrange / Act
+    const { stack } = stackOf({
+      database: {
+        instanceType: 'm7g.large',
+        multiAz: true,
+        deletionProtection: true,
+        allocatedStorageGiB: 100,
+        maxAllocatedStorageGiB: 1000,
+        backupRetentionDays: 14,
+      },
+      maxConcurrency: 50,
+    });
+    const template = Template.fromStack(stack);
+
+    // Assert
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      DBInstanceClass: 'db.m7g.large',
+      MultiAZ: true,
+      DeletionProtection: true,
+      AllocatedStorage: '100',
+      MaxAllocatedStorage: 1000,
+      BackupRetentionPeriod: 14,
+      StorageType: 'gp3',
+      EnablePerformanceInsights: true,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 50 },
+    });
+    // No CPU-credit alarm on a class without credits.
+    expect(
+      Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+        (alarm) => (alarm as { Properties: { MetricName?: string } }).Properties.MetricName,
+      ),
+    ).not.toContain('CPUCreditBalance');
+  });
+
+  it('closes idle sessions, keeps rows out of server logs, and expires the exported log', () => {
+    const { stack } = stackOf();
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::RDS::DBParameterGroup', {
+      Parameters: {
+        'rds.force_ssl': '1',
+        idle_session_timeout: '600000',
+        idle_in_transaction_session_timeout: '60000',
+        log_min_error_statement: 'panic',
+        log_error_verbosity: 'terse',
+      },
+    });
+    template.hasResourceProperties('Custom::LogRetention', {
+      LogGroupName: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+      RetentionInDays: 30,
+    });
   });
 });

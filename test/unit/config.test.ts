@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lambda/config';
+import { loadConfig, loadSecretInitConfig, loadTelemetryConfig } from '../../lambda/config';
 import { ConfigError } from '../../lambda/errors';
 
 const base = { DATABASE_URL: 'postgres://localhost/test', MASKING_SECRET_ID: 'mask' };
@@ -67,5 +67,29 @@ describe('loadConfig', () => {
   ])('fails fast naming the variable: %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe('loadTelemetryConfig', () => {
+  it("takes Powertools' standard variables, with the project's names when unset", () => {
+    expect(loadTelemetryConfig({})).toEqual({
+      serviceName: 'login-queue',
+      namespace: 'LoginQueue',
+    });
+    expect(
+      loadTelemetryConfig({
+        POWERTOOLS_SERVICE_NAME: 'logins-eu',
+        POWERTOOLS_METRICS_NAMESPACE: 'Logins',
+      }),
+    ).toEqual({ serviceName: 'logins-eu', namespace: 'Logins' });
+  });
+});
+
+describe('loadSecretInitConfig', () => {
+  it('needs the masking secret id', () => {
+    expect(loadSecretInitConfig({ MASKING_SECRET_ID: 'arn:mask' })).toEqual({
+      maskingSecretId: 'arn:mask',
+    });
+    expect(() => loadSecretInitConfig({})).toThrow('MASKING_SECRET_ID is required');
   });
 });

@@ -1,0 +1,153 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stackOf, template } from '../helpers/stacks';
+
+let aws: Template;
+beforeAll(() => {
+  aws = template('aws');
+});
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+const alarms = (t: Template) =>
+  Object.entries(t.findResources('AWS::CloudWatch::Alarm')) as [string, Resource][];
+const alarmOn = (metric: string) => {
+  const found = alarms(aws).filter(([, a]) => a.Properties.MetricName === metric);
+  expect(found, metric).toHaveLength(1);
+  return (found[0] as [string, Resource])[1].Properties;
+};
+
+describe('alarm notifications', () => {
+  it('sends every alarm to the topic when it fires and when it clears, e-mail or not', () => {
+    for (const t of [aws, template('noEmail')]) {
+      t.resourceCountIs('AWS::SNS::Topic', 1);
+      const [topicId] = Object.keys(t.findResources('AWS::SNS::Topic'));
+      const all = alarms(t);
+      expect(all.length).toBeGreaterThanOrEqual(11);
+      for (const [id, a] of all) {
+        expect(a.Properties.AlarmActions, id).toEqual([{ Ref: topicId }]);
+        expect(a.Properties.OKActions, id).toEqual([{ Ref: topicId }]);
+      }
+    }
+    template('noEmail').resourceCountIs('AWS::SNS::Subscription', 0);
+    aws.hasOutput('AlarmTopicArn', {});
+  });
+});
+
+describe('database alarms', () => {
+  it('watch CPU, CPU credits on a burstable class, free storage against the cap, and connections', () => {
+    expect(alarmOn('CPUUtilization')).toMatchObject({ Namespace: 'AWS/RDS', Threshold: 80 });
+    expect(alarmOn('CPUCreditBalance')).toMatchObject({
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 20,
+    });
+    // 10 % of the 100 GiB autoscaling cap.
+    expect(alarmOn('FreeStorageSpace')).toMatchObject({
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 100 * 1024 ** 3 * 0.1,
+    });
+    // 80 % of a t4g.micro's ~90 connections.
+    expect(alarmOn('DatabaseConnections')).toMatchObject({ Threshold: 72 });
+  });
+
+  it('alarm on a failed rotation of the master password', () => {
+    aws.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.secretsmanager'],
+        detail: { eventName: ['RotationFailed'] },
+      },
+    });
+    expect(alarmOn('MatchedEvents')).toMatchObject({ Namespace: 'AWS/Events', Threshold: 0 });
+  });
+});
+
+describe('function alarms', () => {
+  it('alarm when an invocation nears the function timeout', () => {
+    expect(alarmOn('Duration')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      Statistic: 'Maximum',
+      Threshold: 60_000 * 0.8,
+    });
+  });
+
+  it('raise a dependency outage within a few minutes', () => {
+    expect(alarmOn('RecordsRetried').EvaluationPeriods).toBeLessThanOrEqual(3);
+    expect(alarmOn('Errors').EvaluationPeriods).toBe(1);
+  });
+});
+
+describe('dashboard', () => {
+  it('shows alarm status, rejection reasons, write statements, database load and concurrency', () => {
+    const [dashboard] = Object.values(
+      aws.findResources('AWS::CloudWatch::Dashboard'),
+    ) as Resource[];
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    expect(body).toMatch(/type\\+"\s*:\s*\\+"alarm/);
+    for (const needle of [
+      'MonitoringDeadLetterQueueNotEmpty',
+      'record rejected',
+      'WriteStatements',
+      'DatabaseConnections',
+      'ConcurrentExecutions',
+    ]) {
+      expect(body, needle).toContain(needle);
+    }
+  });
+
+  it('is left out of the LocalStack target, whose CloudFormation drops dashboards', () => {
+    template('localstack').resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+  });
+});
+
+describe('functions in production', () => {
+  const ours = () =>
+    Object.values(
+      aws.findResources('AWS::Lambda::Function', {
+        Properties: { LoggingConfig: { LogGroup: Match.anyValue() } },
+      }),
+    ) as Resource[];
+
+  it('enable source maps, log JSON at INFO, and take Powertools settings from its variables', () => {
+    expect(ours()).toHaveLength(3);
+    for (const fn of ours()) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> })
+        .Variables;
+      expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      expect(variables.POWERTOOLS_SERVICE_NAME).toBe('login-queue');
+      expect(fn.Properties.LoggingConfig).toMatchObject({
+        LogFormat: 'JSON',
+        ApplicationLogLevel: 'INFO',
+        SystemLogLevel: 'WARN',
+      });
+      // X-Ray is an option (-c tracing=true): a cost per trace, and off by default.
+      expect(fn.Properties.TracingConfig).toBeUndefined();
+    }
+  });
+
+  it('trace with X-Ray when asked', () => {
+    const traced = Template.fromStack(stackOf({ tracing: true }).stack);
+    const functions = Object.values(
+      traced.findResources('AWS::Lambda::Function', {
+        Properties: { LoggingConfig: { LogGroup: Match.anyValue() } },
+      }),
+    ) as Resource[];
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+  });
+
+  it('give every log group a retention: their own, the providers, the rotation and PostgreSQL', () => {
+    for (const group of Object.values(aws.findResources('AWS::Logs::LogGroup')) as Resource[]) {
+      expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
+    }
+    const functions = Object.entries(aws.findResources('AWS::Lambda::Function')) as [
+      string,
+      Resource,
+    ][];
+    const retained = JSON.stringify(aws.findResources('Custom::LogRetention'));
+    for (const [id, fn] of functions) {
+      if (fn.Properties.LoggingConfig !== undefined || id.startsWith('LogRetention')) continue;
+      expect(retained, id).toContain(`{"Ref":"${id}"}`);
+    }
+    expect(retained).toContain('/aws/lambda/LoginQueueDatabaseInstanceRotationSingleUser');
+    expect(retained).toContain('/postgresql');
+  });
+});
