@@ -8,9 +8,6 @@ import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-
 import { type IMetric, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   type IConnectable,
-  InstanceClass,
-  InstanceSize,
-  InstanceType,
   type InterfaceVpcEndpoint,
   InterfaceVpcEndpointAwsService,
   IpAddresses,
