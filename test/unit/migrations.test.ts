@@ -27,6 +27,10 @@ function destructive(migration: Migration): string[] {
   return FORBIDDEN.filter(({ pattern }) => pattern.test(text)).map(({ what }) => what);
 }
 
+// Contract steps of an expand/contract change (README, Schema), each reviewed: the version
+// and why nothing running still uses what it drops. None yet.
+const REVIEWED_CONTRACTIONS: Readonly<Record<number, string>> = {};
+
 // sha256 of each released migration's SQL: a released migration is never edited (databases
 // that applied it would never see the change); add a new one instead.
 const RELEASED: Readonly<Record<number, string>> = {
@@ -38,7 +42,11 @@ const RELEASED: Readonly<Record<number, string>> = {
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 describe('MIGRATIONS', () => {
-  it.each(MIGRATIONS.map((m) => [m.version, m.name, m] as const))(
+  it.each(
+    MIGRATIONS.filter((m) => !(m.version in REVIEWED_CONTRACTIONS)).map(
+      (m) => [m.version, m.name, m] as const,
+    ),
+  )(
     'migration %i (%s) only adds: no DROP, RENAME or ALTER ... TYPE',
     (_version, _name, migration) => {
       expect(destructive(migration)).toEqual([]);
