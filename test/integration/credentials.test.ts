@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { createPool } from '../../lambda/db/pool';
 import { loadBundle, localContext } from '../../lambda/local/bundle';
 import { runEventSource } from '../../lambda/local/event-source';
 import { generateBodies } from '../../lambda/local/generate';
@@ -102,6 +103,66 @@ describe('the password of the function’s role rotated mid-drain', () => {
     );
     expect(rows[0].n).toBe(600);
     expect(await drainVisible(sqs, aws.dlqUrl)).toEqual([]);
+  });
+});
+
+describe('a pool whose credential the server refuses', () => {
+  let pipeline: Pipeline;
+  beforeAll(async () => {
+    pipeline = await startPipeline();
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  /** A pool as the function's login, whose credential answers `passwords` in turn. */
+  function poolWith(passwords: string[]) {
+    const { hostname, port, pathname } = new URL(pipeline.writer.url);
+    const credential = {
+      password: vi.fn(async () => passwords.shift() ?? ''),
+      invalidate: vi.fn(),
+    };
+    const pool = createPool({
+      database: {
+        kind: 'secret',
+        host: hostname,
+        port: Number(port),
+        database: pathname.slice(1),
+        user: pipeline.writer.role,
+        passwordSecretId: 'unused',
+        ssl: 'disable',
+      },
+      queryTimeoutMs: 10_000,
+      credential,
+      onError: () => {},
+    });
+    return { pool, credential };
+  }
+
+  it('invalidates it and connects once more, through connect() and through query()', async () => {
+    const good = pipeline.writer.password;
+    const { pool, credential } = poolWith(['stale', good, 'stale', good]);
+    try {
+      const client = await pool.connect();
+      client.release(true); // so that query() needs a new connection too
+      const { rows } = await pool.query('SELECT current_user AS u');
+      expect(rows).toEqual([{ u: pipeline.writer.role }]);
+      expect(credential.invalidate).toHaveBeenCalledTimes(2);
+      expect(credential.password).toHaveBeenCalledTimes(4);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('gives up after one more refusal, with the server’s 28P01', async () => {
+    const { pool, credential } = poolWith(['stale', 'still stale']);
+    try {
+      await expect(pool.query('SELECT 1')).rejects.toMatchObject({ code: '28P01' });
+      expect(credential.invalidate).toHaveBeenCalledOnce();
+      expect(credential.password).toHaveBeenCalledTimes(2);
+    } finally {
+      await pool.end();
+    }
   });
 });
 
