@@ -2,8 +2,9 @@
  * The function's database principal: the bundled handler logs in as login_queue_writer (a
  * test login inheriting exactly its privileges) and can append rows, nothing else.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate } from '../../lambda/db/migrate';
 import { WRITER_ROLE } from '../../lambda/db/roles';
 import { localContext } from '../../lambda/local/bundle';
@@ -156,5 +157,39 @@ describe('migration 3 on RDS', () => {
       WRITER_ROLE,
     ]);
     expect(member.rows[0].member).toBe(true);
+  });
+});
+
+describe('migration 3 by a user who may not create roles', () => {
+  const owner = `${inject('testRolePrefix')}owner_${randomBytes(3).toString('hex')}`;
+  let db: TestDatabase | undefined;
+  let pool: pg.Pool | undefined;
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+    await pipeline.db.pool.query(`DROP ROLE IF EXISTS ${owner}`);
+  });
+
+  it('still migrates, and grants the role a DBA (here: an earlier run) created', async () => {
+    // Arrange: a database owned by a plain login, without CREATEROLE, in a cluster where
+    // login_queue_writer already exists.
+    await pipeline.db.pool.query(
+      `CREATE ROLE ${owner} LOGIN NOSUPERUSER NOCREATEROLE PASSWORD 'owner'`,
+    );
+    db = await createTestDatabase();
+    await db.pool.query(`ALTER DATABASE ${new URL(db.url).pathname.slice(1)} OWNER TO ${owner}`);
+    const url = new URL(db.url);
+    url.username = owner;
+    url.password = 'owner';
+    pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    // Act
+    const result = await migrate(pool);
+    // Assert
+    expect(result.applied).toEqual([1, 2, 3]);
+    const { rows } = await db.pool.query(
+      "SELECT has_column_privilege($1, 'user_logins', 'message_id', 'INSERT') AS insert, has_column_privilege($1, 'user_logins', 'pii_sealed', 'SELECT') AS sealed",
+      [WRITER_ROLE],
+    );
+    expect(rows[0]).toEqual({ insert: true, sealed: false });
   });
 });
