@@ -1,25 +1,34 @@
 /**
  * The one reader of the environment: parses it once into a typed, frozen object and fails
  * fast with a ConfigError naming the variable. Env holds ARNs, names and URLs, never secrets
- * (DATABASE_URL may hold a password for local use; in AWS the password comes from a secret).
+ * (DATABASE_URL may hold a password for local use; in AWS the function signs IAM tokens and
+ * the migration reads the master password from a secret).
  */
 import { ConfigError } from './errors';
 import { NAMESPACE, SERVICE } from './metric-names';
 
 export type SslMode = 'disable' | 'require' | 'verify-full';
 
+interface DatabaseServer {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly ssl: SslMode;
+}
+
 export type DatabaseConfig =
   | { readonly kind: 'url'; readonly url: string }
-  | {
+  | (DatabaseServer & {
       readonly kind: 'secret';
-      readonly host: string;
-      readonly port: number;
-      readonly database: string;
-      readonly user: string;
       /** Secrets Manager id of a JSON secret with a `password` field (RDS-generated). */
       readonly passwordSecretId: string;
-      readonly ssl: SslMode;
-    };
+    })
+  | (DatabaseServer & {
+      /** IAM database authentication: a token signed locally per connection. */
+      readonly kind: 'iam';
+      readonly region: string;
+    });
 
 export interface Config {
   readonly database: DatabaseConfig;
@@ -60,24 +69,38 @@ function sslMode(env: Env): SslMode {
   throw new ConfigError(`DB_SSL must be disable, require or verify-full, got "${raw}"`);
 }
 
-/** Reads only the database settings (the migration function needs no masking key). */
+/**
+ * Reads only the database settings (the migration function needs no masking key).
+ * DB_AUTH=iam selects IAM database authentication; otherwise the password is in a secret.
+ */
 export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
   const url = optional(env, 'DATABASE_URL');
   if (url !== undefined) return Object.freeze({ kind: 'url', url });
   if (optional(env, 'DB_HOST') === undefined) {
     throw new ConfigError(
-      'set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER, DB_PASSWORD_SECRET_ID',
+      'set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER and DB_PASSWORD_SECRET_ID (or DB_AUTH=iam)',
     );
   }
-  return Object.freeze({
-    kind: 'secret',
+  const server: DatabaseServer = {
     host: required(env, 'DB_HOST'),
     port: integer(env, 'DB_PORT', 5432, 1, 65535),
     database: required(env, 'DB_NAME'),
     user: required(env, 'DB_USER'),
-    passwordSecretId: required(env, 'DB_PASSWORD_SECRET_ID'),
     ssl: sslMode(env),
-  });
+  };
+  const auth = optional(env, 'DB_AUTH') ?? 'password';
+  if (auth === 'password') {
+    return Object.freeze({
+      kind: 'secret',
+      ...server,
+      passwordSecretId: required(env, 'DB_PASSWORD_SECRET_ID'),
+    });
+  }
+  if (auth !== 'iam') throw new ConfigError(`DB_AUTH must be iam or password, got "${auth}"`);
+  // RDS accepts IAM tokens over TLS only.
+  if (server.ssl === 'disable')
+    throw new ConfigError('DB_AUTH=iam needs DB_SSL other than disable');
+  return Object.freeze({ kind: 'iam', ...server, region: required(env, 'AWS_REGION') });
 }
 
 /**

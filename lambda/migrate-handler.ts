@@ -1,11 +1,12 @@
 /**
  * Lambda entry point that applies the schema migrations; the CDK stack runs it as a
- * deploy-time trigger, so the schema exists before the first message arrives.
- * Throws on failure, which fails the deployment.
+ * deploy-time trigger, so the schema exists before the first message arrives. It logs in with
+ * the master credentials, read from their secret for every connection. Throws on failure,
+ * which fails the deployment.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadDatabaseConfig } from './config';
-import { migrate } from './db/migrate';
+import { type LoginRetry, migrate, retryRefusedLogin } from './db/migrate';
 import { createDatabasePool } from './runtime';
 import { createLogger } from './telemetry';
 
@@ -17,8 +18,23 @@ const pool = createDatabasePool(loadDatabaseConfig(), {
   secrets: new SecretsManagerClient({}),
 });
 
+// A refused login is retried for about 90 s (1, 2, 4, 8, 16, 30, 30 s apart): longer than a
+// rotation's window between changing the password and publishing it, well within the
+// function's 5-minute timeout.
+const RETRY: LoginRetry = {
+  attempts: 8,
+  firstDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  onRetry: (attempt, delayMs, error) =>
+    logger.warn('database refused the login; reading the secret again', {
+      attempt,
+      delayMs,
+      code: (error as { code?: string }).code,
+    }),
+};
+
 export const handler = async (): Promise<{ applied: readonly number[]; current: number }> => {
-  const result = await migrate(pool);
+  const result = await retryRefusedLogin(() => migrate(pool), RETRY);
   logger.info('schema migrated', { ...result });
   return result;
 };

@@ -7,6 +7,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createBatchProcessor } from './batch';
 import type { Config, DatabaseConfig } from './config';
+import { type DatabaseCredential, iamCredential, secretCredential } from './db/credentials';
 import { createPool } from './db/pool';
 import { createLoginStore } from './db/store';
 import { createSqsDeadLetterQueue } from './dead-letter';
@@ -23,7 +24,27 @@ export const sqsClient = () => new SQSClient({ useQueueUrlAsEndpoint: false });
 
 const errorName = (error: unknown) => (error as Error | undefined)?.name;
 
-/** A pool for the database config; with `kind: 'secret'` the password is read (and cached). */
+/** The credential of a database config: none for a URL, an IAM token, or a secret's password. */
+function databaseCredential(
+  database: DatabaseConfig,
+  options: { secretTtlMs: number; logger: Logger; secrets: SecretsManagerClient },
+): DatabaseCredential | undefined {
+  if (database.kind === 'url') return undefined;
+  if (database.kind === 'iam') return iamCredential(database);
+  const { logger, secrets } = options;
+  return secretCredential(
+    cached(
+      () => getSecretString(secrets, database.passwordSecretId),
+      options.secretTtlMs,
+      (error) => logger.warn('using the cached database password', { errorName: errorName(error) }),
+    ),
+  );
+}
+
+/**
+ * A pool for the database config. A secret's password is cached for `secretTtlMs` and read
+ * again when the server refuses it; an IAM token is signed per connection.
+ */
 export function createDatabasePool(
   database: DatabaseConfig,
   options: {
@@ -33,25 +54,11 @@ export function createDatabasePool(
     secrets: SecretsManagerClient;
   },
 ) {
-  const { logger, secrets } = options;
-  const password =
-    database.kind === 'secret'
-      ? cached(
-          async () => {
-            const secret = JSON.parse(await getSecretString(secrets, database.passwordSecretId));
-            if (typeof secret?.password !== 'string')
-              throw new Error('database secret has no "password"');
-            return secret.password as string;
-          },
-          options.secretTtlMs,
-          (error) =>
-            logger.warn('using the cached database password', { errorName: errorName(error) }),
-        )
-      : undefined;
+  const { logger } = options;
   return createPool({
     database,
     queryTimeoutMs: options.queryTimeoutMs,
-    password: password && (() => password.get()),
+    credential: databaseCredential(database, options),
     onError: (error) =>
       logger.warn('idle database connection dropped', {
         errorName: error.name,

@@ -22,6 +22,8 @@ export async function getSecretString(
 export interface Cached<T> {
   /** The cached value, loading it when absent or older than the TTL. */
   get(): Promise<T>;
+  /** Forgets the value (e.g. a password the server refused): the next get() loads, or throws. */
+  invalidate(): void;
 }
 
 /**
@@ -55,6 +57,9 @@ export function cached<T>(
       if (value !== undefined && now() - value.at < ttlMs) return Promise.resolve(value.data);
       inflight ??= refresh();
       return inflight;
+    },
+    invalidate() {
+      value = undefined;
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { Pool } from 'pg';
 import { MIGRATIONS, type Migration } from './migrations';
+import { isAuthenticationError } from './pool';
 
 // pg_advisory_lock key: the first 8 bytes of sha256("login-queue/migrations"), as int8.
 const LOCK_KEY = '-3180596402358398718';
@@ -56,5 +57,34 @@ export async function migrate(
         (error: Error) => error,
       );
     client.release(unlockError);
+  }
+}
+
+export interface LoginRetry {
+  /** Tries in all, the first included. */
+  readonly attempts: number;
+  readonly firstDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly onRetry?: (attempt: number, delayMs: number, error: unknown) => void;
+}
+
+/**
+ * Runs `run` again while it fails because the server refused the login, waiting firstDelayMs,
+ * then twice as long each time (at most maxDelayMs), `attempts` tries in all; rethrows the
+ * last error, or at once any other error. A rotating secret changes the password in the
+ * database before the new one becomes the secret's current version: a read in between fails.
+ */
+export async function retryRefusedLogin<T>(run: () => Promise<T>, retry: LoginRetry): Promise<T> {
+  const sleep = retry.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= retry.attempts || !isAuthenticationError(error)) throw error;
+      const delayMs = Math.min(retry.maxDelayMs, retry.firstDelayMs * 2 ** (attempt - 1));
+      retry.onRetry?.(attempt, delayMs, error);
+      await sleep(delayMs);
+    }
   }
 }

@@ -2,8 +2,11 @@
  * Versioned schema migrations, applied in order, each once, each in its own transaction.
  * Every statement is written to work both on an empty database and on one where the
  * take-home's `user_logins` (seven columns, no keys) already exists with rows: it creates
- * what is missing and keeps every row.
+ * what is missing and keeps every row. Migrations only add (see the README's Schema section):
+ * new code may run before its migration, and old code after it. Never edit a released one.
  */
+import { WRITER_ROLE } from './roles';
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -87,6 +90,46 @@ export const MIGRATIONS: readonly Migration[] = [
         GRANT INSERT ON pii_recovery_audit TO login_queue_recovery;
       END
       $roles$;
+    `,
+  },
+  {
+    version: 3,
+    name: 'writer_role',
+    sql: `
+      -- The function's own login: it appends rows to user_logins and can do nothing else.
+      -- Cluster-wide; created when this user may create roles, granted whenever it exists.
+      DO $writer$
+      BEGIN
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = current_user AND (rolsuper OR rolcreaterole)) THEN
+          BEGIN
+            CREATE ROLE ${WRITER_ROLE} LOGIN;
+          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+          END;
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${WRITER_ROLE}') THEN
+          RAISE NOTICE 'login-queue: no CREATEROLE; role ${WRITER_ROLE} not created';
+          RETURN;
+        END IF;
+        REVOKE ALL ON user_logins FROM ${WRITER_ROLE};
+        -- The columns COPY and INSERT name; ingested_at keeps its default (no forged times).
+        GRANT INSERT (message_id, user_id, device_type, masked_ip, masked_device_id, locale, app_version,
+                      app_version_raw, create_date, key_id, recovery_key_id, pii_sealed)
+          ON user_logins TO ${WRITER_ROLE};
+        -- ON CONFLICT (message_id) infers the unique index from that column: PostgreSQL
+        -- requires SELECT on a conflict target's columns (and on nothing else).
+        GRANT SELECT (message_id) ON user_logins TO ${WRITER_ROLE};
+        -- RDS: the role then logs in with IAM tokens only. rds_iam exists only there.
+        BEGIN
+          GRANT rds_iam TO ${WRITER_ROLE};
+        EXCEPTION WHEN undefined_object OR unique_violation THEN NULL;
+        END;
+        -- PostgreSQL 15's default, for older servers: PUBLIC (so the writer) may not create
+        -- objects in schema public (CVE-2018-1058). Only a warning where this user may not.
+        IF current_setting('server_version_num')::int < 150000 THEN
+          REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+        END IF;
+      END
+      $writer$;
     `,
   },
 ];

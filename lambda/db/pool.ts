@@ -3,14 +3,15 @@
  */
 import pg from 'pg';
 import type { DatabaseConfig } from '../config';
+import type { DatabaseCredential } from './credentials';
 
 export type { Pool } from 'pg';
 
 export interface PoolOptions {
   readonly database: DatabaseConfig;
   readonly queryTimeoutMs: number;
-  /** Resolves the password for `kind: 'secret'` configs (called per new connection). */
-  readonly password?: () => Promise<string>;
+  /** The password of each new connection for `kind: 'secret'` and `kind: 'iam'` configs. */
+  readonly credential?: DatabaseCredential;
   /** Pool size; the handler uses 1: one connection per Lambda container. */
   readonly max?: number;
   readonly onError: (error: Error) => void;
@@ -25,9 +26,48 @@ function ssl(database: DatabaseConfig): pg.PoolConfig['ssl'] {
   return { rejectUnauthorized: true };
 }
 
-/** Creates a pool. Idle clients that die (e.g. while a Lambda container is frozen) are dropped. */
+type ConnectCallback = (
+  error: Error | undefined,
+  client: pg.PoolClient | undefined,
+  done: (release?: unknown) => void,
+) => void;
+
+/**
+ * A pool that, when the server refuses a new connection's credential (a rotated password, an
+ * expired token), invalidates it and connects once more with a freshly fetched one. pg-pool's
+ * own query() goes through connect(), so both paths retry.
+ */
+class CredentialPool extends pg.Pool {
+  constructor(
+    config: pg.PoolConfig,
+    private readonly credential: DatabaseCredential | undefined,
+  ) {
+    super(config);
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    const connected = super.connect().catch((error: unknown) => {
+      if (this.credential === undefined || !isAuthenticationError(error)) throw error;
+      this.credential.invalidate();
+      return super.connect();
+    });
+    if (callback === undefined) return connected;
+    connected.then(
+      (client) => callback(undefined, client, (release) => client.release(release as Error)),
+      (error: Error) => callback(error, undefined, () => {}),
+    );
+    return undefined;
+  }
+}
+
+/**
+ * Creates a pool. Idle clients that die (e.g. while a Lambda container is frozen) are dropped;
+ * a refused credential is fetched again once per new connection (see CredentialPool).
+ */
 export function createPool(options: PoolOptions): pg.Pool {
-  const { database } = options;
+  const { database, credential } = options;
   const target: pg.PoolConfig =
     database.kind === 'url'
       ? { connectionString: database.url }
@@ -36,20 +76,23 @@ export function createPool(options: PoolOptions): pg.Pool {
           port: database.port,
           database: database.database,
           user: database.user,
-          password: options.password,
+          password: credential && (() => credential.password()),
           ssl: ssl(database),
         };
-  const pool = new pg.Pool({
-    ...target,
-    max: options.max ?? 1,
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 60_000,
-    keepAlive: true,
-    query_timeout: options.queryTimeoutMs,
-    statement_timeout: options.queryTimeoutMs,
-    application_name: 'login-queue',
-    allowExitOnIdle: true,
-  });
+  const pool = new CredentialPool(
+    {
+      ...target,
+      max: options.max ?? 1,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 60_000,
+      keepAlive: true,
+      query_timeout: options.queryTimeoutMs,
+      statement_timeout: options.queryTimeoutMs,
+      application_name: 'login-queue',
+      allowExitOnIdle: true,
+    },
+    credential,
+  );
   pool.on('error', options.onError);
   return pool;
 }
@@ -58,6 +101,14 @@ export function createPool(options: PoolOptions): pg.Pool {
 export function sqlState(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * True when the server refused the login (SQLSTATE class 28: 28P01 a wrong password, 28000
+ * e.g. an IAM token RDS did not accept). A fresh credential may succeed.
+ */
+export function isAuthenticationError(error: unknown): boolean {
+  return sqlState(error)?.startsWith('28') ?? false;
 }
 
 /**

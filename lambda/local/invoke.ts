@@ -4,18 +4,20 @@
  * like `sam local invoke`. The response goes to stdout, the handler's logs to stderr; the
  * exit code is non-zero only if the handler threw.
  *
- * Without DATABASE_URL (or DB_HOST) an embedded PostgreSQL is started and migrated; without
- * MASKING_SECRET_ID a local Secrets Manager stand-in with a fresh key is used; without DLQ_URL
- * invalid records are reported in batchItemFailures.
+ * Without DATABASE_URL (or DB_HOST) an embedded PostgreSQL is started and migrated, and the
+ * function logs in as its own role (login_queue_writer); without MASKING_SECRET_ID a local
+ * Secrets Manager stand-in with a fresh key is used; without DLQ_URL invalid records are
+ * reported in batchItemFailures.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { SQSEvent } from 'aws-lambda';
 import { buildBundles } from '../../infra/build';
 import { runCommand } from '../command';
+import { WRITER_ROLE } from '../db/roles';
 import { localAwsEnv, randomMaskingSecret } from './aws';
 import { loadBundle, localContext } from './bundle';
-import { startLocalPostgres } from './postgres';
+import { type LocalPostgres, startLocalPostgres } from './postgres';
 import { startLocalSecretsManager } from './secrets-manager';
 
 const HELP = `Usage: npm run invoke -- --event <file> [--env-vars <file>]
@@ -62,12 +64,14 @@ async function main(): Promise<number> {
     : {};
   const configured = (name: string) => env[name] ?? process.env[name];
   const stops: (() => Promise<void>)[] = [];
+  let postgres: LocalPostgres | undefined;
   try {
     await buildBundles();
     if (!configured('DATABASE_URL') && !configured('DB_HOST')) {
-      const postgres = await startLocalPostgres();
-      stops.push(() => postgres.stop());
-      env.DATABASE_URL = postgres.url;
+      const started = await startLocalPostgres();
+      postgres = started;
+      stops.push(() => started.stop());
+      env.DATABASE_URL = started.url;
       process.stderr.write(`invoke: embedded PostgreSQL at ${postgres.url}\n`);
     }
     if (!configured('MASKING_SECRET_ID')) {
@@ -86,6 +90,11 @@ async function main(): Promise<number> {
         {},
         localContext(),
       );
+      // Migrated as the admin; on our own server the function then logs in as its own role.
+      if (postgres !== undefined) {
+        env.DATABASE_URL = await postgres.loginAs(WRITER_ROLE);
+        process.stderr.write(`invoke: the function logs in as ${WRITER_ROLE}\n`);
+      }
       response = await loadBundle(env)(event, localContext());
     } finally {
       process.stdout.write = write;

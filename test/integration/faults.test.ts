@@ -30,10 +30,10 @@ async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Pro
 
 beforeAll(async () => {
   // The function reaches PostgreSQL through a proxy whose link the tests can cut.
-  pipeline = await startPipeline(async (database) => {
-    const direct = new URL(database.url);
+  pipeline = await startPipeline(async (writer) => {
+    const direct = new URL(writer.url);
     proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
-    const proxied = new URL(database.url);
+    const proxied = new URL(writer.url);
     proxied.hostname = '127.0.0.1';
     proxied.port = String(proxy.port);
     return { DATABASE_URL: proxied.toString() };

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WRITER_ROLE } from '../../lambda/db/roles';
 import { generateBodies } from '../../lambda/local/generate';
 import { type RunSummary, runLocal } from '../../lambda/local/run';
 import { parseLoginEvent } from '../../lambda/login-event';
@@ -76,6 +78,30 @@ describe('the local pipeline', () => {
     });
     expect(summary.repeatedIps).toBeGreaterThan(0);
     expect(summary.repeatedDevices).toBeGreaterThan(0);
+  });
+
+  it('runs the handler as login_queue_writer on the embedded server it starts', async () => {
+    // Act: no database given, so the run starts its own.
+    const { summary, services } = await runLocal({
+      messages: 60,
+      seed: 5,
+      batchSize: 20,
+      concurrency: 1,
+    });
+    cleanups.push(() => services.stop());
+    // Assert: written through the function's role, whose sessions are still open.
+    expect(new URL(services.handlerDatabaseUrl).username).toBe(WRITER_ROLE);
+    expect(summary.written).toBe(validCount(generateBodies(60, { seed: 5 })));
+    const admin = new pg.Client(services.databaseUrl);
+    await admin.connect();
+    try {
+      const { rows } = await admin.query(
+        "SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name = 'login-queue' AND usename <> current_user",
+      );
+      expect(rows).toEqual([{ usename: WRITER_ROLE }]);
+    } finally {
+      await admin.end();
+    }
   });
 
   it("drains the take-home environment's queue into its pre-created table", async () => {
@@ -176,6 +202,14 @@ describe('npm run invoke', () => {
       ],
     });
     expect(await db.count()).toBe(2);
+  });
+
+  it('starts, migrates and logs in as login_queue_writer to its own PostgreSQL without DATABASE_URL', async () => {
+    const { stdout, stderr } = await invoke(['--event', 'lambda/local/events/mixed-batch.json'], {
+      DATABASE_URL: '',
+    });
+    expect(stderr).toContain(`invoke: the function logs in as ${WRITER_ROLE}`);
+    expect(JSON.parse(stdout).batchItemFailures).toHaveLength(3);
   });
 
   it('reads a SAM env-vars file and exits non-zero when the function fails to start', async () => {

@@ -37,6 +37,27 @@ describe('loadConfig', () => {
     expect([config.keyTtlMs, config.deadLetterQueueUrl]).toEqual([60_000, 'https://sqs/dlq']);
   });
 
+  it('reads IAM database authentication, which needs no password secret', () => {
+    const config = loadConfig({
+      MASKING_SECRET_ID: 'mask',
+      DB_AUTH: 'iam',
+      DB_HOST: 'db.example',
+      DB_PORT: '5433',
+      DB_NAME: 'logins',
+      DB_USER: 'login_queue_writer',
+      AWS_REGION: 'eu-west-1',
+    });
+    expect(config.database).toEqual({
+      kind: 'iam',
+      host: 'db.example',
+      port: 5433,
+      database: 'logins',
+      user: 'login_queue_writer',
+      region: 'eu-west-1',
+      ssl: 'verify-full',
+    });
+  });
+
   it('is frozen', () => {
     expect(Object.isFrozen(loadConfig(base))).toBe(true);
   });
@@ -63,6 +84,26 @@ describe('loadConfig', () => {
         DB_SSL: 'off',
       },
       'DB_SSL must be',
+    ],
+    [
+      { MASKING_SECRET_ID: 'm', DB_HOST: 'h', DB_NAME: 'n', DB_USER: 'u', DB_AUTH: 'token' },
+      'DB_AUTH must be iam or password, got "token"',
+    ],
+    [
+      { MASKING_SECRET_ID: 'm', DB_HOST: 'h', DB_NAME: 'n', DB_USER: 'u', DB_AUTH: 'iam' },
+      'AWS_REGION is required',
+    ],
+    [
+      {
+        MASKING_SECRET_ID: 'm',
+        DB_HOST: 'h',
+        DB_NAME: 'n',
+        DB_USER: 'u',
+        DB_AUTH: 'iam',
+        AWS_REGION: 'us-east-1',
+        DB_SSL: 'disable',
+      },
+      'DB_AUTH=iam needs DB_SSL other than disable',
     ],
   ])('fails fast naming the variable: %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

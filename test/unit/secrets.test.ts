@@ -73,4 +73,18 @@ describe('cached', () => {
     await expect(value.get()).rejects.toThrow('down');
     await expect(value.get()).resolves.toBe('v2');
   });
+
+  it('loads again after invalidate, and then fails rather than serve the forgotten value', async () => {
+    const load = vi
+      .fn()
+      .mockResolvedValueOnce('old')
+      .mockResolvedValueOnce('new')
+      .mockRejectedValue(new Error('down'));
+    const value = cached(load, 60_000, () => {});
+    await expect(value.get()).resolves.toBe('old');
+    value.invalidate();
+    await expect(value.get()).resolves.toBe('new');
+    value.invalidate();
+    await expect(value.get()).rejects.toThrow('down');
+  });
 });

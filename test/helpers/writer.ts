@@ -1,0 +1,64 @@
+/**
+ * Logins for the function's database role in the test cluster. Roles are cluster-wide and
+ * test files run at once, so each login is its own role, a member of login_queue_writer that
+ * inherits its privileges and has none of its own, with its own password (never the shared
+ * role's, which a shared server may use). Dropped by drop(), and by the run's teardown if a
+ * file died first.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { WRITER_ROLE } from '../../lambda/db/roles';
+import type { TestDatabase } from './database';
+
+export interface WriterLogin {
+  readonly role: string;
+  readonly password: string;
+  /** The test database as this role (a plain connection, like the function's). */
+  readonly url: string;
+  /** Gives the role a new password (a rotation); returns it. Open sessions stay logged in. */
+  rotatePassword(): Promise<string>;
+  drop(): Promise<void>;
+}
+
+async function asAdmin(sql: string): Promise<void> {
+  const client = new pg.Client(inject('adminDatabaseUrl'));
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+const newPassword = () => randomBytes(18).toString('base64url');
+
+/** A login with exactly login_queue_writer's privileges on `db` (migrated first). */
+export async function createWriterLogin(db: TestDatabase): Promise<WriterLogin> {
+  const role = `${inject('testRolePrefix')}${randomBytes(4).toString('hex')}`;
+  let password = newPassword();
+  await asAdmin(
+    `CREATE ROLE ${role} LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${password}' IN ROLE ${WRITER_ROLE}`,
+  );
+  const url = () => {
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = password;
+    return u.toString();
+  };
+  return {
+    role,
+    get password() {
+      return password;
+    },
+    get url() {
+      return url();
+    },
+    async rotatePassword() {
+      password = newPassword();
+      await asAdmin(`ALTER ROLE ${role} PASSWORD '${password}'`);
+      return password;
+    },
+    drop: () => asAdmin(`DROP ROLE IF EXISTS ${role}`),
+  };
+}
