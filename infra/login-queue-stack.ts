@@ -30,6 +30,7 @@ import { type CfnSecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
+import { WRITER_ROLE } from '../lambda/db/roles';
 import { NAMESPACE, SERVICE } from '../lambda/metric-names';
 import { parseRecoveryPublicKey } from '../lambda/recovery';
 import { DATABASE_NAME, DATABASE_USER, LoginDatabase } from './database';
@@ -307,13 +308,22 @@ export class LoginQueueStack extends Stack {
     }
     if (props.recoveryPublicKey !== undefined) parseRecoveryPublicKey(props.recoveryPublicKey);
 
-    const environment = {
-      ...databaseEnvironment,
-      DB_PASSWORD_SECRET_ID: databaseSecret.secretArn,
+    const telemetry = {
       POWERTOOLS_SERVICE_NAME: SERVICE,
       POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',
     };
+    // The master credentials are the migration's alone. On AWS the function logs in as its own
+    // role with an IAM token (lambda/db/roles.ts); on LocalStack, with the given password.
+    const masterEnvironment = {
+      ...databaseEnvironment,
+      DB_PASSWORD_SECRET_ID: databaseSecret.secretArn,
+      ...telemetry,
+    };
+    const handlerDatabase: Record<string, string> =
+      database === undefined
+        ? { DB_PASSWORD_SECRET_ID: databaseSecret.secretArn }
+        : { DB_AUTH: 'iam', DB_USER: WRITER_ROLE };
     // Inside the VPC each function's security group allows egress only where it is granted.
     const network = database && {
       vpc: database.vpc,
@@ -327,7 +337,9 @@ export class LoginQueueStack extends Stack {
       description: 'SQS login events -> masked rows in PostgreSQL',
       timeout: settings.timeout,
       environment: {
-        ...environment,
+        ...databaseEnvironment,
+        ...handlerDatabase,
+        ...telemetry,
         MASKING_SECRET_ID: maskingSecret.secretArn,
         DLQ_URL: deadLetterQueue.queueUrl,
         ...(props.recoveryPublicKey ? { RECOVERY_PUBLIC_KEY: props.recoveryPublicKey } : {}),
@@ -336,7 +348,8 @@ export class LoginQueueStack extends Stack {
     });
     maskingSecret.grantRead(handler);
     allowSecretUse(maskingKey, 'HandlerReadsMaskingKeyRing', roleOf(handler), SECRET_USE.read);
-    databaseSecret.grantRead(handler);
+    if (database === undefined) databaseSecret.grantRead(handler);
+    else database.instance.grantConnect(handler, WRITER_ROLE);
     deadLetterQueue.grantSendMessages(handler);
     handler.addEventSource(
       new SqsEventSource(queue, {
@@ -352,7 +365,7 @@ export class LoginQueueStack extends Stack {
       xray: props.tracing,
       description: 'login-queue schema migrations (run at deploy time)',
       timeout: Duration.minutes(5),
-      environment,
+      environment: masterEnvironment,
       ...network,
     });
     databaseSecret.grantRead(migrate);

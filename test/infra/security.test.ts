@@ -1,4 +1,4 @@
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { template } from '../helpers/stacks';
 
@@ -130,5 +130,50 @@ describe('queue key', () => {
     ]);
     aws.hasOutput('ProducerPolicyArn', {});
     aws.hasOutput('QueueKeyArn', {});
+  });
+});
+
+describe('the function in the database', () => {
+  const variables = (description: RegExp) => {
+    const [fn] = Object.values(aws.findResources('AWS::Lambda::Function')).filter((f) =>
+      description.test(String((f as Resource).Properties.Description)),
+    ) as Resource[];
+    return (fn?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  };
+
+  it('logs in as its own role with an IAM token, and never sees the master credentials', () => {
+    const handler = variables(/masked rows/);
+    expect(handler).toMatchObject({ DB_AUTH: 'iam', DB_USER: 'login_queue_writer' });
+    expect(handler.DB_PASSWORD_SECRET_ID).toBeUndefined();
+    // The master secret is the only one Secrets Manager generates; its attachment is its ARN.
+    const generated = Object.keys(
+      aws.findResources('AWS::SecretsManager::Secret', {
+        Properties: { GenerateSecretString: Match.anyValue() },
+      }),
+    );
+    expect(generated).toHaveLength(1);
+    const handlerPolicies = JSON.stringify(rolePolicies(roleId('HandlerServiceRole')));
+    expect(handlerPolicies).not.toContain(generated[0]);
+    expect(handlerPolicies).not.toContain('DatabaseInstanceSecretAttachment');
+  });
+
+  it('may connect as that database user only', () => {
+    const connects = rolePolicies(roleId('HandlerServiceRole')).filter((s) =>
+      actions(s).includes('rds-db:connect'),
+    );
+    expect(connects).toHaveLength(1);
+    const target = JSON.stringify(connects[0]?.Resource);
+    expect(target).toContain(':dbuser:');
+    expect(target).toContain('/login_queue_writer');
+    aws.hasResourceProperties('AWS::RDS::DBInstance', { EnableIAMDatabaseAuthentication: true });
+  });
+
+  it('leaves the master credentials to the migration function', () => {
+    const migrate = variables(/schema migrations/);
+    expect(migrate.DB_PASSWORD_SECRET_ID).toEqual({
+      Ref: expect.stringMatching(/^DatabaseInstanceSecretAttachment/),
+    });
+    expect(migrate.DB_USER).toBe('login_queue');
+    expect(migrate.DB_AUTH).toBeUndefined();
   });
 });
