@@ -4,7 +4,9 @@
  * - written (or already written: a redelivery), and deleted from the queue by Lambda;
  * - dead-lettered by us with its reason (invalid body, or a row PostgreSQL rejected);
  * - reported in batchItemFailures, so SQS redelivers it (dependency down, DLQ unavailable)
- *   and its redrive policy dead-letters it after maxReceiveCount.
+ *   and its redrive policy dead-letters it after maxReceiveCount;
+ * - when the batch cannot be written at all (a dependency down, a bad configuration), its
+ *   records back off and the invocation fails (systemic.ts).
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { LoginStore } from './db/store';
@@ -14,6 +16,7 @@ import { parseLoginEvent } from './login-event';
 import { batchMasker } from './masking';
 import { createSealer, type RecoveryPublicKey } from './recovery';
 import { idempotencyKey, toRow, type Valid } from './rows';
+import { type Backoff, backOffAndFail } from './systemic';
 
 export interface BatchSummary {
   readonly received: number;
@@ -45,23 +48,14 @@ export interface BatchDependencies {
   /** Seals ip and device_id for controlled recovery; undefined = no recovery data. */
   readonly recovery?: RecoveryPublicKey;
   readonly now?: () => number;
+  /** Extends the visibility of records that must wait; undefined = they wait the queue's timeout. */
+  readonly backoff?: Backoff;
 }
 
-function errorFields(error: unknown): Record<string, unknown> {
-  const err = error as {
-    name?: unknown;
-    message?: unknown;
-    cause?: { name?: unknown; code?: unknown };
-  };
-  return {
-    errorName: err?.name,
-    errorMessage: err?.message,
-    causeName: err?.cause?.name,
-    causeCode: err?.cause?.code,
-  };
-}
-
-/** Builds the batch processor. It rejects only on a bug; every record's fate is in the result. */
+/**
+ * Builds the batch processor. Every record's fate is in the result, except when the batch
+ * cannot be written at all: it then rejects (ConfigError or TransientError) after backing off.
+ */
 export function createBatchProcessor(deps: BatchDependencies) {
   const now = deps.now ?? Date.now;
   const { log } = deps;
@@ -114,6 +108,7 @@ export function createBatchProcessor(deps: BatchDependencies) {
     let duplicates = 0;
     let statements = 0;
     let rowsSent = 0;
+    let systemic: unknown;
     if (valid.length > 0) {
       try {
         const { current } = await deps.keys.get();
@@ -156,10 +151,7 @@ export function createBatchProcessor(deps: BatchDependencies) {
       } catch (error) {
         // Key or database unavailable: nothing of this batch may be lost, so every valid
         // record goes back to the queue; ON CONFLICT makes the redelivery write each once.
-        log.error('batch write failed; records will be redelivered', {
-          records: valid.length,
-          ...errorFields(error),
-        });
+        systemic = error;
         for (const { record } of valid) failures.add(record.messageId);
       }
     }
@@ -177,6 +169,8 @@ export function createBatchProcessor(deps: BatchDependencies) {
     };
     log.info('batch processed', { ...summary });
     deps.publish(summary);
+    if (systemic !== undefined)
+      await backOffAndFail(records, failures, systemic, deps.backoff, log);
     return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

@@ -13,6 +13,7 @@ import { createSqsDeadLetterQueue } from './dead-letter';
 import { parseKeyRing } from './key-ring';
 import { parseRecoveryPublicKey } from './recovery';
 import { cached, getSecretString } from './secrets';
+import { createSqsSourceQueue } from './source-queue';
 import { createLogger, createMetricsPublisher } from './telemetry';
 
 /**
@@ -78,11 +79,12 @@ export function createRuntime(config: Config) {
         errorName: errorName(error),
       }),
   );
+  const sqs = sqsClient();
   const deadLetterUrl = config.deadLetterQueueUrl;
   const deadLetter =
     deadLetterUrl === undefined
       ? undefined
-      : createSqsDeadLetterQueue(sqsClient(), deadLetterUrl, (error, messages) =>
+      : createSqsDeadLetterQueue(sqs, deadLetterUrl, (error, messages) =>
           logger.error('dead-letter send failed; records will be redelivered', {
             messages,
             errorName: errorName(error),
@@ -103,6 +105,12 @@ export function createRuntime(config: Config) {
     log: logger,
     publish: createMetricsPublisher(),
     recovery,
+    backoff: {
+      policy: config.backoff,
+      queue: createSqsSourceQueue(sqs, config.sourceQueueUrl, (action, error, messageIds) =>
+        logger.error(`source queue ${action} failed`, { messageIds, errorName: errorName(error) }),
+      ),
+    },
   });
   return { logger, pool, processBatch };
 }
