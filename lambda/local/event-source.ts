@@ -209,10 +209,11 @@ async function poll(
     batch.catch(() => {});
     return batch;
   };
-  let next = prefetch();
+  let next: Promise<Message[]> | undefined = prefetch();
   let failedInARow = 0;
   for (;;) {
-    const messages = await next;
+    const messages = await (next ?? prefetch());
+    next = undefined;
     if (run.stopped) return;
     if (messages.length === 0) {
       if (await stop()) return;
@@ -220,8 +221,10 @@ async function poll(
       next = prefetch();
       continue;
     }
-    // Poll ahead while this batch is handled, as Lambda's pollers do.
-    next = prefetch();
+    // Poll ahead while this batch is handled, as Lambda's pollers do, but not while
+    // invocations fail: a prefetched batch held through the pause below could outlive its
+    // visibility timeout and be handled twice.
+    if (failedInARow === 0) next = prefetch();
     const records = messages.map((message) =>
       toRecord(message, options.queueArn, options.region ?? 'us-east-1'),
     );
