@@ -8,14 +8,15 @@
  * - when the batch cannot be written at all (a dependency down, a bad configuration), its
  *   records back off and the invocation fails (systemic.ts).
  */
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LoginStore } from './db/store';
 import type { DeadLetterItem, DeadLetterQueue } from './dead-letter';
 import type { KeyRing } from './key-ring';
 import { parseLoginEvent } from './login-event';
 import { batchMasker } from './masking';
 import { createSealer, type RecoveryPublicKey } from './recovery';
-import { idempotencyKey, toRow, type Valid } from './rows';
+import { recordIdentity, signMarker } from './redrive-marker';
+import { toRow, type Valid } from './rows';
 import { type Backoff, backOffAndFail } from './systemic';
 
 export interface BatchSummary {
@@ -81,8 +82,17 @@ export function createBatchProcessor(deps: BatchDependencies) {
     const started = now();
     const records = event.Records;
     const valid: Valid[] = [];
-    const invalid: DeadLetterItem[] = [];
+    const invalid: { record: SQSRecord; reason: string; detail: string }[] = [];
     const rejectedByReason: Record<string, number> = {};
+    // Cached after the first batch of a container: this resolves at once.
+    const ring = deps.keys.get();
+    ring.catch(() => {}); // observed below; the DLQ path goes on without it
+    const unverified: string[] = [];
+    const identity = (record: SQSRecord, keys: KeyRing) => {
+      const { id, unverified: forged } = recordIdentity(record, keys);
+      if (forged) unverified.push(record.messageId);
+      return id;
+    };
     for (const record of records) {
       const parsed = parseLoginEvent(record.body);
       if (parsed.ok) {
@@ -91,18 +101,28 @@ export function createBatchProcessor(deps: BatchDependencies) {
       }
       const { reason, detail } = parsed.rejection;
       rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
-      invalid.push({
-        messageId: record.messageId,
-        sourceMessageId: idempotencyKey(record),
-        body: record.body,
-        reason,
-        detail,
-      });
+      invalid.push({ record, reason, detail });
     }
 
     const failures = new Set<string>();
-    // Invalid records go to the DLQ while the valid ones are written.
-    const invalidSent = deadLetter(invalid, failures);
+    // Invalid records go to the DLQ while the valid ones are written. Without the key ring
+    // (Secrets Manager down) they go without a redrive marker: a redrive is then a new message.
+    const invalidSent = (async () => {
+      if (invalid.length === 0) return 0;
+      const keys = await ring.catch(() => undefined);
+      const items = invalid.map(({ record, reason, detail }): DeadLetterItem => {
+        const sourceMessageId = keys ? identity(record, keys) : record.messageId;
+        return {
+          messageId: record.messageId,
+          sourceMessageId,
+          marker: keys && signMarker(keys.current, sourceMessageId),
+          body: record.body,
+          reason,
+          detail,
+        };
+      });
+      return deadLetter(items, failures);
+    })();
 
     let written = 0;
     let duplicates = 0;
@@ -111,12 +131,15 @@ export function createBatchProcessor(deps: BatchDependencies) {
     let systemic: unknown;
     if (valid.length > 0) {
       try {
-        const { current } = await deps.keys.get();
+        const keys = await ring;
+        const { current } = keys;
         const sealer = deps.recovery && createSealer(deps.recovery);
         const masked = batchMasker(current);
         // Lazy: the store streams the first rows to PostgreSQL while later ones are masked.
         const rows = (function* () {
-          for (const item of valid) yield toRow(item, current, masked, sealer, started);
+          for (const item of valid) {
+            yield toRow(item, identity(item.record, keys), current, masked, sealer, started);
+          }
         })();
         const result = await deps.store.insert(rows);
         // Defence in depth: a store that consumed fewer rows than the batch has would report
@@ -131,7 +154,7 @@ export function createBatchProcessor(deps: BatchDependencies) {
         const byKey =
           result.rejected.length === 0
             ? new Map()
-            : new Map(valid.map(({ record }) => [idempotencyKey(record), record]));
+            : new Map(valid.map(({ record }) => [recordIdentity(record, keys).id, record]));
         const rejectedRows = result.rejected.map((row): DeadLetterItem => {
           rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;
           const record = byKey.get(row.messageId);
@@ -142,6 +165,7 @@ export function createBatchProcessor(deps: BatchDependencies) {
           return {
             messageId: record.messageId,
             sourceMessageId: row.messageId,
+            marker: signMarker(current, row.messageId),
             body: record.body,
             reason: 'database.rejected',
             detail: `SQLSTATE ${row.sqlState}${row.constraint ? ` (${row.constraint})` : ''}`,
@@ -156,6 +180,12 @@ export function createBatchProcessor(deps: BatchDependencies) {
       }
     }
     const deadLettered = (await invalidSent) + rowsSent;
+    if (unverified.length > 0) {
+      // A producer set SourceMessageId (or a rotated-out key signed it): never trusted.
+      log.warn('redrive marker did not verify; stored as a new message', {
+        messageIds: [...new Set(unverified)],
+      });
+    }
 
     const summary: BatchSummary = {
       received: records.length,

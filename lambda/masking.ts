@@ -19,15 +19,21 @@ export type MaskedField = (typeof MASKED_FIELDS)[number];
 export interface MaskingKey {
   readonly id: string;
   readonly subkeys: Readonly<Record<MaskedField, KeyObject>>;
+  /** Signs redrive markers (redrive-marker.ts): its own HKDF info, so no new secret. */
+  readonly markerKey: KeyObject;
 }
 
 /** Derives the per-field subkeys of one key. Cheap enough per key, too slow per record. */
 export function deriveMaskingKey(id: string, material: Buffer): MaskingKey {
-  const subkey = (field: MaskedField) =>
+  const subkey = (purpose: string) =>
     createSecretKey(
-      Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), `login-queue/v1/${field}`, 32)),
+      Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), `login-queue/v1/${purpose}`, 32)),
     );
-  return { id, subkeys: { ip: subkey('ip'), device_id: subkey('device_id') } };
+  return {
+    id,
+    subkeys: { ip: subkey('ip'), device_id: subkey('device_id') },
+    markerKey: subkey('redrive-marker'),
+  };
 }
 
 /** The token of an already canonical value. */

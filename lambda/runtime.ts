@@ -84,12 +84,19 @@ export function createRuntime(config: Config) {
   const deadLetter =
     deadLetterUrl === undefined
       ? undefined
-      : createSqsDeadLetterQueue(sqs, deadLetterUrl, (error, messages) =>
-          logger.error('dead-letter send failed; records will be redelivered', {
-            messages,
-            errorName: errorName(error),
-          }),
-        );
+      : createSqsDeadLetterQueue(sqs, deadLetterUrl, {
+          onFailure: ({ retrying, ...failure }) =>
+            retrying
+              ? logger.warn('dead-letter send failed; retrying', { ...failure })
+              : logger.error('dead-letter send failed; records will be redelivered', {
+                  ...failure,
+                }),
+          onTrimmed: (messageId, dropped) =>
+            logger.warn('dead-letter attributes left out to fit the maximum message size', {
+              messageId,
+              dropped,
+            }),
+        });
   const recovery =
     config.recoveryPublicKey === undefined
       ? undefined

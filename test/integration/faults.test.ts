@@ -177,3 +177,27 @@ describe('a row PostgreSQL rejects', () => {
     }
   });
 });
+
+describe('an invalid body at the maximum message size', () => {
+  it('is dead-lettered with the attributes that fit, exactly at the limit and at the limit with the reason', async () => {
+    // Arrange: the DLQ's maximum (1 MiB); one body exactly that size, one that fits with the reason alone.
+    const handler: SqsHandler = loadBundle(baseEnv);
+    const limit = 1_048_576;
+    const reasonBytes = 'DeadLetterReason'.length + 'String'.length + 'body.not_json'.length;
+    const atLimit = `{${'x'.repeat(limit - 1)}`;
+    const withReason = `[${'y'.repeat(limit - reasonBytes - 1)}`;
+    const event = sqsEvent([atLimit, withReason]);
+    // Act
+    const response = await handler(event, localContext());
+    // Assert: both have a fate (never retried forever); the reason rides along where it fits.
+    expect(response).toEqual({ batchItemFailures: [] });
+    const dead = await drainVisible(sqsClientFor(aws.sqsEndpoint), aws.dlqUrl);
+    const bySize = Object.fromEntries(
+      dead.map((m) => [Buffer.byteLength(m.Body ?? ''), Object.keys(m.MessageAttributes ?? {})]),
+    );
+    expect(bySize).toEqual({
+      [limit]: [],
+      [limit - reasonBytes]: ['DeadLetterReason'],
+    });
+  });
+});

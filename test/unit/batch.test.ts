@@ -1,20 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { createBatchProcessor } from '../../lambda/batch';
 import { ConfigError, KeyRingError, TransientError } from '../../lambda/errors';
+import { parseKeyRing } from '../../lambda/key-ring';
+import { signMarker } from '../../lambda/redrive-marker';
 import { fakeDependencies } from '../helpers/fakes';
-import { loginBody, sqsEvent, sqsRecord } from '../helpers/sqs';
+import { loginBody, maskingSecret, sqsEvent, sqsRecord } from '../helpers/sqs';
 
-/** A delivery of a message the redrive tool put back (first sent as 'original-id'). */
-const redriven = (deliveryId: string) =>
+const ring = parseKeyRing(maskingSecret());
+const attribute = (stringValue: string) => ({
+  dataType: 'String',
+  stringValue,
+  stringListValues: [],
+  binaryListValues: [],
+});
+
+/** A delivery of a message the redrive tool put back (first sent as `sourceId`); `marker` null: none. */
+const redriven = (
+  deliveryId: string,
+  sourceId = 'original-id',
+  marker: string | null = signMarker(ring.current, sourceId),
+) =>
   sqsRecord(loginBody(), {
     messageId: deliveryId,
     messageAttributes: {
-      SourceMessageId: {
-        dataType: 'String',
-        stringValue: 'original-id',
-        stringListValues: [],
-        binaryListValues: [],
-      },
+      SourceMessageId: attribute(sourceId),
+      ...(marker === null ? {} : { SourceMessageSignature: attribute(marker) }),
     },
   });
 
@@ -80,6 +90,7 @@ describe('batch processor', () => {
       {
         messageId: event.Records[0]?.messageId,
         sourceMessageId: event.Records[0]?.messageId,
+        marker: signMarker(ring.current, event.Records[0]?.messageId as string),
         body: '{"foo": "oops_wrong_msg_type", "bar": "123"}',
         reason: 'user_id.missing',
         detail: 'user_id is required',
@@ -226,6 +237,46 @@ describe('batch processor', () => {
     await process({ Records: [redriven('redrive-2')] });
     expect([...store.rows.keys()]).toEqual(['original-id']);
     expect(summaries[1]).toMatchObject({ written: 0, duplicates: 1 });
+  });
+
+  it('stores a message whose producer set SourceMessageId under its own id, and says so', async () => {
+    // Arrange: a producer claims an existing row's id, without a marker or with a forged one.
+    const { deps, store, log, summaries } = fakeDependencies();
+    const process = createBatchProcessor(deps);
+    await process({ Records: [redriven('first', 'victim-id')] });
+    const unsigned = redriven('forged-1', 'victim-id', null);
+    const forged = redriven('forged-2', 'victim-id', `k1:${'A'.repeat(43)}`);
+    // Act
+    await process({ Records: [unsigned, forged] });
+    // Assert: neither is a duplicate of the victim; both are written, and logged.
+    expect([...store.rows.keys()].sort()).toEqual(['forged-1', 'forged-2', 'victim-id']);
+    expect(summaries[1]).toMatchObject({ written: 2, duplicates: 0 });
+    expect(log.lines.find((line) => line.message.startsWith('redrive marker'))).toMatchObject({
+      attributes: { messageIds: ['forged-1', 'forged-2'] },
+    });
+  });
+
+  it('treats a marker signed by a key no longer in the ring as a new message', async () => {
+    const { deps, store } = fakeDependencies();
+    const retired = parseKeyRing(maskingSecret('k0'));
+    const stale = redriven('delivery', 'old-id', signMarker(retired.current, 'old-id'));
+    await createBatchProcessor(deps)({ Records: [stale] });
+    expect([...store.rows.keys()]).toEqual(['delivery']);
+  });
+
+  it('signs the dead letter of a verified redrive with its first id', async () => {
+    const { deps, deadLetter } = fakeDependencies();
+    const record = sqsRecord('not json', {
+      messageId: 'delivery',
+      messageAttributes: {
+        SourceMessageId: attribute('first-id'),
+        SourceMessageSignature: attribute(signMarker(ring.current, 'first-id')),
+      },
+    });
+    await createBatchProcessor(deps)({ Records: [record] });
+    expect(deadLetter.sent).toMatchObject([
+      { sourceMessageId: 'first-id', marker: signMarker(ring.current, 'first-id') },
+    ]);
   });
 
   it('backs a failed redriven record off by its delivery id and receipt handle', async () => {
