@@ -169,6 +169,46 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
   });
 });
 
+describe('an SQS connection reset during npm start', () => {
+  it('rides through a 1-second cut of the SQS endpoint: every message still gets its fate once', async () => {
+    // Arrange: npm start's pipeline reaches SQS (pollers and the function alike) through a link cut mid-drain.
+    const db = await database();
+    const aws = await startLocalAws({ visibilityTimeout: 5, maxReceiveCount: 5 });
+    cleanups.push(() => aws.stop());
+    const link = await startTcpProxy('127.0.0.1', Number(new URL(aws.sqsEndpoint).port));
+    cleanups.push(() => link.stop());
+    const seed = 3;
+    const bodies = generateBodies(1_500, { seed });
+    const notices: string[] = [];
+    let cut = false;
+    // Act
+    const { summary, services } = await runLocal({
+      messages: bodies.length,
+      seed,
+      batchSize: 25,
+      concurrency: 2,
+      databaseUrl: db.url,
+      sqsEndpoint: `http://127.0.0.1:${link.port}`,
+      queueUrl: aws.queueUrl,
+      dlqUrl: aws.dlqUrl,
+      onNotice: (line) => notices.push(line),
+      onProgress: (progress) => {
+        if (cut || progress.delivered < 300) return;
+        cut = true;
+        void link.cut().then(() => setTimeout(() => void link.restore(), 1_000));
+      },
+    });
+    cleanups.push(() => services.stop());
+    // Assert
+    expect(cut).toBe(true);
+    expect(notices.some((line) => /retrying for up to 60 s$/.test(line))).toBe(true);
+    expect(await rowFacts(db)).toEqual({ n: validCount(bodies), ids: validCount(bodies) });
+    const deadIds = new Set(Object.values(summary.deadLetterQueue.messageIds).flat());
+    expect(deadIds.size).toBe(bodies.length - validCount(bodies));
+    expect(summary.deadLetterQueue.byReason[REDRIVEN]).toBeUndefined();
+  });
+});
+
 describe('configuration errors', () => {
   it('a key ring that does not parse ends npm start non-zero with one line naming it, and dead-letters nothing', async () => {
     // Arrange
