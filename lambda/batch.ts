@@ -88,11 +88,9 @@ export function createBatchProcessor(deps: BatchDependencies) {
     const ring = deps.keys.get();
     ring.catch(() => {}); // observed below; the DLQ path goes on without it
     const unverified: string[] = [];
-    const identity = (record: SQSRecord, keys: KeyRing) => {
-      const { id, unverified: forged } = recordIdentity(record, keys);
-      if (forged) unverified.push(record.messageId);
-      return id;
-    };
+    const onUnverified = (messageId: string) => unverified.push(messageId);
+    const identity = (record: SQSRecord, keys: KeyRing) =>
+      recordIdentity(record, keys, onUnverified);
     for (const record of records) {
       const parsed = parseLoginEvent(record.body);
       if (parsed.ok) {
@@ -154,7 +152,7 @@ export function createBatchProcessor(deps: BatchDependencies) {
         const byKey =
           result.rejected.length === 0
             ? new Map()
-            : new Map(valid.map(({ record }) => [recordIdentity(record, keys).id, record]));
+            : new Map(valid.map(({ record }) => [recordIdentity(record, keys), record]));
         const rejectedRows = result.rejected.map((row): DeadLetterItem => {
           rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;
           const record = byKey.get(row.messageId);

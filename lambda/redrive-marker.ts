@@ -31,22 +31,21 @@ export function verifyMarker(ring: KeyRing, sourceMessageId: string, signature: 
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-export interface RecordIdentity {
-  /** The id the record's row is stored under. */
-  readonly id: string;
-  /** A SourceMessageId was present but its marker did not verify: ignored. */
-  readonly unverified: boolean;
-}
-
 /**
  * The id a record is stored under: its verified SourceMessageId (a redrive of an earlier
- * message), else its own message id. Costs nothing for a record without the attribute.
+ * message), else its own message id. `onUnverified` hears a record whose SourceMessageId was
+ * ignored. Costs one property read for a record without the attribute.
  */
-export function recordIdentity(record: SQSRecord, ring: KeyRing): RecordIdentity {
+export function recordIdentity(
+  record: SQSRecord,
+  ring: KeyRing,
+  onUnverified?: (messageId: string) => void,
+): string {
   const attributes = record.messageAttributes;
   const source = attributes?.[MarkerAttribute.SourceMessageId]?.stringValue;
-  if (!source) return { id: record.messageId, unverified: false };
+  if (!source) return record.messageId;
   const signature = attributes?.[MarkerAttribute.Signature]?.stringValue;
-  if (signature && verifyMarker(ring, source, signature)) return { id: source, unverified: false };
-  return { id: record.messageId, unverified: true };
+  if (signature && verifyMarker(ring, source, signature)) return source;
+  onUnverified?.(record.messageId);
+  return record.messageId;
 }
