@@ -345,4 +345,46 @@ describe('dead-letter queue', () => {
     expect(moved?.MessageAttributes?.SourceMessageSignature?.StringValue).toMatch(/^k1:/);
     expect(back?.find((m) => m.Body === 'producer one')?.MessageAttributes).toBeUndefined();
   });
+
+  it("does not let a producer suppress a message by naming an existing row's id in SourceMessageId", async () => {
+    // Arrange: a stored row, then a producer's message claiming its id (no marker, or a made-up one).
+    const [first] = sqsEvent([loginBody({ user_id: 'victim' })]).Records;
+    if (first === undefined) throw new Error('no record');
+    await handler({ Records: [first] }, localContext());
+    const claim = (marker?: string) => ({
+      SourceMessageId: {
+        dataType: 'String',
+        stringValue: first.messageId,
+        stringListValues: [],
+        binaryListValues: [],
+      },
+      ...(marker
+        ? {
+            SourceMessageSignature: {
+              dataType: 'String',
+              stringValue: marker,
+              stringListValues: [],
+              binaryListValues: [],
+            },
+          }
+        : {}),
+    });
+    const forged = sqsEvent([
+      loginBody({ user_id: 'p1' }),
+      loginBody({ user_id: 'p2' }),
+    ]).Records.map((record, i) => ({
+      ...record,
+      messageAttributes: claim(i === 0 ? undefined : `k1:${'x'.repeat(43)}`),
+    }));
+    // Act
+    const response = await handler({ Records: forged }, localContext());
+    // Assert: both are written under their own ids.
+    expect(response).toEqual({ batchItemFailures: [] });
+    const { rows } = await db.pool.query('SELECT user_id, message_id FROM user_logins ORDER BY 1');
+    expect(rows).toEqual([
+      { user_id: 'p1', message_id: forged[0]?.messageId },
+      { user_id: 'p2', message_id: forged[1]?.messageId },
+      { user_id: 'victim', message_id: first.messageId },
+    ]);
+  });
 });
