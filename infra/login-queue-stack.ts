@@ -342,6 +342,7 @@ export class LoginQueueStack extends Stack {
         ...telemetry,
         MASKING_SECRET_ID: maskingSecret.secretArn,
         DLQ_URL: deadLetterQueue.queueUrl,
+        SOURCE_QUEUE_URL: queue.queueUrl,
         ...(props.recoveryPublicKey ? { RECOVERY_PUBLIC_KEY: props.recoveryPublicKey } : {}),
       },
       ...network,
@@ -351,6 +352,9 @@ export class LoginQueueStack extends Stack {
     if (database === undefined) databaseSecret.grantRead(handler);
     else database.instance.grantConnect(handler, WRITER_ROLE);
     deadLetterQueue.grantSendMessages(handler);
+    // The handler backs records off (and deletes those already dead-lettered) itself when a
+    // batch fails for a systemic reason; stated here rather than left to the event source's grant.
+    queue.grant(handler, 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage');
     handler.addEventSource(
       new SqsEventSource(queue, {
         batchSize: settings.batchSize,

@@ -4,16 +4,20 @@
  * - written (or already written: a redelivery), and deleted from the queue by Lambda;
  * - dead-lettered by us with its reason (invalid body, or a row PostgreSQL rejected);
  * - reported in batchItemFailures, so SQS redelivers it (dependency down, DLQ unavailable)
- *   and its redrive policy dead-letters it after maxReceiveCount.
+ *   and its redrive policy dead-letters it after maxReceiveCount;
+ * - when the batch cannot be written at all (a dependency down, a bad configuration), its
+ *   records back off and the invocation fails (systemic.ts).
  */
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LoginStore } from './db/store';
 import type { DeadLetterItem, DeadLetterQueue } from './dead-letter';
 import type { KeyRing } from './key-ring';
 import { parseLoginEvent } from './login-event';
 import { batchMasker } from './masking';
 import { createSealer, type RecoveryPublicKey } from './recovery';
-import { idempotencyKey, toRow, type Valid } from './rows';
+import { recordIdentity, signMarker } from './redrive-marker';
+import { toRow, type Valid } from './rows';
+import { type Backoff, backOffAndFail } from './systemic';
 
 export interface BatchSummary {
   readonly received: number;
@@ -45,23 +49,14 @@ export interface BatchDependencies {
   /** Seals ip and device_id for controlled recovery; undefined = no recovery data. */
   readonly recovery?: RecoveryPublicKey;
   readonly now?: () => number;
+  /** Extends the visibility of records that must wait; undefined = they wait the queue's timeout. */
+  readonly backoff?: Backoff;
 }
 
-function errorFields(error: unknown): Record<string, unknown> {
-  const err = error as {
-    name?: unknown;
-    message?: unknown;
-    cause?: { name?: unknown; code?: unknown };
-  };
-  return {
-    errorName: err?.name,
-    errorMessage: err?.message,
-    causeName: err?.cause?.name,
-    causeCode: err?.cause?.code,
-  };
-}
-
-/** Builds the batch processor. It rejects only on a bug; every record's fate is in the result. */
+/**
+ * Builds the batch processor. Every record's fate is in the result, except when the batch
+ * cannot be written at all: it then rejects (ConfigError or TransientError) after backing off.
+ */
 export function createBatchProcessor(deps: BatchDependencies) {
   const now = deps.now ?? Date.now;
   const { log } = deps;
@@ -87,8 +82,15 @@ export function createBatchProcessor(deps: BatchDependencies) {
     const started = now();
     const records = event.Records;
     const valid: Valid[] = [];
-    const invalid: DeadLetterItem[] = [];
+    const invalid: { record: SQSRecord; reason: string; detail: string }[] = [];
     const rejectedByReason: Record<string, number> = {};
+    // Cached after the first batch of a container: this resolves at once.
+    const ring = deps.keys.get();
+    ring.catch(() => {}); // observed below; the DLQ path goes on without it
+    const unverified: string[] = [];
+    const onUnverified = (messageId: string) => unverified.push(messageId);
+    const identity = (record: SQSRecord, keys: KeyRing) =>
+      recordIdentity(record, keys, onUnverified);
     for (const record of records) {
       const parsed = parseLoginEvent(record.body);
       if (parsed.ok) {
@@ -97,31 +99,45 @@ export function createBatchProcessor(deps: BatchDependencies) {
       }
       const { reason, detail } = parsed.rejection;
       rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
-      invalid.push({
-        messageId: record.messageId,
-        sourceMessageId: idempotencyKey(record),
-        body: record.body,
-        reason,
-        detail,
-      });
+      invalid.push({ record, reason, detail });
     }
 
     const failures = new Set<string>();
-    // Invalid records go to the DLQ while the valid ones are written.
-    const invalidSent = deadLetter(invalid, failures);
+    // Invalid records go to the DLQ while the valid ones are written. Without the key ring
+    // (Secrets Manager down) they go without a redrive marker: a redrive is then a new message.
+    const invalidSent = (async () => {
+      if (invalid.length === 0) return 0;
+      const keys = await ring.catch(() => undefined);
+      const items = invalid.map(({ record, reason, detail }): DeadLetterItem => {
+        const sourceMessageId = keys ? identity(record, keys) : record.messageId;
+        return {
+          messageId: record.messageId,
+          sourceMessageId,
+          marker: keys && signMarker(keys.current, sourceMessageId),
+          body: record.body,
+          reason,
+          detail,
+        };
+      });
+      return deadLetter(items, failures);
+    })();
 
     let written = 0;
     let duplicates = 0;
     let statements = 0;
     let rowsSent = 0;
+    let systemic: unknown;
     if (valid.length > 0) {
       try {
-        const { current } = await deps.keys.get();
+        const keys = await ring;
+        const { current } = keys;
         const sealer = deps.recovery && createSealer(deps.recovery);
         const masked = batchMasker(current);
         // Lazy: the store streams the first rows to PostgreSQL while later ones are masked.
         const rows = (function* () {
-          for (const item of valid) yield toRow(item, current, masked, sealer, started);
+          for (const item of valid) {
+            yield toRow(item, identity(item.record, keys), current, masked, sealer, started);
+          }
         })();
         const result = await deps.store.insert(rows);
         // Defence in depth: a store that consumed fewer rows than the batch has would report
@@ -136,7 +152,7 @@ export function createBatchProcessor(deps: BatchDependencies) {
         const byKey =
           result.rejected.length === 0
             ? new Map()
-            : new Map(valid.map(({ record }) => [idempotencyKey(record), record]));
+            : new Map(valid.map(({ record }) => [recordIdentity(record, keys), record]));
         const rejectedRows = result.rejected.map((row): DeadLetterItem => {
           rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;
           const record = byKey.get(row.messageId);
@@ -147,6 +163,7 @@ export function createBatchProcessor(deps: BatchDependencies) {
           return {
             messageId: record.messageId,
             sourceMessageId: row.messageId,
+            marker: signMarker(current, row.messageId),
             body: record.body,
             reason: 'database.rejected',
             detail: `SQLSTATE ${row.sqlState}${row.constraint ? ` (${row.constraint})` : ''}`,
@@ -156,14 +173,17 @@ export function createBatchProcessor(deps: BatchDependencies) {
       } catch (error) {
         // Key or database unavailable: nothing of this batch may be lost, so every valid
         // record goes back to the queue; ON CONFLICT makes the redelivery write each once.
-        log.error('batch write failed; records will be redelivered', {
-          records: valid.length,
-          ...errorFields(error),
-        });
+        systemic = error;
         for (const { record } of valid) failures.add(record.messageId);
       }
     }
     const deadLettered = (await invalidSent) + rowsSent;
+    if (unverified.length > 0) {
+      // A producer set SourceMessageId (or a rotated-out key signed it): never trusted.
+      log.warn('redrive marker did not verify; stored as a new message', {
+        messageIds: [...new Set(unverified)],
+      });
+    }
 
     const summary: BatchSummary = {
       received: records.length,
@@ -177,6 +197,8 @@ export function createBatchProcessor(deps: BatchDependencies) {
     };
     log.info('batch processed', { ...summary });
     deps.publish(summary);
+    if (systemic !== undefined)
+      await backOffAndFail(records, failures, systemic, deps.backoff, log);
     return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

@@ -39,6 +39,10 @@ export interface Config {
   readonly deadLetterQueueUrl: string | undefined;
   /** "<keyId>:<base64url X25519 public key>" to seal ip/device_id for recovery; undefined = off. */
   readonly recoveryPublicKey: string | undefined;
+  /** The source queue's URL for visibility changes; undefined = derived from each record's ARN. */
+  readonly sourceQueueUrl: string | undefined;
+  /** Backoff of records whose batch failed for a systemic reason (see backoff.ts). */
+  readonly backoff: { readonly baseSeconds: number; readonly maxSeconds: number };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -131,5 +135,11 @@ export function loadConfig(env: Env = process.env): Config {
     keyTtlMs: integer(env, 'MASKING_KEY_TTL_SECONDS', 300, 0, 86_400) * 1000,
     deadLetterQueueUrl: optional(env, 'DLQ_URL'),
     recoveryPublicKey: optional(env, 'RECOVERY_PUBLIC_KEY'),
+    sourceQueueUrl: optional(env, 'SOURCE_QUEUE_URL'),
+    backoff: Object.freeze({
+      // With the deployed queue (5 receives) these keep a record for over 2 h of outage.
+      baseSeconds: integer(env, 'BACKOFF_BASE_SECONDS', 120, 1, 43_200),
+      maxSeconds: integer(env, 'BACKOFF_MAX_SECONDS', 3_600, 1, 43_200),
+    }),
   });
 }

@@ -4,7 +4,8 @@
  * Rules: a JSON object; `user_id` (<= 128 chars), `device_type` (<= 32), `ip` (IPv4/IPv6),
  * `device_id` (non-empty, <= 256), `app_version` (numeric dot-separated, see version.ts) are
  * required strings; `locale` (<= 32) may be null or missing. Strings are trimmed; unknown
- * fields are ignored. Lengths count Unicode code points, as PostgreSQL varchar(n) does.
+ * fields are ignored; a lone surrogate (invalid Unicode) makes a field invalid. Lengths
+ * count Unicode code points, as PostgreSQL varchar(n) does.
  * A rejection carries a reason code `<field>.<problem>` and a detail that never holds a value.
  */
 import { canonicalDeviceId, canonicalIp } from './masking';
@@ -54,6 +55,12 @@ function reject(field: string, problem: Problem, detail: string): never {
 // Strings with U+0000 cannot be stored in PostgreSQL text.
 const NUL = '\u0000';
 
+// A lone UTF-16 surrogate (JSON allows "\ud800") is not Unicode: PostgreSQL and HMAC input
+// would both see U+FFFD, so different ids would share one token. (String.isWellFormed is in
+// Node 20; the typing needs lib ES2024.)
+const wellFormed = (value: string) =>
+  (value as unknown as { isWellFormed(): boolean }).isWellFormed();
+
 function text(body: Record<string, unknown>, field: string, max: number): string;
 function text(
   body: Record<string, unknown>,
@@ -73,6 +80,9 @@ function text(body: Record<string, unknown>, field: string, max: number, optiona
     return optional ? null : reject(field, Problem.Missing, `${field} is empty`);
   }
   if (trimmed.includes(NUL)) return reject(field, Problem.Invalid, `${field} contains U+0000`);
+  if (!wellFormed(trimmed)) {
+    return reject(field, Problem.Invalid, `${field} is not valid Unicode (a lone surrogate)`);
+  }
   // Code points, not UTF-16 units; the fast path skips the count for short strings.
   if (trimmed.length > max && [...trimmed].length > max) {
     return reject(field, Problem.TooLong, `${field} is longer than ${max} characters`);

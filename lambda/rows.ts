@@ -3,7 +3,6 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import type { LoginRow } from './db/store';
-import { DeadLetterAttribute } from './dead-letter';
 import type { LoginEvent } from './login-event';
 import type { batchMasker, MaskingKey } from './masking';
 import type { Sealer } from './recovery';
@@ -28,25 +27,15 @@ function sentDate(record: SQSRecord, fallback: number): string {
   return lastDate;
 }
 
-/**
- * The id a row is stored under: the message's own id, or, for a message put back by the
- * redrive tool, the id it had when first sent (the SourceMessageId attribute that the DLQ
- * sends and the redrive keep). A message redriven twice is therefore still one row.
- */
-export function idempotencyKey(record: SQSRecord): string {
-  return (
-    record.messageAttributes?.[DeadLetterAttribute.SourceMessageId]?.stringValue || record.messageId
-  );
-}
-
+/** The row of a validated record, stored under `messageId` (see redrive-marker.recordIdentity). */
 export function toRow(
   { record, event }: Valid,
+  messageId: string,
   key: MaskingKey,
   masked: ReturnType<typeof batchMasker>,
   sealer: Sealer | undefined,
   now: number,
 ): LoginRow {
-  const messageId = idempotencyKey(record);
   return {
     messageId,
     userId: event.userId,

@@ -14,6 +14,7 @@ import { createSqsDeadLetterQueue } from './dead-letter';
 import { parseKeyRing } from './key-ring';
 import { parseRecoveryPublicKey } from './recovery';
 import { cached, getSecretString } from './secrets';
+import { createSqsSourceQueue } from './source-queue';
 import { createLogger, createMetricsPublisher } from './telemetry';
 
 /**
@@ -85,16 +86,24 @@ export function createRuntime(config: Config) {
         errorName: errorName(error),
       }),
   );
+  const sqs = sqsClient();
   const deadLetterUrl = config.deadLetterQueueUrl;
   const deadLetter =
     deadLetterUrl === undefined
       ? undefined
-      : createSqsDeadLetterQueue(sqsClient(), deadLetterUrl, (error, messages) =>
-          logger.error('dead-letter send failed; records will be redelivered', {
-            messages,
-            errorName: errorName(error),
-          }),
-        );
+      : createSqsDeadLetterQueue(sqs, deadLetterUrl, {
+          onFailure: ({ retrying, ...failure }) =>
+            retrying
+              ? logger.warn('dead-letter send failed; retrying', { ...failure })
+              : logger.error('dead-letter send failed; records will be redelivered', {
+                  ...failure,
+                }),
+          onTrimmed: (messageId, dropped) =>
+            logger.warn('dead-letter attributes left out to fit the maximum message size', {
+              messageId,
+              dropped,
+            }),
+        });
   const recovery =
     config.recoveryPublicKey === undefined
       ? undefined
@@ -110,6 +119,12 @@ export function createRuntime(config: Config) {
     log: logger,
     publish: createMetricsPublisher(),
     recovery,
+    backoff: {
+      policy: config.backoff,
+      queue: createSqsSourceQueue(sqs, config.sourceQueueUrl, (action, error, messageIds) =>
+        logger.error(`source queue ${action} failed`, { messageIds, errorName: errorName(error) }),
+      ),
+    },
   });
   return { logger, pool, processBatch };
 }

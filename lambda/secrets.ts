@@ -2,9 +2,22 @@
  * Reading secrets from AWS Secrets Manager, and caching what is derived from them.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { TransientError } from './errors';
+import { ConfigError, TransientError } from './errors';
 
-/** Fetches a secret's SecretString. Throws TransientError (with the SDK error as cause). */
+// Answers that name a configuration fault (wrong id, missing grant, unusable key): waiting
+// does not cure them. Anything else (throttling, network, 5xx) is transient.
+const CONFIGURATION_FAULTS = new Set([
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'DecryptionFailure',
+  'InvalidRequestException',
+  'InvalidParameterException',
+]);
+
+/**
+ * Fetches a secret's SecretString. Throws ConfigError when the secret is missing or not ours
+ * to read, TransientError otherwise (each with the SDK error as cause).
+ */
 export async function getSecretString(
   client: SecretsManagerClient,
   secretId: string,
@@ -13,9 +26,13 @@ export async function getSecretString(
   try {
     secret = (await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
   } catch (error) {
+    const name = (error as { name?: string } | undefined)?.name ?? '';
+    if (CONFIGURATION_FAULTS.has(name)) {
+      throw new ConfigError(`cannot read secret ${secretId}: ${name}`, { cause: error });
+    }
     throw new TransientError(`cannot read secret ${secretId}`, { cause: error });
   }
-  if (secret === undefined) throw new TransientError(`secret ${secretId} has no SecretString`);
+  if (secret === undefined) throw new ConfigError(`secret ${secretId} has no SecretString`);
   return secret;
 }
 

@@ -97,9 +97,13 @@ export function createPool(options: PoolOptions): pg.Pool {
   return pool;
 }
 
-/** SQLSTATE of a PostgreSQL error, if the server sent one. */
+/**
+ * SQLSTATE of an error the server sent. Only pg's DatabaseError carries one: a Node socket
+ * error has a `code` too (EPIPE, ECONNRESET), which is not a SQLSTATE.
+ */
 export function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
+  if (!(error instanceof pg.DatabaseError)) return undefined;
+  const { code } = error;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
@@ -109,6 +113,19 @@ export function sqlState(error: unknown): string | undefined {
  */
 export function isAuthenticationError(error: unknown): boolean {
   return sqlState(error)?.startsWith('28') ?? false;
+}
+
+/**
+ * True when the server refuses us for who we are or what we ask for, which waiting does not
+ * cure: a missing grant (42501), rejected credentials (class 28), no such database (3D000)
+ * or table (42P01, migrations not run).
+ */
+export function isConfigurationFault(error: unknown): boolean {
+  const code = sqlState(error);
+  return (
+    code !== undefined &&
+    (code === '42501' || code.startsWith('28') || code === '3D000' || code === '42P01')
+  );
 }
 
 /**

@@ -8,12 +8,13 @@
  * `INSERT … SELECT FROM unnest(…) ON CONFLICT (message_id) DO NOTHING`, which skips the
  * redeliveries; rows PostgreSQL still rejects are isolated by bisection so they never fail
  * their neighbours. Connection failures are retried once on a fresh connection, then surface
- * as TransientError (the caller retries the batch; the unique index makes that safe).
+ * as TransientError (the caller retries the batch; the unique index makes that safe), or as
+ * ConfigError when the server refuses the role, its grants or the schema.
  */
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { TransientError } from '../errors';
-import { isConnectionError, isDataError, sqlState } from './pool';
+import { ConfigError, TransientError } from '../errors';
+import { isConfigurationFault, isConnectionError, isDataError, sqlState } from './pool';
 
 export interface LoginRow {
   readonly messageId: string;
@@ -53,7 +54,7 @@ export interface LoginStore {
   /**
    * Writes the rows, consuming the iterable once (lazily: rows may be produced while the
    * first ones are already on the wire). Throws TransientError when the database cannot be
-   * reached or used.
+   * reached, ConfigError when it refuses the role, a grant or the schema.
    */
   insert(rows: Iterable<LoginRow>): Promise<InsertResult>;
 }
@@ -108,6 +109,14 @@ function columns(rows: readonly LoginRow[]): unknown[] {
 }
 
 const CHUNK_CHARS = 64 * 1024;
+
+/** The error the store throws when the database cannot be used: a ConfigError if waiting cannot help. */
+function failure(message: string, error: unknown): Error {
+  if (!isConfigurationFault(error)) return new TransientError(message, { cause: error });
+  // pg's text for these (e.g. "permission denied for table user_logins") holds no row data.
+  const text = error instanceof Error ? error.message : String(error);
+  return new ConfigError(`${message}: ${text} (SQLSTATE ${sqlState(error)})`, { cause: error });
+}
 
 const toError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
 
@@ -168,7 +177,7 @@ export function createLoginStore(pool: Pool): LoginStore {
         if (isDataError(error)) throw error;
         // A stale socket (e.g. after a Lambda freeze) fails once; the pool then reconnects.
         if (tries === 1 && isConnectionError(error)) continue;
-        throw new TransientError(`insert of ${rows.length} rows failed`, { cause: error });
+        throw failure(`insert of ${rows.length} rows failed`, error);
       }
     }
   };
@@ -221,7 +230,7 @@ export function createLoginStore(pool: Pool): LoginStore {
         // Redeliveries (23505), rows the database rejects, or a dropped socket: take the
         // statement that skips duplicates and isolates bad rows. Anything else is transient.
         if (!isDataError(error) && !isConnectionError(error)) {
-          throw new TransientError(`copy of ${all.length} rows failed`, { cause: error });
+          throw failure(`copy of ${all.length} rows failed`, error);
         }
       }
       if (all.length === 0) return { rows: 0, inserted: 0, rejected: [], statements: 1 };

@@ -3,7 +3,10 @@
  * (gathering several ReceiveMessage calls within the batching window), invokes the
  * handler with a real SQSEvent, deletes what succeeded, and leaves reported failures to
  * reappear after the visibility timeout (and to the queue's redrive policy after
- * maxReceiveCount). A thrown handler, or a response naming an unknown id, fails the batch.
+ * maxReceiveCount). A thrown handler, or a response naming an unknown id, fails the batch;
+ * the poller then slows down, as Lambda scales its pollers down. Visibility is left to the
+ * queue, so a handler's ChangeMessageVisibility takes effect exactly as in SQS. SQS calls
+ * ride through blips (retry.ts).
  */
 import {
   DeleteMessageBatchCommand,
@@ -13,6 +16,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { retrySqs } from './retry';
 
 export interface EventSourceOptions {
   readonly sqs: SQSClient;
@@ -29,6 +33,24 @@ export interface EventSourceOptions {
   readonly onBatch?: (batch: BatchOutcome) => void;
   /** Stop when true after an empty receive; by default when the queue has nothing left. */
   readonly shouldStop?: () => Promise<boolean>;
+  /** A handler error that ends the run (rejects it) instead of failing one batch. */
+  readonly isFatal?: (error: unknown) => boolean;
+  /** How long SQS calls are retried before the run fails, ms (default 60 s). */
+  readonly sqsTimeoutMs?: number;
+  /** Told of each SQS call that failed and will be retried. */
+  readonly onSqsRetry?: (what: string, error: unknown, timeoutMs: number) => void;
+}
+
+/** The default of EventSourceOptions.sqsTimeoutMs. */
+export const SQS_TIMEOUT_MS = 60_000;
+
+function retrying(options: EventSourceOptions) {
+  const timeoutMs = options.sqsTimeoutMs ?? SQS_TIMEOUT_MS;
+  return <T>(what: string, call: () => Promise<T>) =>
+    retrySqs(what, call, {
+      timeoutMs,
+      onRetry: (error) => options.onSqsRetry?.(what, error, timeoutMs),
+    });
 }
 
 export interface BatchOutcome {
@@ -100,17 +122,20 @@ async function receiveBatch(options: EventSourceOptions): Promise<Message[]> {
   const { sqs, queueUrl, batchSize } = options;
   const messages: Message[] = [];
   const deadline = Date.now() + (options.batchingWindowMs ?? 500);
+  const retry = retrying(options);
   const receive = (max: number) =>
-    sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: max,
-        // Short polls: some emulators answer long polls slowly even when messages are
-        // waiting; an empty queue is re-polled after IDLE_POLL_MS instead (see poll()).
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-      }),
+    retry('ReceiveMessage', () =>
+      sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: max,
+          // Short polls: some emulators answer long polls slowly even when messages are
+          // waiting; an empty queue is re-polled after IDLE_POLL_MS instead (see poll()).
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+      ),
     );
   while (messages.length < batchSize) {
     const wanted = batchSize - messages.length;
@@ -131,17 +156,20 @@ async function receiveBatch(options: EventSourceOptions): Promise<Message[]> {
 }
 
 async function deleteMessages(
-  sqs: SQSClient,
-  queueUrl: string,
+  options: EventSourceOptions,
   messages: readonly Message[],
 ): Promise<void> {
+  const { sqs, queueUrl } = options;
+  const retry = retrying(options);
   const requests: Promise<unknown>[] = [];
   for (let i = 0; i < messages.length; i += 10) {
     const entries = messages
       .slice(i, i + 10)
       .map((message, j) => ({ Id: String(j), ReceiptHandle: message.ReceiptHandle }));
     requests.push(
-      sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries })),
+      retry('DeleteMessageBatch', () =>
+        sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries })),
+      ),
     );
   }
   await Promise.all(requests);
@@ -161,53 +189,87 @@ function failedIds(records: readonly SQSRecord[], response: unknown): Set<string
   return ids;
 }
 
+// After a failed invocation a poller waits before its next receive, doubling up to the cap.
+const FAILED_BATCH_PAUSE_MS = 100;
+const MAX_FAILED_BATCH_PAUSE_MS = 2_000;
+
 async function poll(
   options: EventSourceOptions,
   handler: (event: SQSEvent) => Promise<SQSBatchResponse>,
+  run: { stopped: boolean },
 ) {
+  const retry = retrying(options);
   const stop =
-    options.shouldStop ?? (async () => (await queueDepth(options.sqs, options.queueUrl)) === 0);
+    options.shouldStop ??
+    (async () =>
+      (await retry('GetQueueAttributes', () => queueDepth(options.sqs, options.queueUrl))) === 0);
   // A prefetch is awaited on the next turn; until then its failure must not count as unhandled.
   const prefetch = () => {
     const batch = receiveBatch(options);
     batch.catch(() => {});
     return batch;
   };
-  let next = prefetch();
+  let next: Promise<Message[]> | undefined = prefetch();
+  let failedInARow = 0;
   for (;;) {
-    const messages = await next;
+    const messages = await (next ?? prefetch());
+    next = undefined;
+    if (run.stopped) return;
     if (messages.length === 0) {
       if (await stop()) return;
       await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
       next = prefetch();
       continue;
     }
-    // Poll ahead while this batch is handled, as Lambda's pollers do.
-    next = prefetch();
+    // Poll ahead while this batch is handled, as Lambda's pollers do, but not while
+    // invocations fail: a prefetched batch held through the pause below could outlive its
+    // visibility timeout and be handled twice.
+    if (failedInARow === 0) next = prefetch();
     const records = messages.map((message) =>
       toRecord(message, options.queueArn, options.region ?? 'us-east-1'),
     );
     let failed: Set<string> | 'all';
     try {
       failed = failedIds(records, await handler({ Records: records }));
-    } catch {
+    } catch (error) {
+      if (options.isFatal?.(error)) {
+        run.stopped = true;
+        throw error;
+      }
       failed = 'all';
     }
     const succeeded =
       failed === 'all' ? [] : messages.filter((message) => !failed.has(message.MessageId ?? ''));
-    await deleteMessages(options.sqs, options.queueUrl, succeeded);
+    await deleteMessages(options, succeeded);
     options.onBatch?.({
       records: records.length,
       failed: records.length - succeeded.length,
       wholeBatchFailed: failed === 'all',
     });
+    failedInARow = failed === 'all' ? failedInARow + 1 : 0;
+    if (failedInARow > 0) {
+      const pause = Math.min(
+        MAX_FAILED_BATCH_PAUSE_MS,
+        FAILED_BATCH_PAUSE_MS * 2 ** (failedInARow - 1),
+      );
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
 }
 
-/** Runs one poller per handler until the queue is drained (or `shouldStop` says so). */
+/**
+ * Runs one poller per handler until the queue is drained (or `shouldStop` says so). Rejects
+ * with a fatal handler error (see `isFatal`) or an SqsUnreachableError.
+ */
 export async function runEventSource(options: EventSourceOptions): Promise<void> {
   if (options.batchSize < 1 || options.batchSize > 10_000) {
     throw new RangeError(`batch size must be 1..10000, got ${options.batchSize}`);
   }
-  await Promise.all(options.handlers.map((handler) => poll(options, handler)));
+  const run = { stopped: false };
+  try {
+    await Promise.all(options.handlers.map((handler) => poll(options, handler, run)));
+  } finally {
+    // One poller failed (a fatal handler error, SQS gone): the others end at their next turn.
+    run.stopped = true;
+  }
 }

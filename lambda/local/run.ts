@@ -17,7 +17,7 @@ import { type DeadLetterPeek, peekDeadLetters } from '../ops/dead-letters';
 import { generateRecoveryKeyPair } from '../recovery';
 import { localAwsEnv, randomMaskingSecret, startLocalAws } from './aws';
 import { loadBundle, localContext } from './bundle';
-import { queueDepth, runEventSource } from './event-source';
+import { queueDepth, runEventSource, SQS_TIMEOUT_MS } from './event-source';
 import { generateBodies } from './generate';
 import { type LocalPostgres, startLocalPostgres } from './postgres';
 import { startLocalSecretsManager } from './secrets-manager';
@@ -43,6 +43,12 @@ export interface RunOptions {
   /** Embedded queue settings. */
   readonly visibilityTimeout?: number;
   readonly maxReceiveCount?: number;
+  /** Backoff of records whose batch failed for a systemic reason; default 1 s doubling x5 to 30 s. */
+  readonly backoff?: { readonly baseSeconds: number; readonly maxSeconds: number };
+  /** How long SQS may stay unreachable before the run fails, ms (default 60 s). */
+  readonly sqsTimeoutMs?: number;
+  /** One-line notices for the operator (SQS retries). */
+  readonly onNotice?: (line: string) => void;
   /** Handler log lines (JSON), e.g. for --verbose. */
   readonly onLog?: (line: string) => void;
   readonly onProgress?: (progress: Progress) => void;
@@ -274,6 +280,10 @@ export async function runLocal(
       DATABASE_URL: services.databaseUrl,
       MASKING_SECRET_ID: services.maskingSecretId,
       DLQ_URL: services.dlqUrl,
+      SOURCE_QUEUE_URL: services.queueUrl,
+      // Local queues redeliver within seconds; the function's defaults are for hours.
+      BACKOFF_BASE_SECONDS: String(options.backoff?.baseSeconds ?? 1),
+      BACKOFF_MAX_SECONDS: String(options.backoff?.maxSeconds ?? 30),
       RECOVERY_PUBLIC_KEY: services.recoveryPublicKey,
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
@@ -307,12 +317,23 @@ export async function runLocal(
     });
 
     const drainStarted = performance.now();
+    let lastNotice = 0;
     await runEventSource({
       sqs,
       queueUrl: services.queueUrl,
       queueArn,
       batchSize: options.batchSize,
       handlers,
+      // A configuration error will not heal by waiting: end the run and name it.
+      isFatal: (error) => (error as Error | undefined)?.name === 'ConfigError',
+      sqsTimeoutMs: options.sqsTimeoutMs ?? SQS_TIMEOUT_MS,
+      onSqsRetry: (what, error, timeoutMs) => {
+        if (Date.now() - lastNotice < 5_000) return;
+        lastNotice = Date.now();
+        options.onNotice?.(
+          `SQS ${what} failed (${(error as Error | undefined)?.message ?? error}); retrying for up to ${Math.round(timeoutMs / 1000)} s`,
+        );
+      },
       onBatch: (batch) => {
         totals.delivered += batch.records;
         totals.retried += batch.failed;

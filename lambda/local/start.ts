@@ -143,6 +143,7 @@ async function main(): Promise<number> {
     databaseUrl: values['database-url'],
     maskingSecret: values['masking-secret'],
     onLog: values.verbose ? (line) => err(`${line}\n`) : undefined,
+    onNotice: (line) => err(`${tty ? '\n' : ''}${line}\n`),
     onProgress: (p) => {
       const now = Date.now();
       if (now - lastPrint < (tty ? 200 : 2000)) return;

@@ -22,6 +22,25 @@ export interface DeadLetterPeek {
   readonly byReason: Readonly<Record<string, number>>;
   /** Source message ids by reason (the id the message had in the source queue). */
   readonly messageIds: Readonly<Record<string, readonly string[]>>;
+  /** Source message ids held more than once (e.g. dead-lettered again after a crash), with their copies. */
+  readonly duplicates: Readonly<Record<string, number>>;
+}
+
+/** The id a dead letter had in the source queue (as its attributes claim; for display). */
+const sourceIdOf = (message: Message) =>
+  message.MessageAttributes?.[DeadLetterAttribute.SourceMessageId]?.StringValue ??
+  message.MessageId ??
+  '';
+
+/**
+ * Equal for copies of one message: the pipeline's marker with the body's digest, else the
+ * message id. A producer's own SourceMessageId (no marker) never merges two messages.
+ */
+function copyKey(message: Message): string {
+  const attributes = message.MessageAttributes ?? {};
+  const marker = attributes[DeadLetterAttribute.Signature]?.StringValue;
+  const id = attributes[DeadLetterAttribute.SourceMessageId]?.StringValue;
+  return marker && id ? `${id}\n${marker}\n${message.MD5OfBody ?? ''}` : `${message.MessageId}`;
 }
 
 /**
@@ -52,15 +71,20 @@ export async function peekDeadLetters(sqs: SQSClient, queueUrl: string): Promise
   }
   const byReason: Record<string, number> = {};
   const messageIds: Record<string, string[]> = {};
+  const copies = new Map<string, { id: string; n: number }>();
   for (const message of seen) {
     const attributes = message.MessageAttributes ?? {};
     const reason = attributes[DeadLetterAttribute.Reason]?.StringValue ?? REDRIVEN;
-    const id =
-      attributes[DeadLetterAttribute.SourceMessageId]?.StringValue ?? message.MessageId ?? '';
+    const id = sourceIdOf(message);
     byReason[reason] = (byReason[reason] ?? 0) + 1;
     messageIds[reason] = [...(messageIds[reason] ?? []), id];
+    const key = copyKey(message);
+    copies.set(key, { id, n: (copies.get(key)?.n ?? 0) + 1 });
   }
-  return { total: seen.length, byReason, messageIds };
+  const duplicates = Object.fromEntries(
+    [...copies.values()].filter(({ n }) => n > 1).map(({ id, n }) => [id, n]),
+  );
+  return { total: seen.length, byReason, messageIds, duplicates };
 }
 
 export interface RedriveTarget {
@@ -74,17 +98,32 @@ export interface RedriveResult {
   readonly method: 'StartMessageMoveTask' | 'receive-send-delete';
   /** Messages moved (the move task reports its own progress in SQS). */
   readonly moved: number;
+  /** Further copies of a source message already moved: deleted, not sent. */
+  readonly duplicatesDropped: number;
   readonly taskHandle?: string;
+}
+
+export interface RedriveOptions {
+  /**
+   * Signs a redrive marker (redrive-marker.ts) for a message that has none (moved by the
+   * redrive policy); without it such a message returns as a new message.
+   */
+  readonly sign?: (sourceMessageId: string) => string;
 }
 
 /**
  * Moves dead-lettered messages back to the source queue. Uses SQS StartMessageMoveTask where
  * the endpoint supports it; otherwise receives, sends (with SourceMessageId kept, the reason
- * attributes dropped) and deletes each only after its send succeeded. A message whose delete
- * fails is sent again later, and SourceMessageId makes that copy a duplicate the handler
- * ignores: every message lands once.
+ * marker kept, the reason attributes dropped) and deletes each only after its send
+ * succeeded. Of several copies of one source message, one is sent and the rest deleted. A
+ * message whose delete fails is sent again later, and its marker makes that copy a duplicate
+ * the handler ignores: every message lands once.
  */
-export async function redrive(sqs: SQSClient, target: RedriveTarget): Promise<RedriveResult> {
+export async function redrive(
+  sqs: SQSClient,
+  target: RedriveTarget,
+  options: RedriveOptions = {},
+): Promise<RedriveResult> {
   try {
     const task = await sqs.send(
       new StartMessageMoveTaskCommand({
@@ -92,11 +131,30 @@ export async function redrive(sqs: SQSClient, target: RedriveTarget): Promise<Re
         DestinationArn: target.queueArn,
       }),
     );
-    return { method: 'StartMessageMoveTask', moved: 0, taskHandle: task.TaskHandle };
+    return {
+      method: 'StartMessageMoveTask',
+      moved: 0,
+      duplicatesDropped: 0,
+      taskHandle: task.TaskHandle,
+    };
   } catch (error) {
     if (!isUnsupported(error)) throw error;
   }
   let moved = 0;
+  let duplicatesDropped = 0;
+  const sentIds = new Set<string>();
+  const remove = async (messages: readonly Message[]) => {
+    if (messages.length === 0) return;
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: target.dlqUrl,
+        Entries: messages.map((message, i) => ({
+          Id: String(i),
+          ReceiptHandle: message.ReceiptHandle,
+        })),
+      }),
+    );
+  };
   for (;;) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
@@ -106,41 +164,66 @@ export async function redrive(sqs: SQSClient, target: RedriveTarget): Promise<Re
         MessageAttributeNames: ['All'],
       }),
     );
-    if (Messages.length === 0) return { method: 'receive-send-delete', moved };
+    if (Messages.length === 0) return { method: 'receive-send-delete', moved, duplicatesDropped };
+    const fresh: Message[] = [];
+    const copies: Message[] = [];
+    for (const message of Messages) {
+      const key = copyKey(message);
+      if (sentIds.has(key)) copies.push(message);
+      else {
+        sentIds.add(key);
+        fresh.push(message);
+      }
+    }
+    await remove(copies);
+    duplicatesDropped += copies.length;
+    if (fresh.length === 0) continue;
     const sent = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: target.queueUrl,
-        Entries: Messages.map((message, i) => ({
+        Entries: fresh.map((message, i) => ({
           Id: String(i),
           MessageBody: message.Body ?? '',
-          MessageAttributes: {
-            [DeadLetterAttribute.SourceMessageId]: {
-              DataType: 'String',
-              StringValue:
-                message.MessageAttributes?.[DeadLetterAttribute.SourceMessageId]?.StringValue ??
-                message.MessageId ??
-                '',
-            },
-          },
+          MessageAttributes: identityAttributes(message, options.sign),
         })),
       }),
     );
     const delivered = (sent.Successful ?? [])
-      .map((entry) => Messages[Number(entry.Id)])
+      .map((entry) => fresh[Number(entry.Id)])
       .filter((m) => m !== undefined);
-    if (delivered.length > 0) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: target.dlqUrl,
-          Entries: delivered.map((message, i) => ({
-            Id: String(i),
-            ReceiptHandle: message.ReceiptHandle,
-          })),
-        }),
-      );
+    // Not sent: not counted as moved, so a copy met later is sent instead.
+    for (const failure of sent.Failed ?? []) {
+      const message = fresh[Number(failure.Id)];
+      if (message !== undefined) sentIds.delete(copyKey(message));
     }
+    await remove(delivered);
     moved += delivered.length;
   }
+}
+
+/** SourceMessageId and its marker, kept from the dead letter, or signed anew with `sign`. */
+function identityAttributes(
+  message: Message,
+  sign: ((sourceMessageId: string) => string) | undefined,
+): Record<string, { DataType: string; StringValue: string }> {
+  const attributes = message.MessageAttributes ?? {};
+  const text = (value: string) => ({ DataType: 'String', StringValue: value });
+  const id = attributes[DeadLetterAttribute.SourceMessageId]?.StringValue;
+  const marker = attributes[DeadLetterAttribute.Signature]?.StringValue;
+  if (id && marker) {
+    return {
+      [DeadLetterAttribute.SourceMessageId]: text(id),
+      [DeadLetterAttribute.Signature]: text(marker),
+    };
+  }
+  // Unmarked: moved by the redrive policy (its DLQ id is its first id); an unmarked
+  // SourceMessageId is a producer's and is never signed.
+  const source = message.MessageId;
+  if (sign === undefined || !source) return {};
+  return {
+    [DeadLetterAttribute.SourceMessageId]: text(source),
+    [DeadLetterAttribute.Signature]: text(sign(source)),
+  };
 }
 
 /** The endpoint does not implement the API (emulators answer InvalidAction), as opposed to a real failure. */

@@ -6,7 +6,9 @@
 import { parseArgs } from 'node:util';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { runCommand } from '../command';
-import { sqsClientFor } from './cli';
+import { parseKeyRing } from '../key-ring';
+import { signMarker } from '../redrive-marker';
+import { readSecret, sqsClientFor } from './cli';
 import { peekDeadLetters, redrive } from './dead-letters';
 
 const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids by reason
@@ -15,6 +17,10 @@ const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids
   --dlq-url URL        the dead-letter queue                         [DLQ_URL]
   --queue-url URL      the source queue (redrive)                    [QUEUE_URL]
   --sqs-endpoint URL   a local endpoint (LocalStack, npm start --keep) [AWS_ENDPOINT_URL_SQS]
+  --masking-secret-id ID  the masking key ring (redrive): signs the redrive marker of
+                       messages the queue's redrive policy moved, so they keep their id
+                                                                     [MASKING_SECRET_ID]
+  MASKING_SECRET       the ring inline, as JSON (local runs)
 `;
 
 runCommand('dlq', async () => {
@@ -25,6 +31,7 @@ runCommand('dlq', async () => {
       'dlq-url': { type: 'string', default: process.env.DLQ_URL },
       'queue-url': { type: 'string', default: process.env.QUEUE_URL },
       'sqs-endpoint': { type: 'string', default: process.env.AWS_ENDPOINT_URL_SQS },
+      'masking-secret-id': { type: 'string', default: process.env.MASKING_SECRET_ID },
       help: { type: 'boolean' },
     },
   });
@@ -44,16 +51,22 @@ runCommand('dlq', async () => {
   const arnOf = async (url: string) =>
     (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })))
       .Attributes?.QueueArn ?? '';
-  const result = await redrive(sqs, {
-    dlqUrl,
-    dlqArn: await arnOf(dlqUrl),
-    queueUrl,
-    queueArn: await arnOf(queueUrl),
-  });
+  const maskingId = values['masking-secret-id'];
+  const ring =
+    process.env.MASKING_SECRET || maskingId
+      ? parseKeyRing(
+          await readSecret(process.env.MASKING_SECRET, maskingId, 'the masking key ring'),
+        )
+      : undefined;
+  const result = await redrive(
+    sqs,
+    { dlqUrl, dlqArn: await arnOf(dlqUrl), queueUrl, queueArn: await arnOf(queueUrl) },
+    { sign: ring && ((id) => signMarker(ring.current, id)) },
+  );
   process.stdout.write(
     result.method === 'StartMessageMoveTask'
       ? `started an SQS message move task (${result.taskHandle}); follow it with aws sqs list-message-move-tasks\n`
-      : `moved ${result.moved} messages back to ${queueUrl}\n`,
+      : `moved ${result.moved} messages back to ${queueUrl}; deleted ${result.duplicatesDropped} further copies of messages moved\n`,
   );
   return 0;
 });

@@ -6,6 +6,7 @@ import type { LoginRow, LoginStore, RejectedRow } from '../../lambda/db/store';
 import type { DeadLetterItem, DeadLetterQueue } from '../../lambda/dead-letter';
 import { TransientError } from '../../lambda/errors';
 import { parseKeyRing } from '../../lambda/key-ring';
+import type { SourceQueue, SourceQueueEntry } from '../../lambda/source-queue';
 import { maskingSecret } from './sqs';
 
 export interface FakeStore extends LoginStore {
@@ -58,6 +59,32 @@ export function fakeDeadLetter(): FakeDeadLetter {
   return dlq;
 }
 
+export interface FakeSourceQueue extends SourceQueue {
+  /** Visibility set per message id, seconds. */
+  readonly visibility: Map<string, number>;
+  readonly deleted: SourceQueueEntry[];
+  down: boolean;
+}
+
+export function fakeSourceQueue(): FakeSourceQueue {
+  const queue: FakeSourceQueue = {
+    visibility: new Map(),
+    deleted: [],
+    down: false,
+    async extendVisibility(entries) {
+      if (queue.down) return new Set(entries.map((entry) => entry.messageId));
+      for (const entry of entries) queue.visibility.set(entry.messageId, entry.seconds);
+      return new Set();
+    },
+    async delete(entries) {
+      if (queue.down) return new Set(entries.map((entry) => entry.messageId));
+      queue.deleted.push(...entries);
+      return new Set();
+    },
+  };
+  return queue;
+}
+
 export interface RecordingLog extends Log {
   readonly lines: { level: string; message: string; attributes: Record<string, unknown> }[];
 }
@@ -76,6 +103,7 @@ export function fakeDependencies(overrides: Partial<BatchDependencies> = {}) {
   const deadLetter = fakeDeadLetter();
   const log = recordingLog();
   const summaries: BatchSummary[] = [];
+  const source = fakeSourceQueue();
   const ring = parseKeyRing(maskingSecret());
   const deps: BatchDependencies = {
     store,
@@ -83,7 +111,8 @@ export function fakeDependencies(overrides: Partial<BatchDependencies> = {}) {
     deadLetter,
     log,
     publish: (summary) => summaries.push(summary),
+    backoff: { queue: source, policy: { baseSeconds: 120, maxSeconds: 3600 }, random: () => 0 },
     ...overrides,
   };
-  return { deps, store, deadLetter, log, summaries };
+  return { deps, store, deadLetter, log, summaries, source };
 }

@@ -3,16 +3,21 @@
  * reported failures come back after the visibility timeout, a thrown handler or an unknown
  * id fails the whole batch, and the redrive policy moves messages after maxReceiveCount.
  */
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
 import { runEventSource } from '../../lambda/local/event-source';
+import { SqsUnreachableError } from '../../lambda/local/retry';
 import { drainVisible, sqsClientFor } from '../helpers/queues';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 
 let aws: LocalAws | undefined;
+let proxy: TcpProxy | undefined;
 afterEach(async () => {
+  await proxy?.stop();
   await aws?.stop();
+  proxy = undefined;
 });
 
 async function queueWith(bodies: string[], maxReceiveCount = 5) {
@@ -67,5 +72,96 @@ describe('local event source mapping', () => {
     const dead = await drainVisible(sqs, local.dlqUrl);
     expect(dead.map((m) => m.Body).sort()).toEqual(['x', 'y']);
     expect(calls).toBeGreaterThanOrEqual(2);
+  });
+
+  it("honours a handler's ChangeMessageVisibility as SQS does: no redelivery before it ends", async () => {
+    // Arrange: the queue's visibility is 1 s; the handler backs its record off for 3 s, then throws.
+    const { aws: local, sqs } = await queueWith(['slow']);
+    const deliveries: { at: number; receiveCount: string }[] = [];
+    // Act
+    await drain(local, async (event) => {
+      const [record] = event.Records;
+      if (record === undefined) return { batchItemFailures: [] };
+      deliveries.push({ at: Date.now(), receiveCount: record.attributes.ApproximateReceiveCount });
+      if (deliveries.length > 1) return { batchItemFailures: [] };
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: local.queueUrl,
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: 3,
+        }),
+      );
+      throw new Error('dependency down');
+    });
+    // Assert
+    expect(deliveries.map((d) => d.receiveCount)).toEqual(['1', '2']);
+    const [first, second] = deliveries;
+    expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(2_900);
+  });
+
+  it('ends the run on a fatal handler error and leaves the messages in the queue', async () => {
+    const { aws: local, sqs } = await queueWith(['a', 'b']);
+    const fatal = Object.assign(new Error('configuration error: masking secret is not JSON'), {
+      name: 'ConfigError',
+    });
+    const run = runEventSource({
+      sqs,
+      queueUrl: local.queueUrl,
+      queueArn: local.queueArn,
+      batchSize: 10,
+      handlers: [() => Promise.reject(fatal)],
+      isFatal: (error) => (error as Error).name === 'ConfigError',
+    });
+    await expect(run).rejects.toBe(fatal);
+    expect(await drainVisible(sqs, local.dlqUrl)).toEqual([]);
+  });
+
+  it('rides through a 1-second SQS outage mid-drain', async () => {
+    // Arrange: the mapping reaches SQS through a link we cut for a second.
+    const { aws: local } = await queueWith(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    const port = Number(new URL(local.sqsEndpoint).port);
+    proxy = await startTcpProxy('127.0.0.1', port);
+    const link = proxy;
+    const sqs = sqsClientFor(`http://127.0.0.1:${link.port}`);
+    const handled: string[] = [];
+    const retries: string[] = [];
+    // Act
+    await runEventSource({
+      sqs,
+      queueUrl: local.queueUrl,
+      queueArn: local.queueArn,
+      batchSize: 1,
+      batchingWindowMs: 0,
+      handlers: [
+        async (event) => {
+          handled.push(...event.Records.map((r) => r.body));
+          if (handled.length === 3) {
+            await link.cut();
+            setTimeout(() => void link.restore(), 1_000);
+          }
+          return { batchItemFailures: [] };
+        },
+      ],
+      onSqsRetry: (what) => retries.push(what),
+    });
+    // Assert
+    expect(new Set(handled).size).toBe(10);
+    expect(retries.length).toBeGreaterThan(0);
+  });
+
+  it('fails with the timeout it names when SQS stays unreachable', async () => {
+    const { aws: local } = await queueWith(['a']);
+    proxy = await startTcpProxy('127.0.0.1', Number(new URL(local.sqsEndpoint).port));
+    await proxy.cut();
+    const run = runEventSource({
+      sqs: sqsClientFor(`http://127.0.0.1:${proxy.port}`),
+      queueUrl: local.queueUrl,
+      queueArn: local.queueArn,
+      batchSize: 10,
+      handlers: [async () => ({ batchItemFailures: [] })],
+      sqsTimeoutMs: 2_000,
+    });
+    await expect(run).rejects.toBeInstanceOf(SqsUnreachableError);
+    await expect(run).rejects.toThrow(/^SQS ReceiveMessage failed for 2 s \(the timeout\)/);
   });
 });

@@ -17,9 +17,6 @@ let aws: LocalAws;
 let proxy: TcpProxy;
 let baseEnv: Record<string, string>;
 
-const failed = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
-  response.batchItemFailures.map((failure) => failure.itemIdentifier).sort();
-
 async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
@@ -49,7 +46,7 @@ afterAll(async () => {
 beforeEach(() => pipeline.reset());
 
 describe('database gone mid-batch', () => {
-  it('reports every valid record, then lands each exactly once on redelivery', async () => {
+  it('fails the invocation for every valid record, then lands each exactly once on redelivery', async () => {
     // Arrange: the write will block on a lock we hold, so the link is cut mid-statement.
     const handler: SqsHandler = loadBundle(baseEnv);
     const event = sqsEvent(takeHomeBodies());
@@ -68,9 +65,12 @@ describe('database gone mid-batch', () => {
         return rows.length > 0;
       });
       await proxy.cut();
-      const response = await pending;
-      // Assert: nothing lost, every valid record goes back to the queue.
-      expect(failed(response)).toEqual(validIds);
+      // Assert: nothing lost: the invocation fails, so every record goes back to the queue
+      // (the invalid one was dead-lettered and is deleted by the handler itself).
+      await expect(pending).rejects.toMatchObject({
+        name: 'TransientError',
+        message: expect.stringContaining(`(${validIds.length} records back off)`),
+      });
     } finally {
       // The orphaned server-side INSERT may still commit once the lock is gone.
       await locker.query('COMMIT');
@@ -89,12 +89,12 @@ describe('database gone mid-batch', () => {
     expect(rows[0].n).toBe(99);
   });
 
-  it('reports the batch while the database is unreachable, and writes it once it is back', async () => {
+  it('fails the batch while the database is unreachable, and writes it once it is back', async () => {
     const handler: SqsHandler = loadBundle(baseEnv);
     const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' })]);
     await proxy.cut();
     try {
-      expect(failed(await handler(event, localContext()))).toHaveLength(2);
+      await expect(handler(event, localContext())).rejects.toThrow('(2 records back off)');
     } finally {
       await proxy.restore();
     }
@@ -121,7 +121,7 @@ describe('a dropped idle connection (as after a Lambda freeze)', () => {
 });
 
 describe('Secrets Manager down', () => {
-  it('reports every valid record, then writes them when the key can be read again', async () => {
+  it('fails the batch, then writes it when the key can be read again', async () => {
     const secrets = await startLocalSecretsManager();
     const arn = secrets.put('mask', maskingSecret());
     const handler: SqsHandler = loadBundle({
@@ -131,10 +131,10 @@ describe('Secrets Manager down', () => {
     });
     const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' }), 'not json']);
     await secrets.stop();
-    const response = await handler(event, localContext());
-    expect(failed(response)).toEqual(
-      [event.Records[0]?.messageId, event.Records[1]?.messageId].sort(),
-    );
+    await expect(handler(event, localContext())).rejects.toMatchObject({
+      name: 'TransientError',
+      message: expect.stringContaining('(2 records back off)'),
+    });
     expect(await db.count()).toBe(0);
     const back = await startLocalSecretsManager(secrets.port);
     back.put('mask', maskingSecret());
@@ -175,5 +175,29 @@ describe('a row PostgreSQL rejects', () => {
     } finally {
       await db.pool.query('ALTER TABLE user_logins DROP CONSTRAINT no_poison');
     }
+  });
+});
+
+describe('an invalid body at the maximum message size', () => {
+  it('is dead-lettered with the attributes that fit, exactly at the limit and at the limit with the reason', async () => {
+    // Arrange: the DLQ's maximum (1 MiB); one body exactly that size, one that fits with the reason alone.
+    const handler: SqsHandler = loadBundle(baseEnv);
+    const limit = 1_048_576;
+    const reasonBytes = 'DeadLetterReason'.length + 'String'.length + 'body.not_json'.length;
+    const atLimit = `{${'x'.repeat(limit - 1)}`;
+    const withReason = `[${'y'.repeat(limit - reasonBytes - 1)}`;
+    const event = sqsEvent([atLimit, withReason]);
+    // Act
+    const response = await handler(event, localContext());
+    // Assert: both have a fate (never retried forever); the reason rides along where it fits.
+    expect(response).toEqual({ batchItemFailures: [] });
+    const dead = await drainVisible(sqsClientFor(aws.sqsEndpoint), aws.dlqUrl);
+    const bySize = Object.fromEntries(
+      dead.map((m) => [Buffer.byteLength(m.Body ?? ''), Object.keys(m.MessageAttributes ?? {})]),
+    );
+    expect(bySize).toEqual({
+      [limit]: [],
+      [limit - reasonBytes]: ['DeadLetterReason'],
+    });
   });
 });

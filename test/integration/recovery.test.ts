@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseKeyRing } from '../../lambda/key-ring';
 import type { LocalAws } from '../../lambda/local/aws';
@@ -14,6 +14,7 @@ import { peekDeadLetters, redrive } from '../../lambda/ops/dead-letters';
 import { recoverToken } from '../../lambda/ops/recover';
 import { rekey } from '../../lambda/ops/rekey';
 import { generateRecoveryKeyPair, parseRecoveryRing, RecoveryError } from '../../lambda/recovery';
+import { signMarker } from '../../lambda/redrive-marker';
 import type { TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
@@ -233,9 +234,13 @@ describe('dead-letter queue', () => {
     const target = { dlqUrl: aws.dlqUrl, dlqArn, queueUrl: aws.queueUrl, queueArn: aws.queueArn };
     const result = await redrive(sqs, target);
     // Assert: moved once each, with the id they were first sent under.
-    expect(result).toEqual({ method: 'receive-send-delete', moved: 3 });
+    expect(result).toEqual({ method: 'receive-send-delete', moved: 3, duplicatesDropped: 0 });
     expect((await peekDeadLetters(sqs, aws.dlqUrl)).total).toBe(0);
-    expect(await redrive(sqs, target)).toEqual({ method: 'receive-send-delete', moved: 0 });
+    expect(await redrive(sqs, target)).toEqual({
+      method: 'receive-send-delete',
+      moved: 0,
+      duplicatesDropped: 0,
+    });
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: aws.queueUrl,
@@ -264,20 +269,122 @@ describe('dead-letter queue', () => {
   it('ignores a second copy of a redriven message (a delete that failed after the send)', async () => {
     const [record] = sqsEvent([loginBody({ user_id: 'twice' })]).Records;
     if (record === undefined) throw new Error('no record');
+    const text = (stringValue: string) => ({
+      dataType: 'String',
+      stringValue,
+      stringListValues: [],
+      binaryListValues: [],
+    });
+    const marker = signMarker(parseKeyRing(maskingSecret('k1')).current, 'first-id');
     const copy = (id: string) => ({
       ...record,
       messageId: id,
       messageAttributes: {
-        SourceMessageId: {
-          dataType: 'String',
-          stringValue: 'first-id',
-          stringListValues: [],
-          binaryListValues: [],
-        },
+        SourceMessageId: text('first-id'),
+        SourceMessageSignature: text(marker),
       },
     });
     await handler({ Records: [copy('copy-1')] }, localContext());
     await handler({ Records: [copy('copy-2')] }, localContext());
     expect(await db.count()).toBe(1);
+  });
+
+  it('reports two copies of one dead letter and redrives one; a producer-set SourceMessageId merges nothing', async () => {
+    // Arrange: one invalid message dead-lettered twice (a crash before its delete), and two
+    // producer messages that both claim one SourceMessageId without a marker.
+    await handler(sqsEvent(['not json']), localContext());
+    const sqs = sqsClientFor(aws.sqsEndpoint);
+    const [dead] =
+      (
+        await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: aws.dlqUrl,
+            MessageAttributeNames: ['All'],
+            VisibilityTimeout: 0,
+          }),
+        )
+      ).Messages ?? [];
+    const claim = { SourceMessageId: { DataType: 'String', StringValue: 'claimed' } };
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: aws.dlqUrl,
+        Entries: [
+          { Id: 'copy', MessageBody: dead?.Body, MessageAttributes: dead?.MessageAttributes },
+          { Id: 'p1', MessageBody: 'producer one', MessageAttributes: claim },
+          { Id: 'p2', MessageBody: 'producer two', MessageAttributes: claim },
+        ],
+      }),
+    );
+    const sourceId = dead?.MessageAttributes?.SourceMessageId?.StringValue as string;
+    // Act
+    const peek = await peekDeadLetters(sqs, aws.dlqUrl);
+    const dlqArn = aws.queueArn.replace(/login-queue$/, 'login-queue-dlq');
+    const result = await redrive(sqs, {
+      dlqUrl: aws.dlqUrl,
+      dlqArn,
+      queueUrl: aws.queueUrl,
+      queueArn: aws.queueArn,
+    });
+    // Assert
+    expect(peek.total).toBe(4);
+    expect(peek.duplicates).toEqual({ [sourceId]: 2 });
+    expect(result).toMatchObject({ moved: 3, duplicatesDropped: 1 });
+    const back = (
+      await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: aws.queueUrl,
+          MaxNumberOfMessages: 10,
+          MessageAttributeNames: ['All'],
+          VisibilityTimeout: 0,
+        }),
+      )
+    ).Messages;
+    expect(back?.map((m) => m.Body).sort()).toEqual(['not json', 'producer one', 'producer two']);
+    // The pipeline's marker rides along; the producers' unverifiable claim does not.
+    const moved = back?.find((m) => m.Body === 'not json');
+    expect(moved?.MessageAttributes?.SourceMessageSignature?.StringValue).toMatch(/^k1:/);
+    expect(back?.find((m) => m.Body === 'producer one')?.MessageAttributes).toBeUndefined();
+  });
+
+  it("does not let a producer suppress a message by naming an existing row's id in SourceMessageId", async () => {
+    // Arrange: a stored row, then a producer's message claiming its id (no marker, or a made-up one).
+    const [first] = sqsEvent([loginBody({ user_id: 'victim' })]).Records;
+    if (first === undefined) throw new Error('no record');
+    await handler({ Records: [first] }, localContext());
+    const claim = (marker?: string) => ({
+      SourceMessageId: {
+        dataType: 'String',
+        stringValue: first.messageId,
+        stringListValues: [],
+        binaryListValues: [],
+      },
+      ...(marker
+        ? {
+            SourceMessageSignature: {
+              dataType: 'String',
+              stringValue: marker,
+              stringListValues: [],
+              binaryListValues: [],
+            },
+          }
+        : {}),
+    });
+    const forged = sqsEvent([
+      loginBody({ user_id: 'p1' }),
+      loginBody({ user_id: 'p2' }),
+    ]).Records.map((record, i) => ({
+      ...record,
+      messageAttributes: claim(i === 0 ? undefined : `k1:${'x'.repeat(43)}`),
+    }));
+    // Act
+    const response = await handler({ Records: forged }, localContext());
+    // Assert: both are written under their own ids.
+    expect(response).toEqual({ batchItemFailures: [] });
+    const { rows } = await db.pool.query('SELECT user_id, message_id FROM user_logins ORDER BY 1');
+    expect(rows).toEqual([
+      { user_id: 'p1', message_id: forged[0]?.messageId },
+      { user_id: 'p2', message_id: forged[1]?.messageId },
+      { user_id: 'victim', message_id: first.messageId },
+    ]);
   });
 });

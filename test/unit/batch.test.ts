@@ -1,20 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { createBatchProcessor } from '../../lambda/batch';
-import { TransientError } from '../../lambda/errors';
+import { ConfigError, KeyRingError, TransientError } from '../../lambda/errors';
+import { parseKeyRing } from '../../lambda/key-ring';
+import { signMarker } from '../../lambda/redrive-marker';
 import { fakeDependencies } from '../helpers/fakes';
-import { loginBody, sqsEvent, sqsRecord } from '../helpers/sqs';
+import { loginBody, maskingSecret, sqsEvent, sqsRecord } from '../helpers/sqs';
 
-/** A delivery of a message the redrive tool put back (first sent as 'original-id'). */
-const redriven = (deliveryId: string) =>
+const ring = parseKeyRing(maskingSecret());
+const attribute = (stringValue: string) => ({
+  dataType: 'String',
+  stringValue,
+  stringListValues: [],
+  binaryListValues: [],
+});
+
+/** A delivery of a message the redrive tool put back (first sent as `sourceId`); `marker` null: none. */
+const redriven = (
+  deliveryId: string,
+  sourceId = 'original-id',
+  marker: string | null = signMarker(ring.current, sourceId),
+) =>
   sqsRecord(loginBody(), {
     messageId: deliveryId,
     messageAttributes: {
-      SourceMessageId: {
-        dataType: 'String',
-        stringValue: 'original-id',
-        stringListValues: [],
-        binaryListValues: [],
-      },
+      SourceMessageId: attribute(sourceId),
+      ...(marker === null ? {} : { SourceMessageSignature: attribute(marker) }),
     },
   });
 
@@ -80,6 +90,7 @@ describe('batch processor', () => {
       {
         messageId: event.Records[0]?.messageId,
         sourceMessageId: event.Records[0]?.messageId,
+        marker: signMarker(ring.current, event.Records[0]?.messageId as string),
         body: '{"foo": "oops_wrong_msg_type", "bar": "123"}',
         reason: 'user_id.missing',
         detail: 'user_id is required',
@@ -124,26 +135,77 @@ describe('batch processor', () => {
     ]);
   });
 
-  it('reports every valid record when the database is down, and dead-letters the invalid ones', async () => {
-    const { deps, store, deadLetter, log } = fakeDependencies();
+  it('backs every valid record off and fails the invocation when the database is down, deleting the dead-lettered ones', async () => {
+    // Arrange
+    const { deps, store, deadLetter, source, log } = fakeDependencies();
     store.down = true;
     const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' }), 'not json']);
-    const response = await createBatchProcessor(deps)(event);
-    expect(failedIds(response)).toEqual(
-      [event.Records[0]?.messageId, event.Records[1]?.messageId].sort(),
-    );
+    // Act
+    const outcome = createBatchProcessor(deps)(event);
+    // Assert: the invocation fails (Errors metric, the event source mapping backs off) ...
+    await expect(outcome).rejects.toBeInstanceOf(TransientError);
+    // ... the valid records wait base seconds (first receive) instead of burning receives ...
+    expect(Object.fromEntries(source.visibility)).toEqual({
+      [event.Records[0]?.messageId as string]: 120,
+      [event.Records[1]?.messageId as string]: 120,
+    });
+    // ... and the dead-lettered one is deleted, so the failed invocation does not redeliver it.
     expect(deadLetter.sent.map((item) => item.reason)).toEqual(['body.not_json']);
-    expect(log.lines.some((line) => line.level === 'error')).toBe(true);
+    expect(source.deleted.map((entry) => entry.messageId)).toEqual([event.Records[2]?.messageId]);
+    expect(
+      log.lines.find((line) => line.message === 'batch failed; records back off'),
+    ).toMatchObject({ attributes: { kind: 'dependency', records: 2, backoffSeconds: [120, 120] } });
   });
 
-  it('reports every valid record when the masking key cannot be read', async () => {
-    const { deps, store } = fakeDependencies({
+  it('waits longer the more often a record was received', async () => {
+    const { deps, store, source } = fakeDependencies();
+    store.down = true;
+    const received = (n: number) =>
+      sqsRecord(loginBody(), {
+        attributes: { ...sqsRecord('').attributes, ApproximateReceiveCount: String(n) },
+      });
+    const records = [received(1), received(2), received(3), received(4), received(9)];
+    await expect(createBatchProcessor(deps)({ Records: records })).rejects.toThrow();
+    expect(records.map((record) => source.visibility.get(record.messageId))).toEqual([
+      120, 600, 3000, 3600, 3600,
+    ]);
+  });
+
+  it('backs off and fails when the masking key cannot be read', async () => {
+    const { deps, store, source } = fakeDependencies({
       keys: { get: () => Promise.reject(new TransientError('secrets manager down')) },
     });
     const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' })]);
-    const response = await createBatchProcessor(deps)(event);
-    expect(response.batchItemFailures).toHaveLength(2);
+    await expect(createBatchProcessor(deps)(event)).rejects.toThrow(
+      'secrets manager down (2 records back off)',
+    );
+    expect(source.visibility.size).toBe(2);
     expect(store.rows.size).toBe(0);
+  });
+
+  it('fails with a ConfigError naming the problem when the key ring does not parse', async () => {
+    const { deps, source, deadLetter } = fakeDependencies({
+      keys: { get: () => Promise.reject(new KeyRingError('masking secret is not JSON')) },
+    });
+    const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' })]);
+    const error = await createBatchProcessor(deps)(event).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(
+      'configuration error: masking secret is not JSON (2 records back off)',
+    );
+    // Not dead-lettered for it: the records wait for the fix.
+    expect(deadLetter.sent).toEqual([]);
+    expect(source.visibility.size).toBe(2);
+  });
+
+  it('still fails the invocation when the visibility cannot be changed, and says so', async () => {
+    const { deps, store, source, log } = fakeDependencies();
+    store.down = true;
+    source.down = true;
+    await expect(createBatchProcessor(deps)(sqsEvent([loginBody()]))).rejects.toThrow();
+    expect(
+      log.lines.find((line) => line.message === 'batch failed; records back off'),
+    ).toMatchObject({ attributes: { notExtended: 1 } });
   });
 
   it('never logs a raw body, ip or device id', async () => {
@@ -154,7 +216,7 @@ describe('batch processor', () => {
       loginBody({ ip: secretIp, device_id: 'dev-secret-1' }),
       loginBody({ ip: '203.0.113.999', device_id: 'dev-secret-2' }),
     ]);
-    await createBatchProcessor(deps)(event);
+    await expect(createBatchProcessor(deps)(event)).rejects.toThrow();
     const logged = JSON.stringify(log.lines);
     for (const raw of [secretIp, '203.0.113.999', 'dev-secret-1', 'dev-secret-2', 'user_id']) {
       expect(logged).not.toContain(raw);
@@ -177,12 +239,52 @@ describe('batch processor', () => {
     expect(summaries[1]).toMatchObject({ written: 0, duplicates: 1 });
   });
 
-  it('names a failed redriven record by its delivery id, as Lambda requires', async () => {
+  it('stores a message whose producer set SourceMessageId under its own id, and says so', async () => {
+    // Arrange: a producer claims an existing row's id, without a marker or with a forged one.
+    const { deps, store, log, summaries } = fakeDependencies();
+    const process = createBatchProcessor(deps);
+    await process({ Records: [redriven('first', 'victim-id')] });
+    const unsigned = redriven('forged-1', 'victim-id', null);
+    const forged = redriven('forged-2', 'victim-id', `k1:${'A'.repeat(43)}`);
+    // Act
+    await process({ Records: [unsigned, forged] });
+    // Assert: neither is a duplicate of the victim; both are written, and logged.
+    expect([...store.rows.keys()].sort()).toEqual(['forged-1', 'forged-2', 'victim-id']);
+    expect(summaries[1]).toMatchObject({ written: 2, duplicates: 0 });
+    expect(log.lines.find((line) => line.message.startsWith('redrive marker'))).toMatchObject({
+      attributes: { messageIds: ['forged-1', 'forged-2'] },
+    });
+  });
+
+  it('treats a marker signed by a key no longer in the ring as a new message', async () => {
     const { deps, store } = fakeDependencies();
+    const retired = parseKeyRing(maskingSecret('k0'));
+    const stale = redriven('delivery', 'old-id', signMarker(retired.current, 'old-id'));
+    await createBatchProcessor(deps)({ Records: [stale] });
+    expect([...store.rows.keys()]).toEqual(['delivery']);
+  });
+
+  it('signs the dead letter of a verified redrive with its first id', async () => {
+    const { deps, deadLetter } = fakeDependencies();
+    const record = sqsRecord('not json', {
+      messageId: 'delivery',
+      messageAttributes: {
+        SourceMessageId: attribute('first-id'),
+        SourceMessageSignature: attribute(signMarker(ring.current, 'first-id')),
+      },
+    });
+    await createBatchProcessor(deps)({ Records: [record] });
+    expect(deadLetter.sent).toMatchObject([
+      { sourceMessageId: 'first-id', marker: signMarker(ring.current, 'first-id') },
+    ]);
+  });
+
+  it('backs a failed redriven record off by its delivery id and receipt handle', async () => {
+    const { deps, store, source } = fakeDependencies();
     store.down = true;
     const record = redriven('delivery-id');
-    const response = await createBatchProcessor(deps)({ Records: [record] });
-    expect(failedIds(response)).toEqual(['delivery-id']);
+    await expect(createBatchProcessor(deps)({ Records: [record] })).rejects.toThrow();
+    expect([...source.visibility.keys()]).toEqual(['delivery-id']);
   });
 
   it('sends the batch back if the store took fewer rows than the batch has', async () => {
@@ -190,7 +292,6 @@ describe('batch processor', () => {
       store: { insert: async () => ({ rows: 1, inserted: 1, rejected: [], statements: 1 }) },
     });
     const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' })]);
-    const response = await createBatchProcessor(deps)(event);
-    expect(response.batchItemFailures).toHaveLength(2);
+    await expect(createBatchProcessor(deps)(event)).rejects.toThrow('the store took 1 of 2 rows');
   });
 });

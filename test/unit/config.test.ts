@@ -12,7 +12,26 @@ describe('loadConfig', () => {
       maskingSecretId: 'mask',
       keyTtlMs: 300_000,
       deadLetterQueueUrl: undefined,
+      recoveryPublicKey: undefined,
+      sourceQueueUrl: undefined,
+      backoff: { baseSeconds: 120, maxSeconds: 3_600 },
     });
+  });
+
+  it('reads the source queue URL and the backoff, within what SQS accepts', () => {
+    const config = loadConfig({
+      ...base,
+      SOURCE_QUEUE_URL: 'http://local/q',
+      BACKOFF_BASE_SECONDS: '1',
+      BACKOFF_MAX_SECONDS: '30',
+    });
+    expect([config.sourceQueueUrl, config.backoff]).toEqual([
+      'http://local/q',
+      { baseSeconds: 1, maxSeconds: 30 },
+    ]);
+    expect(() => loadConfig({ ...base, BACKOFF_MAX_SECONDS: '43201' })).toThrow(
+      'BACKOFF_MAX_SECONDS must be an integer in [1, 43200], got "43201"',
+    );
   });
 
   it('reads an AWS configuration whose password lives in a secret', () => {

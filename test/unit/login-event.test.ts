@@ -64,6 +64,31 @@ describe('parseLoginEvent', () => {
     expect(reasonOf(body)).toBe(reason);
   });
 
+  it.each([
+    ['device_id', '"dev-\\ud800"'],
+    ['device_id', '"dev-\\udfff-x"'],
+    ['user_id', '"\\udbff"'],
+    ['locale', '"en\\ud83d"'],
+  ])('rejects a lone surrogate in %s as invalid Unicode', (field, json) => {
+    // Arrange: JSON escapes make a lone surrogate that U+FFFD would otherwise replace.
+    const body = loginBody({ [field]: '@' }).replace('"@"', json);
+    // Act
+    const result = parseLoginEvent(body);
+    // Assert
+    expect(result).toEqual({
+      ok: false,
+      rejection: {
+        reason: `${field}.invalid`,
+        detail: `${field} is not valid Unicode (a lone surrogate)`,
+      },
+    });
+  });
+
+  it('keeps a surrogate pair (an emoji) in a device id', () => {
+    const result = parseLoginEvent(loginBody({ device_id: 'dev-\u{1F600}' }));
+    expect(result.ok).toBe(true);
+  });
+
   it('counts code points like PostgreSQL varchar: 128 emoji fit in user_id', () => {
     expect(reasonOf(loginBody({ user_id: '😀'.repeat(128) }))).toBe('ok');
     expect(reasonOf(loginBody({ user_id: '😀'.repeat(129) }))).toBe('user_id.too_long');

@@ -1,3 +1,4 @@
+import { BlockList } from 'node:net';
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +33,79 @@ describe('canonicalIp', () => {
       expect(canonicalIp(input)).toBeUndefined();
     },
   );
+
+  it.each([
+    ['::10.0.0.1', '::a00:1'],
+    ['::a00:1', '::a00:1'],
+    ['0:0:0:0:0:0:10.0.0.1', '::a00:1'],
+    ['::0.0.0.1', '::1'],
+    ['::ffff:a00:1', '10.0.0.1'],
+    ['0:0:0:0:0:FFFF:10.0.0.1', '10.0.0.1'],
+    ['2001:db8::10.0.0.1', '2001:db8::a00:1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+  ])('gives every text form of one address one canonical form: %j is %j', (input, canonical) => {
+    expect(canonicalIp(input)).toBe(canonical);
+  });
+
+  it('keeps an IPv4-compatible address (deprecated) an IPv6 address, apart from the IPv4', () => {
+    expect(canonicalIp('::10.0.0.1')).not.toBe(canonicalIp('10.0.0.1'));
+    expect(canonicalIp('::10.0.0.1')).toBe(canonicalIp('::a00:1'));
+  });
+
+  const groups = fc.array(
+    fc.oneof(fc.constant(0), fc.constant(0xffff), fc.integer({ min: 0, max: 0xffff })),
+    { minLength: 8, maxLength: 8 },
+  );
+  /** Text forms of one address: full, leading zeros, upper case, shortest, embedded IPv4. */
+  const forms = (g: readonly number[]) => {
+    const hex = g.map((x) => x.toString(16));
+    const high = g[6] ?? 0;
+    const low = g[7] ?? 0;
+    const quad = `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+    return [
+      hex.join(':'),
+      g.map((x) => x.toString(16).padStart(4, '0')).join(':'),
+      hex.join(':').toUpperCase(),
+      `${hex.slice(0, 6).join(':')}:${quad}`,
+      hex
+        .join(':')
+        .replace(/(^|:)0(:0)+(:|$)/, '::')
+        .replace(/:::/, '::'),
+    ];
+  };
+  /** The address as Node's own parser (inet_pton) sees it. */
+  const sameAddress = (a: string, b: string) => {
+    const list = new BlockList();
+    list.addAddress(a, 'ipv6');
+    return list.check(b, 'ipv6');
+  };
+
+  it('maps every text form of an address to one canonical value, which denotes that address', () => {
+    fc.assert(
+      fc.property(groups, (g) => {
+        const canonical = forms(g).map(canonicalIp);
+        expect(new Set(canonical).size).toBe(1);
+        expect(canonical[0]).toBeDefined();
+        const [value = ''] = canonical;
+        const asIpv6 = value.includes(':') ? value : `::ffff:${value}`;
+        expect(sameAddress(forms(g)[0] ?? '', asIpv6)).toBe(true);
+        expect(canonicalIp(value)).toBe(value);
+      }),
+    );
+  });
+
+  it('gives equal addresses one token and different canonical values different tokens', () => {
+    fc.assert(
+      fc.property(groups, groups, (a, b) => {
+        const [ca = '', cb = ''] = [canonicalIp(forms(a)[3] ?? ''), canonicalIp(forms(b)[0] ?? '')];
+        const [ta, tb] = [mask(key, 'ip', ca), mask(key, 'ip', cb)];
+        const equal = sameAddress(forms(a)[0] ?? '', forms(b)[0] ?? '');
+        expect(ca === cb).toBe(equal);
+        expect(ta === tb).toBe(equal);
+      }),
+    );
+  });
 
   it('takes the IPv4 fast path only where the full parser agrees', () => {
     fc.assert(

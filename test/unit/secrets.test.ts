@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TransientError } from '../../lambda/errors';
+import { ConfigError, TransientError } from '../../lambda/errors';
 import { cached, getSecretString } from '../../lambda/secrets';
 
 const secretsManager = mockClient(SecretsManagerClient);
@@ -24,6 +24,18 @@ describe('getSecretString', () => {
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).cause).toBe(cause);
   });
+
+  it.each(['ResourceNotFoundException', 'AccessDeniedException'])(
+    'turns %s into a ConfigError naming the secret: waiting cannot fix it',
+    async (name) => {
+      secretsManager.on(GetSecretValueCommand).rejects(Object.assign(new Error('no'), { name }));
+      const error = await getSecretString(new SecretsManagerClient({}), 'mask').catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toBe(`cannot read secret mask: ${name}`);
+    },
+  );
 
   it('rejects a binary-only secret', async () => {
     secretsManager.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array([1]) });

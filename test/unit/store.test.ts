@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import type { Pool } from 'pg';
+import pg, { type Pool } from 'pg';
 import { describe, expect, it, vi } from 'vitest';
+import { isConnectionError, sqlState } from '../../lambda/db/pool';
 import type { LoginRow } from '../../lambda/db/store';
 import { createLoginStore } from '../../lambda/db/store';
-import { TransientError } from '../../lambda/errors';
+import { ConfigError, TransientError } from '../../lambda/errors';
 
 // The pg edge faked to make connection faults happen on demand; the real database paths
 // (COPY, redelivery fallback, bisection) run in test/integration.
@@ -24,6 +25,10 @@ const row = (messageId: string, userId = 'u'): LoginRow => ({
 });
 
 const socketError = () => new Error('Connection terminated unexpectedly');
+
+/** An error as the server sends it (pg's DatabaseError, with a SQLSTATE). */
+const pgError = (code: string, message: string, fields: { constraint?: string } = {}) =>
+  Object.assign(new pg.DatabaseError(message, message.length, 'error'), { code, ...fields });
 
 /** A client whose COPY ends as `outcome` says, recording what was streamed. */
 function copyClient(outcome: 'finish' | Error, streamed: string[], dropped?: Error) {
@@ -65,8 +70,7 @@ describe('login store', () => {
   });
 
   it('falls back to INSERT … ON CONFLICT when COPY meets a redelivered message id', async () => {
-    const duplicate = Object.assign(new Error('duplicate key'), {
-      code: '23505',
+    const duplicate = pgError('23505', 'duplicate key', {
       constraint: 'user_logins_message_id_key',
     });
     const query = vi.fn().mockResolvedValue({ rowCount: 1 });
@@ -102,13 +106,25 @@ describe('login store', () => {
   });
 
   it('does not fall back or retry when the server refuses the statement itself', async () => {
-    const missing = Object.assign(new Error('relation "user_logins" does not exist'), {
-      code: '42P01',
-    });
+    const missing = pgError('42P01', 'relation "user_logins" does not exist');
     const query = vi.fn();
     const store = createLoginStore(poolOf({ connect: async () => copyClient(missing, []), query }));
-    await expect(store.insert([row('a')])).rejects.toBeInstanceOf(TransientError);
+    await expect(store.insert([row('a')])).rejects.toBeInstanceOf(ConfigError);
     expect(query).not.toHaveBeenCalled();
+  });
+
+  it('raises a ConfigError naming the SQLSTATE when the role lacks a grant', async () => {
+    const denied = pgError('42501', 'permission denied for table user_logins');
+    const store = createLoginStore(poolOf({ connect: async () => copyClient(denied, []) }));
+    await expect(store.insert([row('a')])).rejects.toThrow(
+      'copy of 1 rows failed: permission denied for table user_logins (SQLSTATE 42501)',
+    );
+  });
+
+  it('raises a TransientError for a server error that waiting may cure', async () => {
+    const shutdown = pgError('53300', 'sorry, too many clients already');
+    const store = createLoginStore(poolOf({ connect: async () => copyClient(shutdown, []) }));
+    await expect(store.insert([row('a')])).rejects.toBeInstanceOf(TransientError);
   });
 
   it('destroys the connection when producing a row fails mid-COPY, and retries the batch', async () => {
@@ -124,7 +140,7 @@ describe('login store', () => {
 
   it('takes every row to the fallback when COPY fails while waiting for the socket to drain', async () => {
     // Arrange: the socket is full after the first chunk, and the COPY then fails (a redelivery).
-    const duplicate = Object.assign(new Error('duplicate key'), { code: '23505' });
+    const duplicate = pgError('23505', 'duplicate key');
     const client = Object.assign(new EventEmitter(), {
       query(stream: EventEmitter & { write: (c: string) => boolean; end: (c?: string) => void }) {
         stream.write = () => {
@@ -144,5 +160,18 @@ describe('login store', () => {
     // Assert
     expect(result.rows).toBe(2_000);
     expect(query.mock.calls[0]?.[0].values[0]).toHaveLength(2_000);
+  });
+});
+
+describe('SQLSTATE classification', () => {
+  it('reads a SQLSTATE only from an error the server sent, not from a socket errno', () => {
+    // Arrange: EPIPE has the shape of a SQLSTATE (five capitals) but is Node's.
+    const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' });
+    // Act / Assert
+    expect(sqlState(epipe)).toBeUndefined();
+    expect(isConnectionError(epipe)).toBe(true);
+    expect(sqlState(pgError('23505', 'duplicate key'))).toBe('23505');
+    expect(isConnectionError(pgError('57P01', 'terminating connection'))).toBe(true);
+    expect(isConnectionError(pgError('23505', 'duplicate key'))).toBe(false);
   });
 });
