@@ -56,7 +56,12 @@ export interface LoginQueueStackProps extends StackProps {
   readonly target?: 'aws' | 'localstack';
   /** Required with target 'localstack'. */
   readonly externalDatabase?: ExternalDatabase;
-  /** Receives before SQS moves a message to the DLQ. @default 5 */
+  /**
+   * Receives before SQS moves a message to the DLQ. Invalid messages never need them (the
+   * handler dead-letters those itself); they let a record back off through an outage: with the
+   * function's backoff (30 s, 150 s, then 300 s per receive) 30 receives last 2 h 18 min.
+   * @default 30
+   */
   readonly maxReceiveCount?: number;
   /** Records per invocation, 1..10000. @default 100 */
   readonly batchSize?: number;
@@ -127,7 +132,7 @@ function check(ok: boolean, message: string): void {
 
 /** Validates props early; every error states the value, the allowed range and the fix. */
 export function resolveProps(props: LoginQueueStackProps) {
-  const maxReceiveCount = props.maxReceiveCount ?? 5;
+  const maxReceiveCount = props.maxReceiveCount ?? 30;
   const batchSize = props.batchSize ?? 100;
   const window = props.maxBatchingWindow ?? Duration.seconds(5);
   const timeout = props.functionTimeout ?? Duration.seconds(60);

@@ -138,8 +138,8 @@ export function loadConfig(env: Env = process.env): Config {
     sourceQueueUrl: optional(env, 'SOURCE_QUEUE_URL'),
     backoff: Object.freeze({
       // With the deployed queue (5 receives) these keep a record for over 2 h of outage.
-      baseSeconds: integer(env, 'BACKOFF_BASE_SECONDS', 120, 1, 43_200),
-      maxSeconds: integer(env, 'BACKOFF_MAX_SECONDS', 3_600, 1, 43_200),
+      baseSeconds: integer(env, 'BACKOFF_BASE_SECONDS', 30, 1, 43_200),
+      maxSeconds: integer(env, 'BACKOFF_MAX_SECONDS', 300, 1, 43_200),
     }),
   });
 }

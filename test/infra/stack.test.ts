@@ -48,6 +48,35 @@ describe('event source mapping', () => {
     expect(mapping.DependsOn).toEqual(expect.arrayContaining(triggers));
   });
 
+  it('lets the function back a failing batch off on its queue: visibility changes and deletes', () => {
+    const [, handler] = handlerOf(aws);
+    const [queueId] = Object.keys(
+      aws.findResources('AWS::SQS::Queue', { Properties: { RedrivePolicy: Match.anyValue() } }),
+    );
+    expect(
+      (handler.Properties.Environment as { Variables: Record<string, unknown> }).Variables
+        .SOURCE_QUEUE_URL,
+    ).toEqual({ Ref: queueId });
+    const statements = Object.values(aws.findResources('AWS::IAM::Policy'))
+      .filter((p) =>
+        JSON.stringify((p as Resource).Properties.Roles).includes('HandlerServiceRole'),
+      )
+      .flatMap(
+        (p) =>
+          (
+            (p as Resource).Properties.PolicyDocument as {
+              Statement: { Action: string | string[]; Resource: unknown }[];
+            }
+          ).Statement,
+      );
+    const onQueue = statements.filter(
+      (s) => JSON.stringify(s.Resource) === JSON.stringify({ 'Fn::GetAtt': [queueId, 'Arn'] }),
+    );
+    const actions = onQueue.flatMap((s) => [s.Action].flat());
+    expect(actions).toContain('sqs:ChangeMessageVisibility');
+    expect(actions).toContain('sqs:DeleteMessage');
+  });
+
   it('uses no reserved concurrency', () => {
     const [, handler] = handlerOf(aws);
     expect(handler.Properties.ReservedConcurrentExecutions).toBeUndefined();
@@ -55,13 +84,13 @@ describe('event source mapping', () => {
 });
 
 describe('queues', () => {
-  it('redrives to the DLQ after 5 receives', () => {
+  it('redrives to the DLQ after 30 receives', () => {
     const [dlqId] =
       Object.entries(
         aws.findResources('AWS::SQS::Queue', { Properties: { MessageRetentionPeriod: 1_209_600 } }),
       )[0] ?? [];
     aws.hasResourceProperties('AWS::SQS::Queue', {
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 30 },
     });
   });
 

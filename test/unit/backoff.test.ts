@@ -20,22 +20,22 @@ function secondsUntilReceive(n: number, random = () => 0): number {
 
 describe('systemic-failure backoff', () => {
   it('keeps a record in the deployed queue through 2 h of outage before its maxReceiveCount-th receive', () => {
-    // Arrange: the deployed queue (visibility 365 s, 5 receives) and the function's defaults.
-    expect(deployed.maxReceiveCount).toBe(5);
+    // Arrange: the deployed queue (visibility 365 s, 30 receives) and the function's defaults.
+    expect(deployed.maxReceiveCount).toBe(30);
     expect(deployed.visibility.toSeconds()).toBe(365);
     // Act
     const lastReceive = secondsUntilReceive(deployed.maxReceiveCount);
     const deadLettered = lastReceive + backoffSeconds(deployed.maxReceiveCount, policy, () => 0);
-    // Assert: 120 + 600 + 3000 + 3600 s before the 5th receive; SQS moves it an hour later.
-    expect(lastReceive).toBe(7_320);
+    // Assert: 30 + 150 + 27 x 300 s before the 30th receive; SQS moves it 5 minutes later.
+    expect(lastReceive).toBe(8_280);
     expect(lastReceive).toBeGreaterThanOrEqual(2 * 3600);
-    expect(deadLettered).toBe(10_920);
-    // Without the backoff the same 5 receives last 5 x 365 s: about half an hour.
-    expect(deployed.maxReceiveCount * deployed.visibility.toSeconds()).toBeLessThan(1_900);
+    expect(deadLettered).toBe(8_580);
   });
 
   it('retries a short blip within minutes and a recovered backlog within the cap plus jitter', () => {
-    expect(backoffSeconds(1, policy, () => 0.999)).toBeLessThanOrEqual(144);
+    // A recovered backlog is back within the cap (5 minutes) plus jitter: "within minutes".
+    expect(backoffSeconds(1, policy, () => 0.999)).toBeLessThanOrEqual(36);
+    expect(policy.maxSeconds * (1 + BACKOFF_JITTER)).toBeLessThanOrEqual(6 * 60);
     const longest = Math.max(
       ...Array.from({ length: 20 }, (_, i) => backoffSeconds(i + 1, policy, () => 0.999)),
     );
@@ -63,7 +63,7 @@ describe('systemic-failure backoff', () => {
   });
 
   it('treats a missing or malformed receive count as a first delivery', () => {
-    expect(backoffSeconds(Number.NaN, policy, () => 0)).toBe(120);
-    expect(backoffSeconds(0, policy, () => 0)).toBe(120);
+    expect(backoffSeconds(Number.NaN, policy, () => 0)).toBe(30);
+    expect(backoffSeconds(0, policy, () => 0)).toBe(30);
   });
 });

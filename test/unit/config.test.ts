@@ -14,7 +14,7 @@ describe('loadConfig', () => {
       deadLetterQueueUrl: undefined,
       recoveryPublicKey: undefined,
       sourceQueueUrl: undefined,
-      backoff: { baseSeconds: 120, maxSeconds: 3_600 },
+      backoff: { baseSeconds: 30, maxSeconds: 300 },
     });
   });
 

@@ -1,7 +1,11 @@
+import pg from 'pg';
 import { describe, expect, it, vi } from 'vitest';
 import { retryRefusedLogin } from '../../lambda/db/migrate';
 
-const refused = () => Object.assign(new Error('password authentication failed'), { code: '28P01' });
+/** A refusal as the server sends it (pg's DatabaseError, with a SQLSTATE). */
+const serverError = (message: string, code: string) =>
+  Object.assign(new pg.DatabaseError(message, message.length, 'error'), { code });
+const refused = () => serverError('password authentication failed', '28P01');
 
 describe('retryRefusedLogin', () => {
   it('tries again after a refused login, waiting twice as long each time up to the cap', async () => {
@@ -10,9 +14,7 @@ describe('retryRefusedLogin', () => {
       .fn()
       .mockRejectedValueOnce(refused())
       .mockRejectedValueOnce(refused())
-      .mockRejectedValueOnce(
-        Object.assign(new Error('PAM authentication failed'), { code: '28000' }),
-      )
+      .mockRejectedValueOnce(serverError('PAM authentication failed', '28000'))
       .mockResolvedValue('migrated');
     const sleep = vi.fn(async (_ms: number) => {});
     const onRetry = vi.fn();
