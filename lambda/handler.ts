@@ -12,3 +12,6 @@ export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResp
   runtime.logger.addContext(context);
   return runtime.processBatch(event);
 };
+
+/** Ends the container's database pool. Lambda never calls it; local runs do before stopping their database. */
+export const close = (): Promise<void> => runtime.pool.end();

@@ -84,7 +84,11 @@ export interface RedriveResult {
  * fails is sent again later, and SourceMessageId makes that copy a duplicate the handler
  * ignores: every message lands once.
  */
-export async function redrive(sqs: SQSClient, target: RedriveTarget): Promise<RedriveResult> {
+export async function redrive(
+  sqs: SQSClient,
+  target: RedriveTarget,
+  onMoved?: (moved: number) => void,
+): Promise<RedriveResult> {
   try {
     const task = await sqs.send(
       new StartMessageMoveTaskCommand({
@@ -140,6 +144,7 @@ export async function redrive(sqs: SQSClient, target: RedriveTarget): Promise<Re
       );
     }
     moved += delivered.length;
+    onMoved?.(moved);
   }
 }
 
