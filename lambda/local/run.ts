@@ -3,19 +3,30 @@
  * given), the shipped handler bundle behind a local event source mapping, and a summary.
  * `npm start` is a thin CLI over `runLocal`; the tests call it directly.
  */
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { buildBundles } from '../../infra/build';
 import type { BatchSummary } from '../batch';
 import { type DeadLetterPeek, peekDeadLetters } from '../ops/dead-letters';
-import { generateRecoveryKeyPair } from '../recovery';
-import { localAwsEnv, randomMaskingSecret, startLocalAws } from './aws';
-import { loadBundle, localContext } from './bundle';
+import {
+  generateLocalKeys,
+  type LocalKeys,
+  loadOrCreateKeysFile,
+  writeKeysFile,
+} from '../ops/keys-file';
+import {
+  checkDatabase,
+  databaseAddress,
+  queueArnOf,
+  resolveQueueUrl,
+  sqsCall,
+} from '../ops/preflight';
+import { localAwsEnv, startLocalAws } from './aws';
+import { type BundleModule, loadBundleModule, localContext, type SqsHandler } from './bundle';
 import { queueDepth, runEventSource } from './event-source';
 import { generateBodies } from './generate';
 import { startLocalPostgres } from './postgres';
@@ -31,14 +42,19 @@ export interface RunOptions {
   readonly concurrency: number;
   /** An existing SQS endpoint (e.g. LocalStack, http://localhost:4566); embedded when absent. */
   readonly sqsEndpoint?: string;
-  /** The source queue at that endpoint; default <endpoint>/000000000000/login-queue. */
+  /** The source queue at that endpoint; default: the URL of `queueName` there (GetQueueUrl). */
   readonly queueUrl?: string;
+  /** The source queue's name at an existing endpoint, default "login-queue". */
+  readonly queueName?: string;
   /** DLQ for invalid messages; with an existing endpoint, default "<queue>-dlq" (created). */
   readonly dlqUrl?: string;
   /** An existing PostgreSQL; embedded when absent. */
   readonly databaseUrl?: string;
-  /** The masking secret's JSON (key ring format); a random local key when absent. */
-  readonly maskingSecret?: string;
+  /**
+   * A keys file (masking ring, recovery key pair): read when it exists, else generated and
+   * written there (mode 600). Absent: fresh keys in a temporary file removed at stop.
+   */
+  readonly keysFile?: string;
   /** Embedded queue settings. */
   readonly visibilityTimeout?: number;
   readonly maxReceiveCount?: number;
@@ -47,17 +63,28 @@ export interface RunOptions {
   readonly onProgress?: (progress: Progress) => void;
 }
 
-export interface Progress {
+/** Counts of the drain; each batch's counts are added at once, so they never contradict. */
+export interface DrainCounts {
   readonly delivered: number;
   readonly written: number;
+  readonly duplicates: number;
   readonly deadLettered: number;
   readonly retried: number;
   readonly batches: number;
 }
 
-export interface RunSummary extends Progress {
+/** What a progress display needs: the phase, done of total, time so far, and the counts. */
+export interface Progress extends DrainCounts {
+  readonly phase: 'sending' | 'draining';
+  /** Messages sent (sending), or messages gone from the queue (draining). */
+  readonly done: number;
+  /** Messages to send, or messages in the queue when the drain started. */
+  readonly total: number;
+  readonly elapsedMs: number;
+}
+
+export interface RunSummary extends DrainCounts {
   readonly sent: number;
-  readonly duplicates: number;
   readonly rejectedByReason: Readonly<Record<string, number>>;
   readonly deadLetterQueue: DeadLetterPeek;
   readonly rows: number;
@@ -68,17 +95,20 @@ export interface RunSummary extends Progress {
 }
 
 export interface Services {
-  /** Inline rings for the operator commands (MASKING_SECRET, RECOVERY_SECRET). */
-  readonly maskingSecret: string;
-  readonly recoverySecret: string;
+  /** The keys file (KEYS_FILE for the operator commands). */
+  readonly keysFile: string;
+  /** True when this run generated the keys file. */
+  readonly keysCreated: boolean;
   readonly databaseUrl: string;
   readonly sqsEndpoint: string;
   readonly queueUrl: string;
   readonly dlqUrl: string;
   readonly secretsEndpoint: string;
   readonly maskingSecretId: string;
-  /** RECOVERY_PUBLIC_KEY given to the handler (a fresh local recovery key pair). */
+  /** RECOVERY_PUBLIC_KEY given to the handler. */
   readonly recoveryPublicKey: string;
+  /** What an AWS SDK client needs to reach this SQS endpoint (region, endpoint, local credentials). */
+  readonly awsEnv: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
 
@@ -94,7 +124,66 @@ function sqsClient(endpoint: string): SQSClient {
   });
 }
 
+/** The keys file to use: the given one (read or created), or a temporary one. */
+async function keysFor(
+  options: RunOptions,
+  stops: (() => Promise<void>)[],
+): Promise<{ keys: LocalKeys; keysFile: string; keysCreated: boolean }> {
+  if (options.keysFile !== undefined) {
+    const { keys, created } = loadOrCreateKeysFile(options.keysFile);
+    return { keys, keysFile: options.keysFile, keysCreated: created };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'login-queue-keys-'));
+  stops.push(() => rm(dir, { recursive: true, force: true }));
+  const keysFile = join(dir, 'keys.json');
+  const keys = generateLocalKeys();
+  writeKeysFile(keysFile, keys);
+  return { keys, keysFile, keysCreated: true };
+}
+
+/** SDK settings for the operator commands: local credentials only where none are set. */
+function operatorAwsEnv(sqsEndpoint: string): Record<string, string> {
+  const local = localAwsEnv(sqsEndpoint, '');
+  const hasCredentials = process.env.AWS_ACCESS_KEY_ID !== undefined;
+  return {
+    AWS_REGION: process.env.AWS_REGION ?? local.AWS_REGION ?? 'us-east-1',
+    ...(hasCredentials
+      ? {}
+      : {
+          AWS_ACCESS_KEY_ID: local.AWS_ACCESS_KEY_ID ?? 'local',
+          AWS_SECRET_ACCESS_KEY: local.AWS_SECRET_ACCESS_KEY ?? 'local',
+        }),
+    AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+  };
+}
+
+/**
+ * Checks what exists before changing anything: the database (given) and the queue (given or
+ * found by name). Throws UnreachableError naming the address that failed.
+ */
+async function preflight(
+  options: RunOptions,
+): Promise<{ endpoint: string; queueUrl: string; queueArn: string } | undefined> {
+  if (options.databaseUrl !== undefined) {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 1 });
+    try {
+      await checkDatabase(pool, databaseAddress({ kind: 'url', url: options.databaseUrl }));
+    } finally {
+      await pool.end();
+    }
+  }
+  if (options.sqsEndpoint === undefined) return undefined;
+  const endpoint = options.sqsEndpoint.replace(/\/$/, '');
+  const sqs = sqsClient(endpoint);
+  const queueUrl =
+    options.queueUrl ?? (await resolveQueueUrl(sqs, endpoint, options.queueName ?? 'login-queue'));
+  const queueArn = await queueArnOf(sqs, endpoint, queueUrl);
+  if (options.dlqUrl !== undefined) await queueArnOf(sqs, endpoint, options.dlqUrl);
+  return { endpoint, queueUrl, queueArn };
+}
+
 async function startServices(options: RunOptions): Promise<Services> {
+  const existing = await preflight(options);
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn();
@@ -106,50 +195,50 @@ async function startServices(options: RunOptions): Promise<Services> {
       stops.push(() => postgres.stop());
       databaseUrl = postgres.url;
     }
-    const secret = options.maskingSecret ?? randomMaskingSecret();
-    const recovery = generateRecoveryKeyPair('local');
-    const rings = {
-      maskingSecret: secret,
-      recoverySecret: recovery.secret,
-      recoveryPublicKey: recovery.publicKey,
+    const { keys, keysFile, keysCreated } = await keysFor(options, stops);
+    const common = {
+      keysFile,
+      keysCreated,
+      recoveryPublicKey: keys.recoveryPublicKey,
+      databaseUrl,
+      stop,
     };
-    if (options.sqsEndpoint === undefined) {
+    if (existing === undefined) {
       const aws = await startLocalAws({
-        maskingSecret: secret,
+        maskingSecret: keys.maskingSecret,
         visibilityTimeout: options.visibilityTimeout ?? 2,
         maxReceiveCount: options.maxReceiveCount ?? 3,
       });
       stops.push(() => aws.stop());
       return {
-        ...rings,
-        databaseUrl,
+        ...common,
         sqsEndpoint: aws.sqsEndpoint,
         queueUrl: aws.queueUrl,
         dlqUrl: aws.dlqUrl,
         secretsEndpoint: aws.secretsManager.endpoint,
         maskingSecretId: aws.maskingSecretArn,
-        stop,
+        awsEnv: operatorAwsEnv(aws.sqsEndpoint),
       };
     }
-    const endpoint = options.sqsEndpoint.replace(/\/$/, '');
+    const { endpoint, queueUrl } = existing;
     const secrets = await startLocalSecretsManager();
     stops.push(() => secrets.stop());
-    const queueUrl = options.queueUrl ?? `${endpoint}/000000000000/login-queue`;
     let dlqUrl = options.dlqUrl;
     if (dlqUrl === undefined) {
       const name = `${queueUrl.split('/').pop()}-dlq`;
-      const created = await sqsClient(endpoint).send(new CreateQueueCommand({ QueueName: name }));
-      dlqUrl = created.QueueUrl ?? `${endpoint}/000000000000/${name}`;
+      dlqUrl = await sqsCall(endpoint, `creating queue "${name}"`, async () => {
+        const created = await sqsClient(endpoint).send(new CreateQueueCommand({ QueueName: name }));
+        return created.QueueUrl ?? `${endpoint}/000000000000/${name}`;
+      });
     }
     return {
-      ...rings,
-      databaseUrl,
+      ...common,
       sqsEndpoint: endpoint,
       queueUrl,
       dlqUrl,
       secretsEndpoint: secrets.endpoint,
-      maskingSecretId: secrets.put('login-queue/masking-key', secret),
-      stop,
+      maskingSecretId: secrets.put('login-queue/masking-key', keys.maskingSecret),
+      awsEnv: operatorAwsEnv(endpoint),
     };
   } catch (error) {
     await stop();
@@ -157,7 +246,13 @@ async function startServices(options: RunOptions): Promise<Services> {
   }
 }
 
-async function send(sqs: SQSClient, queueUrl: string, bodies: readonly string[]): Promise<void> {
+async function send(
+  sqs: SQSClient,
+  queueUrl: string,
+  bodies: readonly string[],
+  onSent: (sent: number) => void,
+): Promise<void> {
+  let sent = 0;
   const chunks: string[][] = [];
   for (let i = 0; i < bodies.length; i += 10) chunks.push(bodies.slice(i, i + 10));
   const worker = async () => {
@@ -170,6 +265,8 @@ async function send(sqs: SQSClient, queueUrl: string, bodies: readonly string[])
       );
       if ((out.Failed ?? []).length > 0)
         throw new Error(`${out.Failed?.length} messages were not sent`);
+      sent += chunk.length;
+      onSent(sent);
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
@@ -224,7 +321,6 @@ async function tableFacts(databaseUrl: string) {
 export async function runLocal(
   options: RunOptions,
 ): Promise<{ summary: RunSummary; services: Services }> {
-  await buildBundles();
   const started = await startServices(options);
   const totals = {
     delivered: 0,
@@ -235,23 +331,35 @@ export async function runLocal(
     batches: 0,
   };
   const rejectedByReason: Record<string, number> = {};
-  // Installed until the services stop: handler instances log until their pools close.
-  const restore = captureHandlerLogs((batch) => {
+  // A handler's 'batch processed' line is logged inside its invocation; it is held there and
+  // counted with the invocation's records when it returns, so written never runs ahead.
+  const invocation = new AsyncLocalStorage<BatchSummary[]>();
+  const count = (batch: BatchSummary) => {
     totals.written += batch.written;
     totals.duplicates += batch.duplicates;
     totals.deadLettered += batch.deadLettered;
     for (const [reason, n] of Object.entries(batch.rejectedByReason)) {
       rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + n;
     }
+  };
+  // Installed until the services stop: handler instances log until their pools close.
+  const restore = captureHandlerLogs((batch) => {
+    const held = invocation.getStore();
+    if (held) held.push(batch);
+    else count(batch);
   }, options.onLog);
+  const modules: BundleModule<unknown>[] = [];
   const services: Services = {
     ...started,
     async stop() {
+      // Pools end before their server stops, so no connection is dropped under them.
+      for (const module of modules.splice(0)) await module.close();
       await started.stop();
       restore();
     },
   };
   try {
+    await buildBundles();
     const sqs = sqsClient(services.sqsEndpoint);
     const env = {
       ...localAwsEnv(services.sqsEndpoint, services.secretsEndpoint),
@@ -263,44 +371,88 @@ export async function runLocal(
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     };
     // The migration function of the same bundle set that deploys (a CDK trigger in AWS).
-    await loadBundle<(event: unknown, context: unknown) => Promise<unknown>>(env, 'migrate')(
-      {},
-      localContext(),
+    const migration = loadBundleModule<(event: unknown, context: unknown) => Promise<unknown>>(
+      env,
+      'migrate',
     );
+    modules.push(migration);
+    await migration.handler({}, localContext());
 
+    const report = (phase: Progress['phase'], done: number, total: number, since: number) =>
+      options.onProgress?.({
+        phase,
+        done,
+        total,
+        elapsedMs: performance.now() - since,
+        ...totals,
+      });
     const sent = options.messages;
-    if (sent > 0)
+    if (sent > 0) {
+      const sendStarted = performance.now();
+      report('sending', 0, sent, sendStarted);
       await send(
         sqs,
         services.queueUrl,
         generateBodies(sent, { seed: options.seed ?? Date.now() }),
+        (n) => report('sending', n, sent, sendStarted),
       );
+    }
 
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: services.queueUrl, AttributeNames: ['QueueArn'] }),
-    );
-    const queueArn =
-      Attributes?.QueueArn ??
-      `arn:aws:sqs:us-east-1:000000000000:${services.queueUrl.split('/').pop()}`;
+    const queueArn = await queueArnOf(sqs, services.sqsEndpoint, services.queueUrl);
     const handlers = Array.from({ length: options.concurrency }, () => {
-      const handler = loadBundle(env);
-      return (event: Parameters<typeof handler>[0]) => handler(event, localContext());
+      const module = loadBundleModule(env);
+      modules.push(module);
+      return async (event: Parameters<SqsHandler>[0]) => {
+        const held: BatchSummary[] = [];
+        try {
+          return await invocation.run(held, () => module.handler(event, localContext()));
+        } finally {
+          totals.delivered += event.Records.length;
+          for (const batch of held) count(batch);
+        }
+      };
     });
 
+    const total = await queueDepth(sqs, services.queueUrl);
+    let remaining = total;
     const drainStarted = performance.now();
-    await runEventSource({
-      sqs,
-      queueUrl: services.queueUrl,
-      queueArn,
-      batchSize: options.batchSize,
-      handlers,
-      onBatch: (batch) => {
-        totals.delivered += batch.records;
-        totals.retried += batch.failed;
-        totals.batches++;
-        options.onProgress?.({ ...totals });
-      },
-    });
+    // Done: gone from the queue, or handled and being deleted (in flight still counts as left).
+    const drained = () =>
+      report(
+        'draining',
+        Math.min(total, Math.max(total - remaining, totals.delivered - totals.retried)),
+        total,
+        drainStarted,
+      );
+    drained();
+    // The queue's depth says how much is left (redeliveries and redrives included).
+    const ticker = setInterval(() => {
+      queueDepth(sqs, services.queueUrl).then(
+        (depth) => {
+          remaining = depth;
+          drained();
+        },
+        () => {},
+      );
+    }, 1000);
+    try {
+      await runEventSource({
+        sqs,
+        queueUrl: services.queueUrl,
+        queueArn,
+        batchSize: options.batchSize,
+        handlers,
+        onBatch: (batch) => {
+          totals.retried += batch.failed;
+          totals.batches++;
+          drained();
+        },
+      });
+    } finally {
+      clearInterval(ticker);
+    }
+    remaining = 0;
+    drained();
     const seconds = (performance.now() - drainStarted) / 1000;
     const [deadLetterQueue, facts] = await Promise.all([
       peekDeadLetters(sqs, services.dlqUrl),

@@ -3,17 +3,19 @@
  * take-home environment, and PostgreSQL going away mid-drain. `npm run invoke` as a CLI.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { ListQueuesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { UnreachableError } from '../../lambda/errors';
 import { generateBodies } from '../../lambda/local/generate';
-import { type RunSummary, runLocal } from '../../lambda/local/run';
+import { type Progress, type RunSummary, runLocal } from '../../lambda/local/run';
 import { parseLoginEvent } from '../../lambda/login-event';
 import { REDRIVEN } from '../../lambda/ops/dead-letters';
+import { generateLocalKeys, readKeysFile } from '../../lambda/ops/keys-file';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { takeHomeBodies, takeHomeDdl } from '../helpers/fixtures';
@@ -31,6 +33,21 @@ async function database(): Promise<TestDatabase> {
   const db = await createTestDatabase();
   cleanups.push(() => db.drop());
   return db;
+}
+
+let keyFiles = 0;
+/** A keys file path that does not exist yet, in a directory removed after the test. */
+function keysPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'login-queue-test-keys-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, `keys-${keyFiles++}.json`);
+}
+
+async function tables(db: TestDatabase): Promise<string[]> {
+  const { rows } = await db.pool.query(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+  );
+  return rows.map((row) => row.table_name);
 }
 
 const validCount = (bodies: readonly string[]) =>
@@ -78,14 +95,18 @@ describe('the local pipeline', () => {
     expect(summary.repeatedDevices).toBeGreaterThan(0);
   });
 
-  it("drains the take-home environment's queue into its pre-created table", async ({ skip }) => {
+  it("drains the take-home environment's queue, found by name, into its pre-created table", async ({
+    skip,
+  }) => {
     // Arrange: an SQS endpoint standing in for LocalStack with login-queue (no DLQ) holding
     // the 100 take-home messages, and a database whose table comes from the take-home DDL.
+    // Its queue URLs are not <endpoint>/000000000000/login-queue: the name must be looked up.
+    const bodies = takeHomeBodies(skip);
     const sqsServer = await startFauxqs({ port: 0, logger: false });
     cleanups.push(() => sqsServer.stop());
     const { queueUrl } = sqsServer.createQueue('login-queue');
+    expect(queueUrl).not.toBe(`${sqsServer.address}/000000000000/login-queue`);
     const sqs = sqsClientFor(sqsServer.address);
-    const bodies = takeHomeBodies(skip);
     for (let i = 0; i < bodies.length; i += 10) {
       const entries = bodies
         .slice(i, i + 10)
@@ -94,17 +115,18 @@ describe('the local pipeline', () => {
     }
     const db = await database();
     await db.pool.query(takeHomeDdl(skip));
-    // Act
+    // Act: what `npm start -- --sqs-endpoint … --database-url …` passes.
     const { summary, services } = await runLocal({
       messages: 0,
       batchSize: 10,
       concurrency: 2,
       sqsEndpoint: sqsServer.address,
-      queueUrl,
       databaseUrl: db.url,
+      keysFile: keysPath(),
     });
     cleanups.push(() => services.stop());
     // Assert
+    expect(services.queueUrl).toBe(queueUrl);
     expect(await db.count()).toBe(99);
     expect(summary.deadLetterQueue.byReason).toEqual({ 'user_id.missing': 1 });
     expect(services.dlqUrl).toMatch(/login-queue-dlq$/);
@@ -149,6 +171,138 @@ describe('the local pipeline', () => {
     expect(await distinctMessageIds(db)).toBe(validCount(bodies));
     expect(summary.deadLetterQueue.total).toBe(1500 - validCount(bodies));
     expectNoRedrives(summary);
+  });
+});
+
+describe('before changing anything', () => {
+  it('refuses a missing queue, naming the endpoint and queue, and leaves the database unmigrated', async () => {
+    // Arrange: an endpoint without login-queue, and an empty database.
+    const sqsServer = await startFauxqs({ port: 0, logger: false });
+    cleanups.push(() => sqsServer.stop());
+    const db = await database();
+    const keysFile = keysPath();
+    // Act
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: sqsServer.address,
+      databaseUrl: db.url,
+      keysFile,
+    });
+    // Assert
+    await expect(failure).rejects.toThrow(UnreachableError);
+    await expect(failure).rejects.toThrow(
+      new RegExp(`^SQS at ${sqsServer.address}: queue "login-queue": .*does not exist`),
+    );
+    expect(await tables(db)).toEqual([]);
+    expect(existsSync(keysFile)).toBe(false);
+  });
+
+  it('refuses an unreachable database, naming its address without the password, and touches no queue', async () => {
+    // Arrange: a port nothing listens on (a proxy, stopped).
+    const proxy = await startTcpProxy('127.0.0.1', 9);
+    await proxy.stop();
+    const sqsServer = await startFauxqs({ port: 0, logger: false });
+    cleanups.push(() => sqsServer.stop());
+    sqsServer.createQueue('login-queue');
+    // Act
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: sqsServer.address,
+      databaseUrl: `postgres://someone:s3cret@127.0.0.1:${proxy.port}/logins`,
+    });
+    // Assert
+    await expect(failure).rejects.toThrow(
+      new RegExp(`^PostgreSQL at 127\\.0\\.0\\.1:${proxy.port}/logins: .*ECONNREFUSED`),
+    );
+    await expect(failure).rejects.not.toThrow(/s3cret/);
+    const sqs = sqsClientFor(sqsServer.address);
+    const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({}));
+    expect(QueueUrls.map((url) => url.split('/').pop())).toEqual(['login-queue']);
+  });
+});
+
+describe('keys against an existing database', () => {
+  it('writes a new keys file (mode 600, fresh key ids) and reuses it, so tokens stay comparable', async () => {
+    // Arrange
+    const db = await database();
+    const keysFile = keysPath();
+    const run = async (seed: number) => {
+      const { services } = await runLocal({
+        messages: 200,
+        seed,
+        batchSize: 50,
+        concurrency: 1,
+        databaseUrl: db.url,
+        keysFile,
+      });
+      await services.stop();
+      return services;
+    };
+    const facts = async () =>
+      (
+        await db.pool.query(
+          `SELECT count(*)::int AS n, count(DISTINCT masked_ip)::int AS ips,
+                  count(DISTINCT key_id)::int AS keys FROM user_logins`,
+        )
+      ).rows[0] as { n: number; ips: number; keys: number };
+    // Act: the same 200 bodies twice (new message ids, so two rows per valid body).
+    const first = await run(5);
+    const mode = statSync(keysFile).mode & 0o777;
+    const afterFirst = await facts();
+    const second = await run(5);
+    const afterSecond = await facts();
+    // Assert: the second run's tokens equal the first's, so no new distinct ip appears.
+    expect(first.keysCreated).toBe(true);
+    expect(second.keysCreated).toBe(false);
+    expect(mode).toBe(0o600);
+    expect(afterSecond.n).toBe(2 * afterFirst.n);
+    expect(afterSecond.ips).toBe(afterFirst.ips);
+    expect(afterSecond.keys).toBe(1);
+    const keyId = JSON.parse(readKeysFile(keysFile).maskingSecret).current as string;
+    expect(keyId).toMatch(/^k\d{8}T\d{6}-[0-9a-f]{4}$/);
+  });
+
+  it('generates a different key id for each new keys file', () => {
+    const a = JSON.parse(generateLocalKeys().maskingSecret).current;
+    const b = JSON.parse(generateLocalKeys().maskingSecret).current;
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('progress', () => {
+  it('reports the drain from its start with a total from the queue depth, and counts that never contradict', async () => {
+    // Arrange
+    const db = await database();
+    const reports: Progress[] = [];
+    // Act
+    const { summary, services } = await runLocal({
+      messages: 600,
+      seed: 11,
+      batchSize: 20,
+      concurrency: 2,
+      databaseUrl: db.url,
+      onProgress: (progress) => reports.push(progress),
+    });
+    cleanups.push(() => services.stop());
+    // Assert
+    const sending = reports.filter((p) => p.phase === 'sending');
+    const draining = reports.filter((p) => p.phase === 'draining');
+    expect(sending[0]).toMatchObject({ done: 0, total: 600 });
+    expect(sending.at(-1)).toMatchObject({ done: 600, total: 600 });
+    expect(draining[0]).toMatchObject({ done: 0, total: 600, delivered: 0 });
+    expect(draining[0]?.elapsedMs).toBeLessThan(1000);
+    expect(draining.at(-1)).toMatchObject({ done: 600, total: 600 });
+    for (const p of draining) {
+      expect(p.done).toBeLessThanOrEqual(p.total);
+      expect(p.written + p.deadLettered + p.duplicates + p.retried).toBeLessThanOrEqual(
+        p.delivered,
+      );
+    }
+    expect(draining.at(-1)?.delivered).toBe(summary.delivered);
   });
 });
 
