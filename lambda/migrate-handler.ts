@@ -6,6 +6,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadDatabaseConfig } from './config';
 import { migrate } from './db/migrate';
+import { endPool } from './db/pool';
 import { createDatabasePool } from './runtime';
 import { createLogger } from './telemetry';
 
@@ -24,4 +25,4 @@ export const handler = async (): Promise<{ applied: readonly number[]; current: 
 };
 
 /** Ends the database pool. Lambda never calls it; local runs do before stopping their database. */
-export const close = (): Promise<void> => pool.end();
+export const close = (): Promise<void> => endPool(pool);

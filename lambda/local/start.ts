@@ -6,6 +6,7 @@ import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { UsageError } from '../errors';
 import { databaseUrlFlag } from '../ops/preflight';
 import { progressLine, progressReporter } from '../ops/progress';
+import { releaseSignal } from './postgres';
 import { type Progress, type RunSummary, runLocal, type Services } from './run';
 
 const HELP = `Usage: npm start -- [options]
@@ -199,7 +200,12 @@ async function main(): Promise<number> {
     await services.stop();
     return 0;
   }
-  await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+  releaseSignal('SIGINT');
+  releaseSignal('SIGTERM');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   await services.stop();
   return 0;
 }

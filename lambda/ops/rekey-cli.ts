@@ -4,6 +4,7 @@
  */
 import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { connectDatabase, readMaskingRing, readRecoveryRing } from './cli';
+import { databaseUrlFlag } from './preflight';
 import { progressLine, progressReporter } from './progress';
 import { countRowsToRekey, rekey } from './rekey';
 
@@ -32,6 +33,7 @@ runCommand('rekey', async () => {
   });
   if (args === undefined) return 0;
   const { values } = args;
+  const databaseUrl = databaseUrlFlag(values['database-url']);
   const batchSize = integerFlag(values['batch-size'], 'batch-size', {
     min: 1,
     max: 100_000,
@@ -44,7 +46,7 @@ runCommand('rekey', async () => {
   };
   const masking = await readMaskingRing(sources);
   const recovery = await readRecoveryRing(sources);
-  const pool = await connectDatabase(values['database-url']);
+  const pool = await connectDatabase(databaseUrl);
   try {
     const total = await countRowsToRekey(pool, masking.current.id);
     const progress = progressReporter();

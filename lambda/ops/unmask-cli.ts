@@ -8,6 +8,7 @@ import { userInfo } from 'node:os';
 import { parseCommandLine, requiredFlag, runCommand } from '../command';
 import { UsageError } from '../errors';
 import { connectDatabase, readRecoveryRing } from './cli';
+import { databaseUrlFlag } from './preflight';
 import { recoverToken } from './recover';
 
 const HELP = `Usage: npm run unmask -- <token> --reason "<why>" [options]
@@ -35,6 +36,7 @@ runCommand('unmask', async () => {
   });
   if (args === undefined) return 0;
   const { values, positionals } = args;
+  const databaseUrl = databaseUrlFlag(values['database-url']);
   const [token, ...extra] = positionals;
   if (token === undefined) throw new UsageError('a token to unmask is required');
   if (extra.length > 0) throw new UsageError(`one token at a time, got ${positionals.length}`);
@@ -48,7 +50,7 @@ runCommand('unmask', async () => {
     keysFile: values['keys-file'],
     recoverySecretId: values['recovery-secret-id'],
   });
-  const pool = await connectDatabase(values['database-url']);
+  const pool = await connectDatabase(databaseUrl);
   try {
     const recovered = await recoverToken(pool, token, ring, { operator, reason });
     audit('recovered', {
