@@ -67,13 +67,12 @@ describe('keys files', () => {
       }),
       { mode: 0o600 },
     );
-    const error = (() => {
-      try {
-        readKeysFile(shortKey);
-      } catch (e) {
-        return e as Error;
-      }
-    })();
+    let error: Error | undefined;
+    try {
+      readKeysFile(shortKey);
+    } catch (caught) {
+      error = caught as Error;
+    }
     expect(error).toBeInstanceOf(KeyRingError);
     expect(error?.message).toContain(shortKey);
     expect(error?.message).not.toContain('too-short-secret');
