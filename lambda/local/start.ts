@@ -134,11 +134,7 @@ async function main(): Promise<number> {
       'batch-size': { type: 'string' },
       concurrency: { type: 'string' },
       keep: { type: 'boolean', default: false },
-      // SQS_ENDPOINT is the name older versions documented; AWS_ENDPOINT_URL_SQS is the SDK's.
-      'sqs-endpoint': {
-        type: 'string',
-        default: process.env.AWS_ENDPOINT_URL_SQS || process.env.SQS_ENDPOINT || undefined,
-      },
+      'sqs-endpoint': { type: 'string', default: process.env.AWS_ENDPOINT_URL_SQS || undefined },
       'queue-name': { type: 'string' },
       'queue-url': { type: 'string', default: process.env.QUEUE_URL || undefined },
       'dlq-url': { type: 'string', default: process.env.DLQ_URL || undefined },

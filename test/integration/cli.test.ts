@@ -4,7 +4,7 @@
  * the service and address, no stack trace for a user mistake, no SDK or pool noise; and the
  * environment `npm start --keep` prints runs every operator command as printed.
  */
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
@@ -13,6 +13,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateBodies } from '../../lambda/local/generate';
 import { generateLocalKeys, writeKeysFile } from '../../lambda/ops/keys-file';
+import { parseRecoveryPublicKey, parseRecoveryRing } from '../../lambda/recovery';
 import {
   cleanEnv,
   commandScripts,
@@ -164,6 +165,29 @@ describe('connection failures', () => {
     expect(result.stderr).toMatch(
       new RegExp(`^dlq failed: SQS at ${endpoint}: queue .*ECONNREFUSED`),
     );
+  });
+});
+
+describe('npm run recovery:keygen', () => {
+  it('recovery:keygen writes the private ring mode 600 and prints the public key the function takes', async () => {
+    // Arrange: a fresh directory, as the README's sequence runs in.
+    const cwd = mkdtempSync(join(tmpdir(), 'login-queue-keygen-'));
+    try {
+      // Act
+      const result = await runScript('recovery:keygen', ['--key-id', 'r1'], cleanEnv(), cwd);
+      const again = await runScript('recovery:keygen', ['--key-id', 'r1'], cleanEnv(), cwd);
+      // Assert
+      expect(result.code, result.stderr).toBe(0);
+      const file = join(cwd, 'recovery-secret.json');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const ring = parseRecoveryRing(readFileSync(file, 'utf8'));
+      expect([...ring.keys()]).toEqual(['r1']);
+      const publicKey = /RECOVERY_PUBLIC_KEY=(\S+)/.exec(result.stdout)?.[1] ?? '';
+      expect(parseRecoveryPublicKey(publicKey).id).toBe('r1');
+      expectUsageError(again, 'recovery-secret.json exists; keys are never overwritten');
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });
 
