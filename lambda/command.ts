@@ -68,7 +68,8 @@ export function runCommand(
 ): void {
   // The SDK warns on Node 20 that its releases from 2027 will need Node 22; this project
   // supports Node 20 (engines, .nvmrc) with a pinned SDK, so the notice is noise here.
-  // AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED is the SDK's documented switch.
+  // AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true is the SDK's documented switch
+  // (aws/aws-sdk-js-v3#7983); a value the user set wins.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   command().then(
     (code) => process.exit(code),
