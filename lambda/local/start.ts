@@ -153,6 +153,8 @@ async function main(): Promise<number> {
     (queueUrl ? new URL(queueUrl).origin : undefined);
   const databaseUrl = databaseUrlFlag(values['database-url']);
   const external = sqsEndpoint !== undefined;
+  if (!external && (values['queue-name'] !== undefined || values['dlq-url'] !== undefined))
+    throw new UsageError('--queue-name and --dlq-url need --sqs-endpoint (or --queue-url)');
   const keysFile = values['keys-file'] ?? (databaseUrl ? DEFAULT_KEYS_FILE : undefined);
   const options = {
     messages: integerFlag(values.messages, 'messages', {

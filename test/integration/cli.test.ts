@@ -116,6 +116,17 @@ describe('user mistakes', () => {
     );
   });
 
+  it('npm start refuses a queue name or DLQ without an SQS endpoint to find them at', async () => {
+    expectUsageError(
+      await runScript('start', ['--queue-name', 'logins']),
+      '--queue-name and --dlq-url need --sqs-endpoint',
+    );
+  });
+
+  it('rekey without any source of keys says how to give them', async () => {
+    expectUsageError(await runScript('rekey', []), 'the masking key ring is needed: --keys-file');
+  });
+
   it('unmask without a reason, and dlq without a mode, are usage errors', async () => {
     expectUsageError(await runScript('unmask', ['k1:x']), '--reason is required');
     expectUsageError(
@@ -145,6 +156,28 @@ describe('connection failures', () => {
       new RegExp(`^rekey failed: PostgreSQL at 127\\.0\\.0\\.1:${port}/logins: .*ECONNREFUSED`),
     );
     expect(result.stderr).not.toContain('hunter2');
+  });
+
+  it('name Secrets Manager, its endpoint and the secret, exit 1, one line', async () => {
+    const port = await closedPort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    const result = await runScript(
+      'unmask',
+      ['k1:x', '--reason', 'r', '--recovery-secret-id', 'ops/recovery'],
+      cleanEnv({
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+      }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^unmask failed: Secrets Manager at ${endpoint}: secret ops/recovery: .*ECONNREFUSED`,
+      ),
+    );
   });
 
   it('name SQS and its endpoint, exit 1, one line', async () => {

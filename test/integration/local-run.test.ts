@@ -4,6 +4,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +35,32 @@ async function database(): Promise<TestDatabase> {
   const db = await createTestDatabase();
   cleanups.push(() => db.drop());
   return db;
+}
+
+/** An SQS endpoint in front of `target` that fails every CreateQueue call. */
+async function refuseCreateQueue(target: string) {
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    if (String(request.headers['x-amz-target']).endsWith('.CreateQueue')) {
+      response.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify({ __type: 'InternalError', message: 'create refused' }));
+      return;
+    }
+    const reply = await fetch(`${target}${request.url}`, {
+      method: request.method,
+      headers: request.headers as Record<string, string>,
+      body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+    });
+    response.writeHead(reply.status, Object.fromEntries(reply.headers));
+    response.end(Buffer.from(await reply.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    address: `http://127.0.0.1:${port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 let keyFiles = 0;
@@ -222,6 +250,48 @@ describe('before changing anything', () => {
     const sqs = sqsClientFor(sqsServer.address);
     const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({}));
     expect(QueueUrls.map((url) => url.split('/').pop())).toEqual(['login-queue']);
+  });
+  it('refuses a DLQ URL that does not exist, naming it', async () => {
+    const sqsServer = await startFauxqs({ port: 0, logger: false });
+    cleanups.push(() => sqsServer.stop());
+    sqsServer.createQueue('login-queue');
+    const db = await database();
+    const dlqUrl = `${sqsServer.address}/000000000000/no-such-dlq`;
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: sqsServer.address,
+      dlqUrl,
+      databaseUrl: db.url,
+      keysFile: keysPath(),
+    });
+    await expect(failure).rejects.toThrow(`SQS at ${sqsServer.address}: queue ${dlqUrl}: `);
+    expect(await tables(db)).toEqual([]);
+  });
+
+  it('names the endpoint when the DLQ cannot be created, before migrating', async () => {
+    // Arrange: an endpoint that answers everything but CreateQueue.
+    const sqsServer = await startFauxqs({ port: 0, logger: false });
+    cleanups.push(() => sqsServer.stop());
+    sqsServer.createQueue('login-queue');
+    const refusing = await refuseCreateQueue(sqsServer.address);
+    cleanups.push(() => refusing.stop());
+    const db = await database();
+    // Act
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: refusing.address,
+      databaseUrl: db.url,
+      keysFile: keysPath(),
+    });
+    // Assert
+    await expect(failure).rejects.toThrow(
+      `SQS at ${refusing.address}: creating queue "login-queue-dlq": create refused`,
+    );
+    expect(await tables(db)).toEqual([]);
   });
 });
 
