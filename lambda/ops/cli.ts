@@ -3,6 +3,7 @@
  * database and SQS come from, each checked before use. Flags win over environment.
  */
 import type { KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Pool } from 'pg';
@@ -47,8 +48,12 @@ export interface KeySources {
   readonly recoverySecretId?: string;
 }
 
-const keysOf = (sources: KeySources) =>
-  sources.keysFile ? readKeysFile(sources.keysFile) : undefined;
+function keysOf(sources: KeySources) {
+  if (sources.keysFile === undefined) return undefined;
+  if (!existsSync(sources.keysFile))
+    throw new UsageError(`--keys-file ${sources.keysFile} does not exist`);
+  return readKeysFile(sources.keysFile);
+}
 
 /** The masking key ring: from the keys file, MASKING_SECRET inline, or by secret id. */
 export async function readMaskingRing(sources: KeySources): Promise<KeyRing> {

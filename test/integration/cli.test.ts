@@ -127,6 +127,17 @@ describe('user mistakes', () => {
     expectUsageError(await runScript('rekey', []), 'the masking key ring is needed: --keys-file');
   });
 
+  it('a keys file that does not exist, or an SQS endpoint that is not a URL, is a usage error', async () => {
+    expectUsageError(
+      await runScript('rekey', ['--keys-file', join(dir, 'none.json')]),
+      `--keys-file ${join(dir, 'none.json')} does not exist`,
+    );
+    expectUsageError(
+      await runScript('start', ['--sqs-endpoint', 'localhost:4566']),
+      '--sqs-endpoint must be an http(s) URL, got "localhost:4566"',
+    );
+  });
+
   it('unmask without a reason, and dlq without a mode, are usage errors', async () => {
     expectUsageError(await runScript('unmask', ['k1:x']), '--reason is required');
     expectUsageError(
