@@ -4,7 +4,7 @@
  */
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
-import { loadBundle, type SqsHandler } from '../../lambda/local/bundle';
+import { loadBundleModule, type SqsHandler } from '../../lambda/local/bundle';
 import { createTestDatabase, type TestDatabase } from './database';
 import { sqsClientFor } from './queues';
 import { maskingSecret } from './sqs';
@@ -40,12 +40,14 @@ export async function startPipeline(
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     ...(await extraEnv(db)),
   };
-  await loadBundle<() => Promise<unknown>>(env, 'migrate')();
+  const migration = loadBundleModule<() => Promise<unknown>>(env, 'migrate');
+  await migration.handler();
+  const bundle = loadBundleModule(env);
   return {
     db,
     aws,
     env,
-    handler: loadBundle(env),
+    handler: bundle.handler,
     async reset() {
       await db.pool.query('TRUNCATE user_logins');
       const sqs = sqsClientFor(aws.sqsEndpoint);
@@ -54,6 +56,8 @@ export async function startPipeline(
       );
     },
     async stop() {
+      // Pools close before the database is dropped under them.
+      await Promise.all([migration.close(), bundle.close()]);
       await Promise.all([db.drop(), aws.stop()]);
     },
   };

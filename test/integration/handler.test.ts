@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalAws } from '../../lambda/local/aws';
-import { loadBundle, localContext, type SqsHandler } from '../../lambda/local/bundle';
+import { loadBundleModule, localContext, type SqsHandler } from '../../lambda/local/bundle';
 import { generateBodies } from '../../lambda/local/generate';
 import type { TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
@@ -122,7 +122,7 @@ describe('duplicate detection', () => {
 describe('logs', () => {
   it('never print a raw body, ip or device id, even at debug level', async ({ skip }) => {
     // Arrange: a fresh container logging everything, and a capture of stdout/stderr.
-    const verbose = loadBundle({ POWERTOOLS_LOG_LEVEL: 'DEBUG' });
+    const verbose = loadBundleModule({ POWERTOOLS_LOG_LEVEL: 'DEBUG' });
     const bodies = takeHomeBodies(skip);
     const printed: string[] = [];
     const capture = (chunk: unknown) => {
@@ -134,9 +134,11 @@ describe('logs', () => {
     process.stderr.write = capture as typeof process.stderr.write;
     // Act
     try {
-      await verbose(sqsEvent(bodies), localContext());
+      await verbose.handler(sqsEvent(bodies), localContext());
     } finally {
       [process.stdout.write, process.stderr.write] = [out, err];
+      // Its connection closes now, not when the database is dropped under it.
+      await verbose.close();
     }
     // Assert
     const logs = printed.join('');
