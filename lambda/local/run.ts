@@ -58,6 +58,8 @@ export interface RunSummary extends DrainCounts {
   readonly rows: number;
   readonly repeatedIps: number;
   readonly repeatedDevices: number;
+  /** Rows masked with keys not in this run's ring, by key id: their tokens never match ours. */
+  readonly rowsOnOtherKeys: Readonly<Record<string, number>>;
   readonly seconds: number;
   readonly messagesPerSecond: number;
 }
@@ -126,8 +128,11 @@ async function tableFacts(databaseUrl: string) {
       SELECT (SELECT count(*) FROM user_logins)::int AS rows,
              (SELECT count(*) FROM (SELECT 1 FROM user_logins GROUP BY masked_ip HAVING count(*) > 1) t)::int AS ips,
              (SELECT count(*) FROM (SELECT 1 FROM user_logins GROUP BY masked_device_id HAVING count(*) > 1) t)::int AS devices`);
+    const { rows: byKey } = await client.query<{ key_id: string; n: number }>(
+      'SELECT key_id, count(*)::int AS n FROM user_logins WHERE key_id IS NOT NULL GROUP BY 1 ORDER BY 1',
+    );
     const [facts = { rows: 0, ips: 0, devices: 0 }] = rows;
-    return facts;
+    return { ...facts, rowsByKeyId: Object.fromEntries(byKey.map((r) => [r.key_id, r.n])) };
   } finally {
     await client.end();
   }
@@ -284,6 +289,9 @@ export async function runLocal(
         rows: facts.rows,
         repeatedIps: facts.ips,
         repeatedDevices: facts.devices,
+        rowsOnOtherKeys: Object.fromEntries(
+          Object.entries(facts.rowsByKeyId).filter(([id]) => !services.maskingKeyIds.includes(id)),
+        ),
         seconds,
         messagesPerSecond: (totals.delivered - totals.retried) / seconds,
       },

@@ -57,6 +57,8 @@ export interface Services {
   readonly dlqUrl: string;
   readonly secretsEndpoint: string;
   readonly maskingSecretId: string;
+  /** Key ids of the masking ring this run uses. */
+  readonly maskingKeyIds: readonly string[];
   /** RECOVERY_PUBLIC_KEY given to the handler. */
   readonly recoveryPublicKey: string;
   /** What an AWS SDK client needs to reach this SQS endpoint (region, endpoint, local credentials). */
@@ -157,6 +159,7 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
       keysFile,
       keysCreated,
       recoveryPublicKey: keys.recoveryPublicKey,
+      maskingKeyIds: Object.keys(JSON.parse(keys.maskingSecret)).filter((id) => id !== 'current'),
       databaseUrl,
       stop,
     };

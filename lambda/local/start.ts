@@ -77,6 +77,13 @@ function printSummary(
   );
   for (const [label, n, extra] of rows)
     out(`  ${label.padEnd(40)} ${fmt(n).padStart(8)}  ${extra ?? ''}`);
+  const others = Object.entries(summary.rowsOnOtherKeys);
+  if (others.length > 0) {
+    const list = others.map(([id, n]) => `${fmt(n)} on "${id}"`).join(', ');
+    err(
+      `\nWarning: user_logins holds rows masked with keys not in ${services.keysFile} (${list}); their tokens never equal this run's. Run with the keys file they were made with (--keys-file), or add their keys to the ring and re-key (npm run rekey).\n`,
+    );
+  }
   const psql = `psql '${services.databaseUrl}'`;
   out(
     `\n${keep ? 'Query the result:' : 'Query the result (add --keep to leave the services running):'}`,

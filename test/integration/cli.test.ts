@@ -263,10 +263,10 @@ describe('npm start against an existing SQS endpoint and database', () => {
           await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
         }
       };
-      const start = () =>
+      const start = (...extra: string[]) =>
         runScript(
           'start',
-          ['--sqs-endpoint', sqsServer.address, '--database-url', db.url],
+          ['--sqs-endpoint', sqsServer.address, '--database-url', db.url, ...extra],
           cleanEnv(),
           cwd,
         );
@@ -286,7 +286,16 @@ describe('npm start against an existing SQS endpoint and database', () => {
       expect(second.code, second.stderr).toBe(0);
       expect(await db.count()).toBe(100);
       expect(await distinctIps()).toBe(afterFirst);
-      for (const run of [first, second]) expect(run.stderr).not.toMatch(NOISE);
+      for (const run of [first, second]) {
+        expect(run.stderr).not.toMatch(NOISE);
+        expect(run.stderr).not.toContain('Warning');
+      }
+      // A run with other keys says which rows its tokens cannot match.
+      const other = await start('--keys-file', 'other-keys.json');
+      expect(other.code, other.stderr).toBe(0);
+      expect(other.stderr).toMatch(
+        /Warning: user_logins holds rows masked with keys not in other-keys\.json \(100 on "k\d{8}T\d{6}-[0-9a-f]{4}"\)/,
+      );
       // unmask reads the same file.
       const { rows } = await db.pool.query('SELECT masked_ip FROM user_logins LIMIT 1');
       const unmask = await runScript(

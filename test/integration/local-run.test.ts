@@ -300,17 +300,17 @@ describe('keys against an existing database', () => {
     // Arrange
     const db = await database();
     const keysFile = keysPath();
-    const run = async (seed: number) => {
-      const { services } = await runLocal({
+    const run = async (seed: number, file = keysFile) => {
+      const { services, summary } = await runLocal({
         messages: 200,
         seed,
         batchSize: 50,
         concurrency: 1,
         databaseUrl: db.url,
-        keysFile,
+        keysFile: file,
       });
       await services.stop();
-      return services;
+      return { ...services, rowsOnOtherKeys: summary.rowsOnOtherKeys };
     };
     const facts = async () =>
       (
@@ -334,6 +334,10 @@ describe('keys against an existing database', () => {
     expect(afterSecond.keys).toBe(1);
     const keyId = JSON.parse(readKeysFile(keysFile).maskingSecret).current as string;
     expect(keyId).toMatch(/^k\d{8}T\d{6}-[0-9a-f]{4}$/);
+    expect(second.rowsOnOtherKeys).toEqual({});
+    // A run with other keys is told which rows its tokens cannot match.
+    const third = await run(5, keysPath());
+    expect(third.rowsOnOtherKeys).toEqual({ [keyId]: afterSecond.n });
   });
 
   it('generates a different key id for each new keys file', () => {
