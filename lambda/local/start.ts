@@ -177,6 +177,9 @@ async function main(): Promise<number> {
     concurrency: integerFlag(values.concurrency, 'concurrency', { min: 1, max: 64, fallback: 2 }),
   };
   const progress = progressReporter(err);
+  err(
+    `  ${external || databaseUrl ? 'checking the given services, then starting' : 'starting'} the local services and building the bundle\n`,
+  );
   let phase: Progress['phase'] | undefined;
   const { summary, services } = await runLocal({
     ...options,
