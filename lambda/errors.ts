@@ -34,3 +34,13 @@ export class InvalidMessageError extends Error {
     super(message, options);
   }
 }
+
+/** A command line the tool cannot run: unknown flag, missing argument, value out of range. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** A service (PostgreSQL, SQS, Secrets Manager) could not be reached or refused us; the message names it and its address. */
+export class UnreachableError extends Error {
+  override readonly name = 'UnreachableError';
+}

@@ -4,6 +4,7 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadConfig } from './config';
+import { endPool } from './db/pool';
 import { createRuntime } from './runtime';
 
 const runtime = createRuntime(loadConfig());
@@ -12,3 +13,6 @@ export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResp
   runtime.logger.addContext(context);
   return runtime.processBatch(event);
 };
+
+/** Ends the container's database pool. Lambda never calls it; local runs do before stopping their database. */
+export const close = (): Promise<void> => endPool(runtime.pool);

@@ -7,6 +7,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadDatabaseConfig } from './config';
 import { type LoginRetry, migrate, retryRefusedLogin } from './db/migrate';
+import { endPool } from './db/pool';
 import { createDatabasePool } from './runtime';
 import { createLogger } from './telemetry';
 
@@ -38,3 +39,6 @@ export const handler = async (): Promise<{ applied: readonly number[]; current: 
   logger.info('schema migrated', { ...result });
   return result;
 };
+
+/** Ends the database pool. Lambda never calls it; local runs do before stopping their database. */
+export const close = (): Promise<void> => endPool(pool);

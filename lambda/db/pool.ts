@@ -98,6 +98,23 @@ export function createPool(options: PoolOptions): pg.Pool {
 }
 
 /**
+ * Ends the pool and resolves once every connection has closed: pool.end() resolves as soon
+ * as its clients are told to end, so a server stopped right after could still drop them.
+ */
+export async function endPool(pool: pg.Pool): Promise<void> {
+  const open = pool.totalCount;
+  let removed = 0;
+  const closed = new Promise<void>((resolve) => {
+    if (open === 0) resolve();
+    pool.on('remove', () => {
+      if (++removed >= open) resolve();
+    });
+  });
+  await pool.end();
+  await closed;
+}
+
+/**
  * SQLSTATE of an error the server sent. Only pg's DatabaseError carries one: a Node socket
  * error has a `code` too (EPIPE, ECONNRESET), which is not a SQLSTATE.
  */

@@ -18,10 +18,24 @@ export function loadBundle<T = SqsHandler>(
   env: Readonly<Record<string, string>>,
   entry: 'handler' | 'migrate' = 'handler',
 ): T {
+  return loadBundleModule<T>(env, entry).handler;
+}
+
+/** A loaded bundle: its handler, and `close()`, which ends its database pool. */
+export interface BundleModule<T> {
+  readonly handler: T;
+  close(): Promise<void>;
+}
+
+/** As loadBundle, with the module's `close` for a clean stop (no connection dropped under it). */
+export function loadBundleModule<T = SqsHandler>(
+  env: Readonly<Record<string, string>>,
+  entry: 'handler' | 'migrate' = 'handler',
+): BundleModule<T> {
   const path = bundlePath(entry);
   Object.assign(process.env, env);
   delete require.cache[path];
-  return (require(path) as { handler: T }).handler;
+  return require(path) as BundleModule<T>;
 }
 
 /** A minimal Lambda context for local invocations. */

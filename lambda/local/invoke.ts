@@ -10,21 +10,26 @@
  * reported in batchItemFailures.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { SQSEvent } from 'aws-lambda';
 import { buildBundles } from '../../infra/build';
-import { runCommand } from '../command';
+import { parseCommandLine, requiredFlag, runCommand } from '../command';
 import { WRITER_ROLE } from '../db/roles';
+import { UsageError } from '../errors';
+import { connectDatabase } from '../ops/cli';
 import { localAwsEnv, randomMaskingSecret } from './aws';
-import { loadBundle, localContext } from './bundle';
+import { loadBundleModule, localContext } from './bundle';
 import { type LocalPostgres, startLocalPostgres } from './postgres';
 import { startLocalSecretsManager } from './secrets-manager';
 
 const HELP = `Usage: npm run invoke -- --event <file> [--env-vars <file>]
 
+Runs the shipped handler bundle once on an SQS event file; the SQSBatchResponse goes to
+stdout, the handler's logs to stderr. Exits 1 only if the function threw.
+
   --event FILE      an SQS event ({"Records": [...]}), e.g. lambda/local/events/mixed-batch.json
   --env-vars FILE   environment for the function, SAM format: {"Parameters": {...}} and/or
                     {"<FunctionLogicalId>": {...}}, or a flat {"NAME": "value"} object
+  -h, --help        this text
 `;
 
 /** Flattens a SAM env-vars file: global Parameters first, then every function's block. */
@@ -46,33 +51,61 @@ export function readEnvVars(text: string): Record<string, string> {
   return env;
 }
 
+/** Reads a JSON file named by a flag; a missing or malformed file is a UsageError. */
+function readJsonFlag(path: string, flag: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `--${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`--${flag} ${path} is not JSON`);
+  }
+}
+
+/** The event file as an SQSEvent; UsageError unless it has a Records array of objects. */
+export function readEvent(path: string): SQSEvent {
+  const event = readJsonFlag(path, 'event') as { Records?: unknown };
+  const records = event?.Records;
+  if (!Array.isArray(records) || records.some((r) => typeof r !== 'object' || r === null)) {
+    throw new UsageError(
+      `--event ${path} is not an SQS event: it needs {"Records": [...]} (see lambda/local/events/)`,
+    );
+  }
+  return event as SQSEvent;
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const args = parseCommandLine(HELP, {
     options: {
       event: { type: 'string' },
       'env-vars': { type: 'string' },
-      help: { type: 'boolean' },
     },
   });
-  if (values.help || values.event === undefined) {
-    process.stderr.write(HELP);
-    return values.help ? 0 : 2;
-  }
-  const event = JSON.parse(readFileSync(values.event, 'utf8')) as SQSEvent;
-  const env: Record<string, string> = values['env-vars']
-    ? readEnvVars(readFileSync(values['env-vars'], 'utf8'))
-    : {};
+  if (args === undefined) return 0;
+  const { values } = args;
+  const event = readEvent(requiredFlag(values.event, 'event'));
+  const envFile = values['env-vars'];
+  if (envFile !== undefined) readJsonFlag(envFile, 'env-vars');
+  const env: Record<string, string> = envFile ? readEnvVars(readFileSync(envFile, 'utf8')) : {};
   const configured = (name: string) => env[name] ?? process.env[name];
   const stops: (() => Promise<void>)[] = [];
   let postgres: LocalPostgres | undefined;
   try {
+    const url = configured('DATABASE_URL');
+    if (url) await (await connectDatabase(url)).end();
     await buildBundles();
-    if (!configured('DATABASE_URL') && !configured('DB_HOST')) {
+    if (!url && !configured('DB_HOST')) {
       const started = await startLocalPostgres();
       postgres = started;
       stops.push(() => started.stop());
       env.DATABASE_URL = started.url;
-      process.stderr.write(`invoke: embedded PostgreSQL at ${postgres.url}\n`);
+      process.stderr.write(`invoke: embedded PostgreSQL at ${started.url}\n`);
     }
     if (!configured('MASKING_SECRET_ID')) {
       const secrets = await startLocalSecretsManager();
@@ -86,22 +119,27 @@ async function main(): Promise<number> {
     process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
     let response: unknown;
     try {
-      await loadBundle<(e: unknown, c: unknown) => Promise<unknown>>(env, 'migrate')(
-        {},
-        localContext(),
+      const migrate = loadBundleModule<(e: unknown, c: unknown) => Promise<unknown>>(
+        env,
+        'migrate',
       );
+      stops.push(() => migrate.close());
+      await migrate.handler({}, localContext());
       // Migrated as the admin; on our own server the function then logs in as its own role.
       if (postgres !== undefined) {
         env.DATABASE_URL = await postgres.loginAs(WRITER_ROLE);
         process.stderr.write(`invoke: the function logs in as ${WRITER_ROLE}\n`);
       }
-      response = await loadBundle(env)(event, localContext());
+      const bundle = loadBundleModule(env);
+      stops.push(() => bundle.close());
+      response = await bundle.handler(event, localContext());
     } finally {
       process.stdout.write = write;
     }
     write(`${JSON.stringify(response, null, 2)}\n`);
     return 0;
   } finally {
+    // Pools end before their server stops, so no connection is dropped under them.
     for (const stop of stops.reverse()) await stop();
   }
 }

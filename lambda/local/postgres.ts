@@ -21,6 +21,14 @@ const exitHook = createRequire(import.meta.url)('async-exit-hook') as {
 exitHook.unhookEvent('beforeExit');
 exitHook.unhookEvent('exit');
 
+/**
+ * Leaves `signal` to the caller, which then stops its clusters itself (npm start --keep on
+ * Ctrl-C: pools first, then the server, then exit 0), instead of the hook's stop and exit 130.
+ */
+export function releaseSignal(signal: 'SIGINT' | 'SIGTERM'): void {
+  exitHook.unhookEvent(signal);
+}
+
 export interface LocalPostgres {
   /** postgres://postgres:…@127.0.0.1:<port>/postgres */
   readonly url: string;

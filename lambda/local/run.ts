@@ -3,26 +3,32 @@
  * given), the shipped handler bundle behind a local event source mapping, and a summary.
  * `npm start` is a thin CLI over `runLocal`; the tests call it directly.
  */
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { buildBundles } from '../../infra/build';
 import type { BatchSummary } from '../batch';
 import { WRITER_ROLE } from '../db/roles';
 import { type DeadLetterPeek, peekDeadLetters } from '../ops/dead-letters';
-import { generateRecoveryKeyPair } from '../recovery';
-import { localAwsEnv, randomMaskingSecret, startLocalAws } from './aws';
-import { loadBundle, localContext } from './bundle';
+import { queueArnOf } from '../ops/preflight';
+import { localAwsEnv } from './aws';
+import { type BundleModule, loadBundleModule, localContext, type SqsHandler } from './bundle';
 import { queueDepth, runEventSource, SQS_TIMEOUT_MS } from './event-source';
 import { generateBodies } from './generate';
-import { type LocalPostgres, startLocalPostgres } from './postgres';
-import { startLocalSecretsManager } from './secrets-manager';
+import { type ServiceOptions, type Services, sqsClient, startServices } from './services';
 
-export interface RunOptions {
+export type { Services } from './services';
+
+/** The services of a run, with the login the handler uses. */
+export interface RunServices extends Services {
+  /**
+   * What the handler logs in with: the function's role on the embedded server; the given URL
+   * as it is on an existing one (its user, whatever that may do).
+   */
+  readonly handlerDatabaseUrl: string;
+}
+
+export interface RunOptions extends ServiceOptions {
   /** Generated messages to send first; 0 drains what is already in the queue. */
   readonly messages: number;
   /** Seed of the generated messages (default: the clock). */
@@ -30,154 +36,57 @@ export interface RunOptions {
   readonly batchSize: number;
   /** Parallel pollers, each with its own handler instance ("container"). */
   readonly concurrency: number;
-  /** An existing SQS endpoint (e.g. LocalStack, http://localhost:4566); embedded when absent. */
-  readonly sqsEndpoint?: string;
-  /** The source queue at that endpoint; default <endpoint>/000000000000/login-queue. */
-  readonly queueUrl?: string;
-  /** DLQ for invalid messages; with an existing endpoint, default "<queue>-dlq" (created). */
-  readonly dlqUrl?: string;
-  /** An existing PostgreSQL; embedded when absent. */
-  readonly databaseUrl?: string;
-  /** The masking secret's JSON (key ring format); a random local key when absent. */
-  readonly maskingSecret?: string;
-  /** Embedded queue settings. */
-  readonly visibilityTimeout?: number;
-  readonly maxReceiveCount?: number;
-  /** Backoff of records whose batch failed for a systemic reason; default 1 s doubling x5 to 30 s. */
+  /** Handler log lines (JSON), e.g. for --verbose. */
+  readonly onLog?: (line: string) => void;
+  readonly onProgress?: (progress: Progress) => void;
+  /** Backoff of records whose batch failed for a systemic reason; default 1 s x5 up to 30 s. */
   readonly backoff?: { readonly baseSeconds: number; readonly maxSeconds: number };
   /** How long SQS may stay unreachable before the run fails, ms (default 60 s). */
   readonly sqsTimeoutMs?: number;
   /** One-line notices for the operator (SQS retries). */
   readonly onNotice?: (line: string) => void;
-  /** Handler log lines (JSON), e.g. for --verbose. */
-  readonly onLog?: (line: string) => void;
-  readonly onProgress?: (progress: Progress) => void;
 }
 
-export interface Progress {
+/** Counts of the drain; each batch's counts are added at once, so they never contradict. */
+export interface DrainCounts {
   readonly delivered: number;
   readonly written: number;
+  readonly duplicates: number;
   readonly deadLettered: number;
   readonly retried: number;
   readonly batches: number;
 }
 
-export interface RunSummary extends Progress {
+/** What a progress display needs: the phase, done of total, time so far, and the counts. */
+export interface Progress extends DrainCounts {
+  readonly phase: 'sending' | 'draining';
+  /** Messages sent (sending), or messages gone from the queue (draining). */
+  readonly done: number;
+  /** Messages to send, or messages in the queue when the drain started. */
+  readonly total: number;
+  readonly elapsedMs: number;
+}
+
+export interface RunSummary extends DrainCounts {
   readonly sent: number;
-  readonly duplicates: number;
   readonly rejectedByReason: Readonly<Record<string, number>>;
   readonly deadLetterQueue: DeadLetterPeek;
   readonly rows: number;
   readonly repeatedIps: number;
   readonly repeatedDevices: number;
+  /** Rows masked with keys not in this run's ring, by key id: their tokens never match ours. */
+  readonly rowsOnOtherKeys: Readonly<Record<string, number>>;
   readonly seconds: number;
   readonly messagesPerSecond: number;
 }
 
-export interface Services {
-  /** Inline rings for the operator commands (MASKING_SECRET, RECOVERY_SECRET). */
-  readonly maskingSecret: string;
-  readonly recoverySecret: string;
-  /** The database as its admin (migrations, queries, operator commands). */
-  readonly databaseUrl: string;
-  /**
-   * What the handler logs in with: the function's role on the embedded server; the given
-   * URL as it is on an existing one (its user, whatever that may do).
-   */
-  readonly handlerDatabaseUrl: string;
-  readonly sqsEndpoint: string;
-  readonly queueUrl: string;
-  readonly dlqUrl: string;
-  readonly secretsEndpoint: string;
-  readonly maskingSecretId: string;
-  /** RECOVERY_PUBLIC_KEY given to the handler (a fresh local recovery key pair). */
-  readonly recoveryPublicKey: string;
-  stop(): Promise<void>;
-}
-
-function sqsClient(endpoint: string): SQSClient {
-  return new SQSClient({
-    endpoint,
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    credentials: {
-      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-    },
-    useQueueUrlAsEndpoint: false,
-  });
-}
-
-/** Services before migration; the embedded server, if any, makes the function's login. */
-type StartedServices = Omit<Services, 'handlerDatabaseUrl'> & { readonly postgres?: LocalPostgres };
-
-async function startServices(options: RunOptions): Promise<StartedServices> {
-  const stops: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const fn of stops.reverse()) await fn();
-  };
-  try {
-    let databaseUrl = options.databaseUrl;
-    let postgres: LocalPostgres | undefined;
-    if (databaseUrl === undefined) {
-      const started = await startLocalPostgres();
-      stops.push(() => started.stop());
-      postgres = started;
-      databaseUrl = started.url;
-    }
-    const secret = options.maskingSecret ?? randomMaskingSecret();
-    const recovery = generateRecoveryKeyPair('local');
-    const rings = {
-      maskingSecret: secret,
-      recoverySecret: recovery.secret,
-      recoveryPublicKey: recovery.publicKey,
-    };
-    if (options.sqsEndpoint === undefined) {
-      const aws = await startLocalAws({
-        maskingSecret: secret,
-        visibilityTimeout: options.visibilityTimeout ?? 2,
-        maxReceiveCount: options.maxReceiveCount ?? 3,
-      });
-      stops.push(() => aws.stop());
-      return {
-        ...rings,
-        postgres,
-        databaseUrl,
-        sqsEndpoint: aws.sqsEndpoint,
-        queueUrl: aws.queueUrl,
-        dlqUrl: aws.dlqUrl,
-        secretsEndpoint: aws.secretsManager.endpoint,
-        maskingSecretId: aws.maskingSecretArn,
-        stop,
-      };
-    }
-    const endpoint = options.sqsEndpoint.replace(/\/$/, '');
-    const secrets = await startLocalSecretsManager();
-    stops.push(() => secrets.stop());
-    const queueUrl = options.queueUrl ?? `${endpoint}/000000000000/login-queue`;
-    let dlqUrl = options.dlqUrl;
-    if (dlqUrl === undefined) {
-      const name = `${queueUrl.split('/').pop()}-dlq`;
-      const created = await sqsClient(endpoint).send(new CreateQueueCommand({ QueueName: name }));
-      dlqUrl = created.QueueUrl ?? `${endpoint}/000000000000/${name}`;
-    }
-    return {
-      ...rings,
-      postgres,
-      databaseUrl,
-      sqsEndpoint: endpoint,
-      queueUrl,
-      dlqUrl,
-      secretsEndpoint: secrets.endpoint,
-      maskingSecretId: secrets.put('login-queue/masking-key', secret),
-      stop,
-    };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
-async function send(sqs: SQSClient, queueUrl: string, bodies: readonly string[]): Promise<void> {
+async function send(
+  sqs: SQSClient,
+  queueUrl: string,
+  bodies: readonly string[],
+  onSent: (sent: number) => void,
+): Promise<void> {
+  let sent = 0;
   const chunks: string[][] = [];
   for (let i = 0; i < bodies.length; i += 10) chunks.push(bodies.slice(i, i + 10));
   const worker = async () => {
@@ -190,6 +99,8 @@ async function send(sqs: SQSClient, queueUrl: string, bodies: readonly string[])
       );
       if ((out.Failed ?? []).length > 0)
         throw new Error(`${out.Failed?.length} messages were not sent`);
+      sent += chunk.length;
+      onSent(sent);
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
@@ -233,8 +144,11 @@ async function tableFacts(databaseUrl: string) {
       SELECT (SELECT count(*) FROM user_logins)::int AS rows,
              (SELECT count(*) FROM (SELECT 1 FROM user_logins GROUP BY masked_ip HAVING count(*) > 1) t)::int AS ips,
              (SELECT count(*) FROM (SELECT 1 FROM user_logins GROUP BY masked_device_id HAVING count(*) > 1) t)::int AS devices`);
+    const { rows: byKey } = await client.query<{ key_id: string; n: number }>(
+      'SELECT key_id, count(*)::int AS n FROM user_logins WHERE key_id IS NOT NULL GROUP BY 1 ORDER BY 1',
+    );
     const [facts = { rows: 0, ips: 0, devices: 0 }] = rows;
-    return facts;
+    return { ...facts, rowsByKeyId: Object.fromEntries(byKey.map((r) => [r.key_id, r.n])) };
   } finally {
     await client.end();
   }
@@ -243,8 +157,7 @@ async function tableFacts(databaseUrl: string) {
 /** Runs the pipeline; resolves to the summary and the (still running) services. */
 export async function runLocal(
   options: RunOptions,
-): Promise<{ summary: RunSummary; services: Services }> {
-  await buildBundles();
+): Promise<{ summary: RunSummary; services: RunServices }> {
   const started = await startServices(options);
   const totals = {
     delivered: 0,
@@ -255,25 +168,36 @@ export async function runLocal(
     batches: 0,
   };
   const rejectedByReason: Record<string, number> = {};
-  // Installed until the services stop: handler instances log until their pools close.
-  const restore = captureHandlerLogs((batch) => {
+  // A handler's 'batch processed' line is logged inside its invocation; it is held there and
+  // counted with the invocation's records when it returns, so written never runs ahead.
+  const invocation = new AsyncLocalStorage<BatchSummary[]>();
+  const count = (batch: BatchSummary) => {
     totals.written += batch.written;
     totals.duplicates += batch.duplicates;
     totals.deadLettered += batch.deadLettered;
     for (const [reason, n] of Object.entries(batch.rejectedByReason)) {
       rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + n;
     }
+  };
+  // Installed until the services stop: handler instances log until their pools close.
+  const restore = captureHandlerLogs((batch) => {
+    const held = invocation.getStore();
+    if (held) held.push(batch);
+    else count(batch);
   }, options.onLog);
-  const { postgres, ...rest } = started;
+  const modules: BundleModule<unknown>[] = [];
   const services = {
-    ...rest,
-    handlerDatabaseUrl: rest.databaseUrl,
+    ...started,
+    handlerDatabaseUrl: started.databaseUrl,
     async stop() {
+      // Pools end before their server stops, so no connection is dropped under them.
+      for (const module of modules.splice(0)) await module.close();
       await started.stop();
       restore();
     },
-  } satisfies Services;
+  } satisfies RunServices;
   try {
+    await buildBundles();
     const sqs = sqsClient(services.sqsEndpoint);
     const env = {
       ...localAwsEnv(services.sqsEndpoint, services.secretsEndpoint),
@@ -290,57 +214,103 @@ export async function runLocal(
     };
     // The migration function of the same bundle set that deploys (a CDK trigger in AWS), as
     // the admin; then the handler as the function's own role where this run owns the server.
-    await loadBundle<(event: unknown, context: unknown) => Promise<unknown>>(env, 'migrate')(
-      {},
-      localContext(),
+    const migration = loadBundleModule<(event: unknown, context: unknown) => Promise<unknown>>(
+      env,
+      'migrate',
     );
-    if (postgres !== undefined) services.handlerDatabaseUrl = await postgres.loginAs(WRITER_ROLE);
+    modules.push(migration);
+    await migration.handler({}, localContext());
+    if (services.postgres !== undefined) {
+      services.handlerDatabaseUrl = await services.postgres.loginAs(WRITER_ROLE);
+    }
     env.DATABASE_URL = services.handlerDatabaseUrl;
 
+    const report = (phase: Progress['phase'], done: number, total: number, since: number) =>
+      options.onProgress?.({
+        phase,
+        done,
+        total,
+        elapsedMs: performance.now() - since,
+        ...totals,
+      });
     const sent = options.messages;
-    if (sent > 0)
+    if (sent > 0) {
+      const sendStarted = performance.now();
+      report('sending', 0, sent, sendStarted);
       await send(
         sqs,
         services.queueUrl,
         generateBodies(sent, { seed: options.seed ?? Date.now() }),
+        (n) => report('sending', n, sent, sendStarted),
       );
+    }
 
-    const { Attributes } = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: services.queueUrl, AttributeNames: ['QueueArn'] }),
-    );
-    const queueArn =
-      Attributes?.QueueArn ??
-      `arn:aws:sqs:us-east-1:000000000000:${services.queueUrl.split('/').pop()}`;
+    const queueArn = await queueArnOf(sqs, services.sqsEndpoint, services.queueUrl);
     const handlers = Array.from({ length: options.concurrency }, () => {
-      const handler = loadBundle(env);
-      return (event: Parameters<typeof handler>[0]) => handler(event, localContext());
+      const module = loadBundleModule(env);
+      modules.push(module);
+      return async (event: Parameters<SqsHandler>[0]) => {
+        const held: BatchSummary[] = [];
+        try {
+          return await invocation.run(held, () => module.handler(event, localContext()));
+        } finally {
+          totals.delivered += event.Records.length;
+          for (const batch of held) count(batch);
+        }
+      };
     });
 
+    const total = await queueDepth(sqs, services.queueUrl);
+    let remaining = total;
     const drainStarted = performance.now();
+    // Done: gone from the queue, or handled and being deleted (in flight still counts as left).
+    const drained = () =>
+      report(
+        'draining',
+        Math.min(total, Math.max(total - remaining, totals.delivered - totals.retried)),
+        total,
+        drainStarted,
+      );
+    drained();
+    // The queue's depth says how much is left (redeliveries and redrives included).
+    const ticker = setInterval(() => {
+      queueDepth(sqs, services.queueUrl).then(
+        (depth) => {
+          remaining = depth;
+          drained();
+        },
+        () => {},
+      );
+    }, 1000);
     let lastNotice = 0;
-    await runEventSource({
-      sqs,
-      queueUrl: services.queueUrl,
-      queueArn,
-      batchSize: options.batchSize,
-      handlers,
-      // A configuration error will not heal by waiting: end the run and name it.
-      isFatal: (error) => (error as Error | undefined)?.name === 'ConfigError',
-      sqsTimeoutMs: options.sqsTimeoutMs ?? SQS_TIMEOUT_MS,
-      onSqsRetry: (what, error, timeoutMs) => {
-        if (Date.now() - lastNotice < 5_000) return;
-        lastNotice = Date.now();
-        options.onNotice?.(
-          `SQS ${what} failed (${(error as Error | undefined)?.message ?? error}); retrying for up to ${Math.round(timeoutMs / 1000)} s`,
-        );
-      },
-      onBatch: (batch) => {
-        totals.delivered += batch.records;
-        totals.retried += batch.failed;
-        totals.batches++;
-        options.onProgress?.({ ...totals });
-      },
-    });
+    try {
+      await runEventSource({
+        sqs,
+        queueUrl: services.queueUrl,
+        queueArn,
+        batchSize: options.batchSize,
+        handlers,
+        // A configuration error will not heal by waiting: end the run and name it.
+        isFatal: (error) => (error as Error | undefined)?.name === 'ConfigError',
+        sqsTimeoutMs: options.sqsTimeoutMs ?? SQS_TIMEOUT_MS,
+        onSqsRetry: (what, error, timeoutMs) => {
+          if (Date.now() - lastNotice < 5_000) return;
+          lastNotice = Date.now();
+          options.onNotice?.(
+            `SQS ${what} failed (${(error as Error | undefined)?.message ?? error}); retrying for up to ${Math.round(timeoutMs / 1000)} s`,
+          );
+        },
+        onBatch: (batch) => {
+          totals.retried += batch.failed;
+          totals.batches++;
+          drained();
+        },
+      });
+    } finally {
+      clearInterval(ticker);
+    }
+    remaining = 0;
+    drained();
     const seconds = (performance.now() - drainStarted) / 1000;
     const [deadLetterQueue, facts] = await Promise.all([
       peekDeadLetters(sqs, services.dlqUrl),
@@ -356,6 +326,9 @@ export async function runLocal(
         rows: facts.rows,
         repeatedIps: facts.ips,
         repeatedDevices: facts.devices,
+        rowsOnOtherKeys: Object.fromEntries(
+          Object.entries(facts.rowsByKeyId).filter(([id]) => !services.maskingKeyIds.includes(id)),
+        ),
         seconds,
         messagesPerSecond: (totals.delivered - totals.retried) / seconds,
       },

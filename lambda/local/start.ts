@@ -2,49 +2,43 @@
  * `npm start`: runs the whole pipeline on this machine through the shipped Lambda bundle.
  * See `npm start -- --help`.
  */
-import { parseArgs } from 'node:util';
-import { runCommand } from '../command';
-import { type RunSummary, runLocal, type Services } from './run';
+import { integerFlag, parseCommandLine, runCommand } from '../command';
+import { UsageError } from '../errors';
+import { databaseUrlFlag } from '../ops/preflight';
+import { progressLine, progressReporter } from '../ops/progress';
+import { releaseSignal } from './postgres';
+import { type Progress, type RunSummary, runLocal, type Services } from './run';
 
 const HELP = `Usage: npm start -- [options]
 
 Runs SQS -> mask -> PostgreSQL on this machine with the Lambda bundle that ships.
 With no options everything is embedded: PostgreSQL, an SQS endpoint with login-queue and its
-DLQ, and a Secrets Manager stand-in holding a fresh masking key.
+DLQ, and a Secrets Manager stand-in holding fresh keys.
 
-  --messages N          generated messages to send first (default 1000; 0 with --queue-url)
+  --messages N          generated messages to send first, 0..1000000
+                        (default 1000; 0 with an existing SQS endpoint)
   --batch-size N        records per invocation, 1..10000 (default 100)
-  --concurrency N       parallel pollers, each its own handler instance (default 2)
-  --keep                leave the services running and print how to reach them
-  --sqs-endpoint URL    use an existing SQS endpoint, e.g. LocalStack   [SQS_ENDPOINT]
-  --queue-url URL       the queue to drain there (default <endpoint>/000000000000/login-queue)
-                                                                        [QUEUE_URL]
+  --concurrency N       parallel pollers, each its own handler instance, 1..64 (default 2)
+  --keep                leave the services running; print the environment for the
+                        operator commands (npm run dlq, redrive, unmask, rekey)
+  --sqs-endpoint URL    use an existing SQS endpoint, e.g. LocalStack  [AWS_ENDPOINT_URL_SQS]
+  --queue-name NAME     the queue to drain there (default login-queue; found with GetQueueUrl)
+  --queue-url URL       the queue to drain, by URL instead of name            [QUEUE_URL]
   --dlq-url URL         DLQ for invalid messages (default: <queue>-dlq, created)  [DLQ_URL]
-  --database-url URL    use an existing PostgreSQL                       [DATABASE_URL]
-  --masking-secret JSON the masking key ring, e.g. {"current":"k1","k1":"<43+ chars>"}
-                                                                        [MASKING_SECRET]
+  --database-url URL    use an existing PostgreSQL                         [DATABASE_URL]
+  --keys-file FILE      the masking and recovery keys: read if the file exists, else
+                        generated and written there (mode 600)             [KEYS_FILE]
+                        (default with --database-url: login-queue-keys.json; without it
+                        the keys live in a temporary file removed at the end)
   --verbose             print the handler's JSON log lines to stderr
-  --help                this text
+  -h, --help            this text
+
+The queue and the database are checked before anything is changed (migrations included).
 
 Take-home environment (LocalStack on 4566 with login-queue, Postgres with user_logins):
   npm start -- --sqs-endpoint http://localhost:4566 \\
     --database-url postgres://postgres:postgres@localhost:5432/postgres
 `;
-
-function integer(
-  value: string | undefined,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`--${name} must be an integer in [${min}, ${max}], got "${value}"`);
-  }
-  return n;
-}
 
 // Handler logs are captured while the pipeline runs; our own output uses these.
 const err = process.stderr.write.bind(process.stderr);
@@ -53,7 +47,15 @@ const out = (line = '') => write(`${line}\n`);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-function printSummary(summary: RunSummary, services: Services, keep: boolean): void {
+/** Where keys go when an existing database is used and no --keys-file is given. */
+const DEFAULT_KEYS_FILE = 'login-queue-keys.json';
+
+function printSummary(
+  summary: RunSummary,
+  services: Services,
+  keep: boolean,
+  keysPersist: boolean,
+): void {
   const reasons = Object.entries(summary.deadLetterQueue.byReason)
     .sort((a, b) => b[1] - a[1])
     .map(([reason, n]) => `${reason} ${n}`)
@@ -75,6 +77,13 @@ function printSummary(summary: RunSummary, services: Services, keep: boolean): v
   );
   for (const [label, n, extra] of rows)
     out(`  ${label.padEnd(40)} ${fmt(n).padStart(8)}  ${extra ?? ''}`);
+  const others = Object.entries(summary.rowsOnOtherKeys);
+  if (others.length > 0) {
+    const list = others.map(([id, n]) => `${fmt(n)} on "${id}"`).join(', ');
+    err(
+      `\nWarning: user_logins holds rows masked with keys not in ${services.keysFile} (${list}); their tokens never equal this run's. Run with the keys file they were made with (--keys-file), or add their keys to the ring and re-key (npm run rekey).\n`,
+    );
+  }
   const psql = `psql '${services.databaseUrl}'`;
   out(
     `\n${keep ? 'Query the result:' : 'Query the result (add --keep to leave the services running):'}`,
@@ -94,73 +103,128 @@ function printSummary(summary: RunSummary, services: Services, keep: boolean): v
     out(
       `  Secrets Manager endpoint ${services.secretsEndpoint}  masking secret ${services.maskingSecretId}`,
     );
-    out(
-      '\nOperator commands against these services (local keys; in AWS they live in Secrets Manager):',
-    );
-    out(
-      `  export DATABASE_URL='${services.databaseUrl}' AWS_ENDPOINT_URL_SQS=${services.sqsEndpoint} DLQ_URL=${services.dlqUrl} QUEUE_URL=${services.queueUrl}`,
-    );
-    out(`  export MASKING_SECRET='${services.maskingSecret}'`);
-    out(`  export RECOVERY_SECRET='${services.recoverySecret}'`);
+    out(`\nOperator commands against these services (${keysNote(services, keysPersist)}):`);
+    out(`  export ${operatorEnvLine(services)}`);
     out(
       '  npm run dlq -- --peek;  npm run redrive;  npm run unmask -- <token> --reason "<why>";  npm run rekey',
     );
+  } else if (services.keysCreated && keysPersist) {
+    out(`\nKeys: ${keysNote(services, keysPersist)}.`);
   }
 }
 
+/** The environment the operator commands need, as one `export` line (no key material). */
+function operatorEnvLine(services: Services): string {
+  const env: Record<string, string> = {
+    DATABASE_URL: services.databaseUrl,
+    ...services.awsEnv,
+    QUEUE_URL: services.queueUrl,
+    DLQ_URL: services.dlqUrl,
+    KEYS_FILE: services.keysFile,
+  };
+  return Object.entries(env)
+    .map(([name, value]) => `${name}='${value.replaceAll("'", "'\\''")}'`)
+    .join(' ');
+}
+
+function keysNote(services: Services, persist: boolean): string {
+  if (!persist) return `keys in ${services.keysFile}, removed when the services stop`;
+  return services.keysCreated
+    ? `keys generated into ${services.keysFile}, mode 600; keep it: later runs with --keys-file reuse it, and unmask and rekey read it as KEYS_FILE`
+    : `keys from ${services.keysFile}`;
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const args = parseCommandLine(HELP, {
     options: {
       messages: { type: 'string' },
       'batch-size': { type: 'string' },
       concurrency: { type: 'string' },
       keep: { type: 'boolean', default: false },
-      'sqs-endpoint': { type: 'string', default: process.env.SQS_ENDPOINT },
-      'queue-url': { type: 'string', default: process.env.QUEUE_URL },
-      'dlq-url': { type: 'string', default: process.env.DLQ_URL },
+      'sqs-endpoint': { type: 'string', default: process.env.AWS_ENDPOINT_URL_SQS || undefined },
+      'queue-name': { type: 'string' },
+      'queue-url': { type: 'string', default: process.env.QUEUE_URL || undefined },
+      'dlq-url': { type: 'string', default: process.env.DLQ_URL || undefined },
       'database-url': { type: 'string', default: process.env.DATABASE_URL || undefined },
-      'masking-secret': { type: 'string', default: process.env.MASKING_SECRET },
+      'keys-file': { type: 'string', default: process.env.KEYS_FILE || undefined },
       verbose: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const external = values['sqs-endpoint'] !== undefined || values['queue-url'] !== undefined;
-  const tty = process.stderr.isTTY;
-  let lastPrint = 0;
+  if (args === undefined) return 0;
+  const { values } = args;
+  if (values['queue-name'] !== undefined && values['queue-url'] !== undefined)
+    throw new UsageError('give --queue-name or --queue-url, not both');
+  const queueUrl = urlFlag(values['queue-url'], 'queue-url');
+  const sqsEndpoint =
+    urlFlag(values['sqs-endpoint'], 'sqs-endpoint') ??
+    (queueUrl ? new URL(queueUrl).origin : undefined);
+  const databaseUrl = databaseUrlFlag(values['database-url']);
+  const external = sqsEndpoint !== undefined;
+  if (!external && (values['queue-name'] !== undefined || values['dlq-url'] !== undefined))
+    throw new UsageError('--queue-name and --dlq-url need --sqs-endpoint (or --queue-url)');
+  const keysFile = values['keys-file'] ?? (databaseUrl ? DEFAULT_KEYS_FILE : undefined);
+  const options = {
+    messages: integerFlag(values.messages, 'messages', {
+      min: 0,
+      max: 1_000_000,
+      fallback: external ? 0 : 1000,
+    }),
+    batchSize: integerFlag(values['batch-size'], 'batch-size', {
+      min: 1,
+      max: 10_000,
+      fallback: 100,
+    }),
+    concurrency: integerFlag(values.concurrency, 'concurrency', { min: 1, max: 64, fallback: 2 }),
+  };
+  const progress = progressReporter(err);
+  err(
+    `  ${external || databaseUrl ? 'checking the given services, then starting' : 'starting'} the local services and building the bundle\n`,
+  );
+  let phase: Progress['phase'] | undefined;
   const { summary, services } = await runLocal({
-    messages: integer(values.messages, 'messages', external ? 0 : 1000, 0, 1_000_000),
-    batchSize: integer(values['batch-size'], 'batch-size', 100, 1, 10_000),
-    concurrency: integer(values.concurrency, 'concurrency', 2, 1, 64),
-    sqsEndpoint:
-      values['sqs-endpoint'] ??
-      (values['queue-url'] ? new URL(values['queue-url']).origin : undefined),
-    queueUrl: values['queue-url'],
-    dlqUrl: values['dlq-url'],
-    databaseUrl: values['database-url'],
-    maskingSecret: values['masking-secret'],
+    ...options,
+    sqsEndpoint,
+    queueName: values['queue-name'],
+    queueUrl,
+    dlqUrl: urlFlag(values['dlq-url'], 'dlq-url'),
+    databaseUrl,
+    keysFile,
     onLog: values.verbose ? (line) => err(`${line}\n`) : undefined,
-    onNotice: (line) => err(`${tty ? '\n' : ''}${line}\n`),
+    onNotice: (line) => err(`${process.stderr.isTTY ? '\n' : ''}${line}\n`),
     onProgress: (p) => {
-      const now = Date.now();
-      if (now - lastPrint < (tty ? 200 : 2000)) return;
-      lastPrint = now;
-      const line = `  batches ${fmt(p.batches)}  deliveries ${fmt(p.delivered)}  written ${fmt(p.written)}  dead-lettered ${fmt(p.deadLettered)}  retried ${fmt(p.retried)}`;
-      err(tty ? `\r${line}` : `${line}\n`);
+      const changed = p.phase !== phase;
+      phase = p.phase;
+      const line = progressLine(p, 'messages');
+      progress.show(
+        p.phase === 'sending'
+          ? `  sending   ${line}`
+          : `  draining  ${line}  |  delivered ${fmt(p.delivered)}  written ${fmt(p.written)}  dead-lettered ${fmt(p.deadLettered)}  retried ${fmt(p.retried)}`,
+        changed || p.done >= p.total,
+      );
     },
   });
-  if (tty) err('\n');
-  printSummary(summary, services, values.keep);
+  progress.end();
+  printSummary(summary, services, values.keep, keysFile !== undefined);
   if (!values.keep) {
     await services.stop();
     return 0;
   }
-  await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+  releaseSignal('SIGINT');
+  releaseSignal('SIGTERM');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   await services.stop();
   return 0;
+}
+
+/** An http(s) URL flag; UsageError otherwise. */
+function urlFlag(raw: string | undefined, flag: string): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol))
+    throw new UsageError(`--${flag} must be an http(s) URL, got "${raw}"`);
+  return raw;
 }
 
 runCommand('npm start', main);

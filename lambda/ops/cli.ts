@@ -1,49 +1,104 @@
 /**
  * Shared plumbing of the operator commands (unmask, rekey, dlq, redrive): where secrets, the
- * database and SQS come from. Flags win over environment.
+ * database and SQS come from, each checked before use. Flags win over environment.
  */
 import type { KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Pool } from 'pg';
 import { loadDatabaseConfig } from '../config';
+import { UnreachableError, UsageError } from '../errors';
+import { type KeyRing, parseKeyRing } from '../key-ring';
 import { parseRecoveryRing } from '../recovery';
 import { createDatabasePool } from '../runtime';
 import { getSecretString } from '../secrets';
 import { createLogger } from '../telemetry';
+import { readKeysFile } from './keys-file';
+import { checkDatabase, databaseAddress, databaseUrlFlag, reasonOf } from './preflight';
 
-/** A secret given inline (JSON, for local runs) or by Secrets Manager id/ARN. */
+/**
+ * A secret given inline (JSON, for local runs) or by Secrets Manager id/ARN. Throws
+ * UsageError when neither is given, UnreachableError naming the secret when it cannot be read.
+ */
 export async function readSecret(
   inline: string | undefined,
   id: string | undefined,
   what: string,
 ): Promise<string> {
   if (inline) return inline;
-  if (id) return getSecretString(new SecretsManagerClient({}), id);
-  throw new Error(`${what} is needed: pass it inline (JSON) or by Secrets Manager id`);
+  if (!id)
+    throw new UsageError(`${what} is needed: --keys-file (local runs) or its Secrets Manager id`);
+  try {
+    return await getSecretString(new SecretsManagerClient({}), id);
+  } catch (error) {
+    const endpoint = process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? process.env.AWS_REGION ?? '';
+    throw new UnreachableError(
+      `Secrets Manager${endpoint ? ` at ${endpoint}` : ''}: secret ${id}: ${reasonOf((error as Error).cause ?? error)}`,
+      { cause: error },
+    );
+  }
 }
 
-/** The recovery private key ring: RECOVERY_SECRET inline (local runs), else by secret id. */
+/** Where the operator commands find keys: a local keys file, or secret ids (AWS). */
+export interface KeySources {
+  /** --keys-file / KEYS_FILE: the file `npm start` wrote (local runs). */
+  readonly keysFile?: string;
+  readonly maskingSecretId?: string;
+  readonly recoverySecretId?: string;
+}
+
+function keysOf(sources: KeySources) {
+  if (sources.keysFile === undefined) return undefined;
+  if (!existsSync(sources.keysFile))
+    throw new UsageError(`--keys-file ${sources.keysFile} does not exist`);
+  return readKeysFile(sources.keysFile);
+}
+
+/** The masking key ring: from the keys file, MASKING_SECRET inline, or by secret id. */
+export async function readMaskingRing(sources: KeySources): Promise<KeyRing> {
+  const inline = keysOf(sources)?.maskingSecret ?? process.env.MASKING_SECRET;
+  return parseKeyRing(await readSecret(inline, sources.maskingSecretId, 'the masking key ring'));
+}
+
+/** The recovery private key ring: from the keys file, RECOVERY_SECRET inline, or by secret id. */
 export async function readRecoveryRing(
-  secretId: string | undefined,
+  sources: KeySources,
 ): Promise<ReadonlyMap<string, KeyObject>> {
+  const inline = keysOf(sources)?.recoverySecret ?? process.env.RECOVERY_SECRET;
   return parseRecoveryRing(
-    await readSecret(process.env.RECOVERY_SECRET, secretId, 'the recovery key ring'),
+    await readSecret(inline, sources.recoverySecretId, 'the recovery key ring'),
   );
 }
 
-/** A pool from --database-url, DATABASE_URL, or the DB_* variables the function uses. */
-export function databasePool(url: string | undefined): Pool {
-  const database = url ? ({ kind: 'url', url } as const) : loadDatabaseConfig();
-  return createDatabasePool(database, {
+/**
+ * A pool from --database-url, DATABASE_URL, or the DB_* variables the function uses, checked
+ * with one query. Throws UsageError for a malformed URL, UnreachableError naming the address.
+ */
+export async function connectDatabase(url: string | undefined): Promise<Pool> {
+  const checked = databaseUrlFlag(url);
+  const database = checked ? ({ kind: 'url', url: checked } as const) : loadDatabaseConfig();
+  const pool = createDatabasePool(database, {
     queryTimeoutMs: 300_000,
     secretTtlMs: 0,
     logger: createLogger(),
     secrets: new SecretsManagerClient({}),
   });
+  try {
+    await checkDatabase(pool, databaseAddress(database));
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  return pool;
 }
 
 /** An SQS client for --sqs-endpoint / AWS_ENDPOINT_URL_SQS, else the region's endpoint. */
 export function sqsClientFor(endpoint: string | undefined): SQSClient {
   return new SQSClient({ ...(endpoint ? { endpoint } : {}), useQueueUrlAsEndpoint: false });
+}
+
+/** How an SQS endpoint is named in messages: the URL, or the region's. */
+export function sqsEndpointLabel(endpoint: string | undefined): string {
+  return endpoint ?? `the ${process.env.AWS_REGION ?? 'default'} region's endpoint`;
 }

@@ -109,6 +109,8 @@ export interface RedriveOptions {
    * redrive policy); without it such a message returns as a new message.
    */
   readonly sign?: (sourceMessageId: string) => string;
+  /** Told the running count of messages moved, after each batch. */
+  readonly onMoved?: (moved: number) => void;
 }
 
 /**
@@ -198,6 +200,7 @@ export async function redrive(
     }
     await remove(delivered);
     moved += delivered.length;
+    options.onMoved?.(moved);
   }
 }
 

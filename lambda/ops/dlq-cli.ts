@@ -2,71 +2,86 @@
  * `npm run dlq -- --peek`: dead-lettered messages by reason, with their message ids; never
  * a body. `npm run redrive`: moves them back to the source queue (see dead-letters.ts).
  */
-
-import { parseArgs } from 'node:util';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { runCommand } from '../command';
-import { parseKeyRing } from '../key-ring';
+import { parseCommandLine, requiredFlag, runCommand } from '../command';
+import { UsageError } from '../errors';
+import { queueDepth } from '../local/event-source';
 import { signMarker } from '../redrive-marker';
-import { readSecret, sqsClientFor } from './cli';
+import { readMaskingRing, sqsClientFor, sqsEndpointLabel } from './cli';
 import { peekDeadLetters, redrive } from './dead-letters';
+import { queueArnOf, sqsCall } from './preflight';
+import { progressLine, progressReporter } from './progress';
 
-const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids by reason
+const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids by reason, never a body
        npm run redrive -- [options]           move every dead letter back to the queue
 
-  --dlq-url URL        the dead-letter queue                         [DLQ_URL]
-  --queue-url URL      the source queue (redrive)                    [QUEUE_URL]
-  --sqs-endpoint URL   a local endpoint (LocalStack, npm start --keep) [AWS_ENDPOINT_URL_SQS]
-  --masking-secret-id ID  the masking key ring (redrive): signs the redrive marker of
-                       messages the queue's redrive policy moved, so they keep their id
-                                                                     [MASKING_SECRET_ID]
-  MASKING_SECRET       the ring inline, as JSON (local runs)
+  --dlq-url URL        the dead-letter queue                          [DLQ_URL]
+  --queue-url URL      the source queue (redrive)                     [QUEUE_URL]
+  --sqs-endpoint URL   a local endpoint (LocalStack, npm start --keep)  [AWS_ENDPOINT_URL_SQS]
+  --masking-secret-id ID  the masking key ring (redrive): signs the redrive marker of messages
+                       the queue's redrive policy moved, so they keep their id [MASKING_SECRET_ID]
+  --keys-file FILE     the keys file npm start wrote, instead (local runs)      [KEYS_FILE]
+  -h, --help           this text
 `;
 
 runCommand('dlq', async () => {
-  const { values } = parseArgs({
+  const args = parseCommandLine(HELP, {
     options: {
       peek: { type: 'boolean' },
       redrive: { type: 'boolean' },
-      'dlq-url': { type: 'string', default: process.env.DLQ_URL },
-      'queue-url': { type: 'string', default: process.env.QUEUE_URL },
-      'sqs-endpoint': { type: 'string', default: process.env.AWS_ENDPOINT_URL_SQS },
-      'masking-secret-id': { type: 'string', default: process.env.MASKING_SECRET_ID },
-      help: { type: 'boolean' },
+      'dlq-url': { type: 'string', default: process.env.DLQ_URL || undefined },
+      'queue-url': { type: 'string', default: process.env.QUEUE_URL || undefined },
+      'sqs-endpoint': { type: 'string', default: process.env.AWS_ENDPOINT_URL_SQS || undefined },
+      'masking-secret-id': { type: 'string', default: process.env.MASKING_SECRET_ID || undefined },
+      'keys-file': { type: 'string', default: process.env.KEYS_FILE || undefined },
     },
   });
-  const dlqUrl = values['dlq-url'];
-  if (values.help || dlqUrl === undefined || (!values.peek && !values.redrive)) {
-    process.stderr.write(HELP);
-    return values.help ? 0 : 2;
-  }
-  const sqs = sqsClientFor(values['sqs-endpoint']);
+  if (args === undefined) return 0;
+  const { values } = args;
+  if (values.peek === values.redrive) throw new UsageError('give one of --peek or --redrive');
+  const dlqUrl = requiredFlag(values['dlq-url'], 'dlq-url', 'DLQ_URL');
+  const endpoint = values['sqs-endpoint'];
+  const label = sqsEndpointLabel(endpoint);
+  const sqs = sqsClientFor(endpoint);
+  const dlqArn = await queueArnOf(sqs, label, dlqUrl);
   if (values.peek) {
-    const peek = await peekDeadLetters(sqs, dlqUrl);
+    const peek = await sqsCall(label, `queue ${dlqUrl}`, () => peekDeadLetters(sqs, dlqUrl));
     process.stdout.write(`${JSON.stringify(peek, null, 2)}\n`);
     return 0;
   }
-  const queueUrl = values['queue-url'];
-  if (queueUrl === undefined) throw new Error('--queue-url (or QUEUE_URL) is needed to redrive');
-  const arnOf = async (url: string) =>
-    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })))
-      .Attributes?.QueueArn ?? '';
-  const maskingId = values['masking-secret-id'];
+  const queueUrl = requiredFlag(values['queue-url'], 'queue-url', 'QUEUE_URL');
+  const queueArn = await queueArnOf(sqs, label, queueUrl);
+  const total = await sqsCall(label, `queue ${dlqUrl}`, () => queueDepth(sqs, dlqUrl));
+  const keys = { keysFile: values['keys-file'], maskingSecretId: values['masking-secret-id'] };
   const ring =
-    process.env.MASKING_SECRET || maskingId
-      ? parseKeyRing(
-          await readSecret(process.env.MASKING_SECRET, maskingId, 'the masking key ring'),
-        )
+    keys.keysFile || keys.maskingSecretId || process.env.MASKING_SECRET
+      ? await readMaskingRing(keys)
       : undefined;
-  const result = await redrive(
-    sqs,
-    { dlqUrl, dlqArn: await arnOf(dlqUrl), queueUrl, queueArn: await arnOf(queueUrl) },
-    { sign: ring && ((id) => signMarker(ring.current, id)) },
+  const progress = progressReporter();
+  const started = Date.now();
+  const show = (done: number, force = false) =>
+    progress.show(
+      `  ${progressLine({ done, total, elapsedMs: Date.now() - started }, 'messages')}`,
+      force,
+    );
+  const result = await sqsCall(label, 'redrive', () =>
+    redrive(
+      sqs,
+      { dlqUrl, dlqArn, queueUrl, queueArn },
+      { sign: ring && ((id) => signMarker(ring.current, id)), onMoved: (moved) => show(moved) },
+    ),
   );
-  process.stdout.write(
-    result.method === 'StartMessageMoveTask'
-      ? `started an SQS message move task (${result.taskHandle}); follow it with aws sqs list-message-move-tasks\n`
-      : `moved ${result.moved} messages back to ${queueUrl}; deleted ${result.duplicatesDropped} further copies of messages moved\n`,
-  );
+  if (result.method === 'StartMessageMoveTask') {
+    process.stdout.write(
+      `started an SQS message move task (${result.taskHandle}) for ${total} messages; follow it with aws sqs list-message-move-tasks\n`,
+    );
+    return 0;
+  }
+  show(result.moved, true);
+  progress.end();
+  const copies =
+    result.duplicatesDropped > 0
+      ? `; deleted ${result.duplicatesDropped} further copies of messages moved`
+      : '';
+  process.stdout.write(`moved ${result.moved} messages back to ${queueUrl}${copies}\n`);
   return 0;
 });

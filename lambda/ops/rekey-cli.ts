@@ -2,50 +2,64 @@
  * `npm run rekey`: after a masking key rotation, recomputes older rows' tokens under the
  * current key (see rekey.ts). Needs the masking key ring and the recovery key ring.
  */
-import { parseArgs } from 'node:util';
-import { runCommand } from '../command';
-import { parseKeyRing } from '../key-ring';
-import { databasePool, readRecoveryRing, readSecret } from './cli';
-import { rekey } from './rekey';
+import { integerFlag, parseCommandLine, runCommand } from '../command';
+import { connectDatabase, readMaskingRing, readRecoveryRing } from './cli';
+import { databaseUrlFlag } from './preflight';
+import { progressLine, progressReporter } from './progress';
+import { countRowsToRekey, rekey } from './rekey';
 
 const HELP = `Usage: npm run rekey -- [options]
 
-  --batch-size N             rows per UPDATE (default 1000)
+Re-keys rows masked with an older key to the masking ring's current key, from their sealed
+PII. Resumable: a second run continues where the first stopped.
+
+  --batch-size N             rows per UPDATE, 1..100000 (default 1000)
   --database-url URL         [DATABASE_URL, or DB_HOST/DB_NAME/DB_USER/DB_PASSWORD_SECRET_ID]
-  --masking-secret-id ID     the masking key ring                           [MASKING_SECRET_ID]
-  --recovery-secret-id ID    the recovery key ring                          [RECOVERY_SECRET_ID]
-  MASKING_SECRET / RECOVERY_SECRET   the rings inline, as JSON (local runs)
+  --keys-file FILE           the keys file npm start wrote (local runs)      [KEYS_FILE]
+  --masking-secret-id ID     the masking key ring in Secrets Manager         [MASKING_SECRET_ID]
+  --recovery-secret-id ID    the recovery key ring in Secrets Manager        [RECOVERY_SECRET_ID]
+  -h, --help                 this text
 `;
 
 runCommand('rekey', async () => {
-  const { values } = parseArgs({
+  const args = parseCommandLine(HELP, {
     options: {
-      'batch-size': { type: 'string', default: '1000' },
+      'batch-size': { type: 'string' },
       'database-url': { type: 'string', default: process.env.DATABASE_URL || undefined },
+      'keys-file': { type: 'string', default: process.env.KEYS_FILE || undefined },
       'masking-secret-id': { type: 'string', default: process.env.MASKING_SECRET_ID },
       'recovery-secret-id': { type: 'string', default: process.env.RECOVERY_SECRET_ID },
-      help: { type: 'boolean' },
     },
   });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const masking = parseKeyRing(
-    await readSecret(
-      process.env.MASKING_SECRET,
-      values['masking-secret-id'],
-      'the masking key ring',
-    ),
-  );
-  const recovery = await readRecoveryRing(values['recovery-secret-id']);
-  const pool = databasePool(values['database-url']);
+  if (args === undefined) return 0;
+  const { values } = args;
+  const databaseUrl = databaseUrlFlag(values['database-url']);
+  const batchSize = integerFlag(values['batch-size'], 'batch-size', {
+    min: 1,
+    max: 100_000,
+    fallback: 1000,
+  });
+  const sources = {
+    keysFile: values['keys-file'],
+    maskingSecretId: values['masking-secret-id'],
+    recoverySecretId: values['recovery-secret-id'],
+  };
+  const masking = await readMaskingRing(sources);
+  const recovery = await readRecoveryRing(sources);
+  const pool = await connectDatabase(databaseUrl);
   try {
-    const result = await rekey(pool, masking, recovery, {
-      batchSize: Number(values['batch-size']),
-      onBatch: (n) => process.stderr.write(`\r  re-keyed ${n} rows`),
-    });
-    process.stderr.write('\n');
+    const total = await countRowsToRekey(pool, masking.current.id);
+    const progress = progressReporter();
+    const started = Date.now();
+    const show = (done: number, force = false) =>
+      progress.show(
+        `  ${progressLine({ done, total, elapsedMs: Date.now() - started }, 'rows')}`,
+        force,
+      );
+    show(0, true);
+    const result = await rekey(pool, masking, recovery, { batchSize, onBatch: (n) => show(n) });
+    show(result.rekeyed, true);
+    progress.end();
     process.stdout.write(
       `re-keyed ${result.rekeyed} rows to key "${masking.current.id}" in ${result.batches} batches; ` +
         `${result.withoutRecoveryData} rows on older keys have no recovery data and keep their tokens\n`,

@@ -16,6 +16,15 @@ export interface RekeyResult {
   readonly withoutRecoveryData: number;
 }
 
+/** Rows rekey would re-key: on another key than `currentKeyId`, with sealed PII. */
+export async function countRowsToRekey(pool: Pool, currentKeyId: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM user_logins WHERE key_id IS DISTINCT FROM $1 AND pii_sealed IS NOT NULL',
+    [currentKeyId],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 /** Re-keys every row it can; throws RecoveryError when a row's recovery key is missing. */
 export async function rekey(
   pool: Pool,

@@ -28,6 +28,7 @@ import { startLocalPostgres } from '../../lambda/local/postgres';
 import { runLocal } from '../../lambda/local/run';
 import { parseLoginEvent } from '../../lambda/login-event';
 import { mask } from '../../lambda/masking';
+import { progressLine } from '../../lambda/ops/progress';
 import { generateRecoveryKeyPair } from '../../lambda/recovery';
 import type { ChildRequest, ChildResult } from './handler-child';
 
@@ -202,7 +203,19 @@ async function drainRate(databaseUrl: string): Promise<number> {
   return summary.messagesPerSecond;
 }
 
+// Progress on stderr, so that stdout stays the table the README quotes.
+const STEPS = SIZES.length * 5 + 3 * 2;
+let step = 0;
+const benchStarted = Date.now();
+function stepDone(what: string): void {
+  step++;
+  process.stderr.write(
+    `bench: ${progressLine({ done: step, total: STEPS, elapsedMs: Date.now() - benchStarted }, 'steps')}  (${what})\n`,
+  );
+}
+
 async function main(): Promise<void> {
+  process.stderr.write(`bench: ${STEPS} steps; building the bundles\n`);
   await Promise.all([buildBundles(), buildChild()]);
   const local = process.env.DATABASE_URL ? undefined : await startLocalPostgres();
   const databaseUrl = process.env.DATABASE_URL || (local?.url as string);
@@ -224,10 +237,14 @@ async function main(): Promise<void> {
     for (const size of SIZES) {
       const measure = async (extra: Record<string, string>, memoryMb: number, reps: number) => {
         await pool.query('TRUNCATE user_logins');
-        return runChild(
+        const result = await runChild(
           { bundle: bundlePath('handler'), size, reps, env: { ...env, ...extra } },
           memoryMb,
         );
+        stepDone(
+          `batch ${fmt(size)}, handler${extra.RECOVERY_PUBLIC_KEY ? ' with sealing' : ''}, ${memoryMb} MB`,
+        );
+        return result;
       };
       const sealed = { RECOVERY_PUBLIC_KEY: recoveryPublicKey };
       const handler = await measure({}, FUNCTION_MB, repsFor(size));
@@ -236,6 +253,7 @@ async function main(): Promise<void> {
       const smallestSealing = await measure(sealed, SMALLEST_MB, repsFor(size));
       await pool.query('TRUNCATE user_logins');
       const copy = await copyRate(pool, size, secret);
+      stepDone(`batch ${fmt(size)}, COPY`);
       const rate = handler.records / (handler.totalMs / 1000);
       ratio = rate / copy;
       rows.push([
@@ -279,8 +297,10 @@ async function main(): Promise<void> {
     for (let round = 0; round < 3; round++) {
       await pool.query('TRUNCATE user_logins');
       emulatorRuns.push(await emulatorRate());
+      stepDone(`emulator round ${round + 1} of 3`);
       await pool.query('TRUNCATE user_logins');
       drainRuns.push(await drainRate(databaseUrl));
+      stepDone(`npm start drain round ${round + 1} of 3`);
     }
     const median = (values: number[]) => [...values].sort((x, y) => x - y)[1] ?? 0;
     const [emulator, drain] = [median(emulatorRuns), median(drainRuns)];

@@ -12,7 +12,10 @@ import { loadBundle, localContext } from '../../lambda/local/bundle';
 const CHILD = 'LOGIN_QUEUE_HANDLER_PROCESS';
 
 export interface HandlerProcessResult {
-  readonly response: SQSBatchResponse;
+  /** The handler's response, or undefined when the invocation failed (see `error`). */
+  readonly response: SQSBatchResponse | undefined;
+  /** What the invocation threw, if it did. */
+  readonly error?: { readonly name: string; readonly message: string };
   /** The handler's JSON log lines, parsed. */
   readonly logs: readonly Record<string, unknown>[];
 }
@@ -49,8 +52,14 @@ if (process.env[CHILD] === '1') {
         return true;
       }) as typeof stream.write;
     }
-    const response = await loadBundle({})(event, localContext());
+    const outcome = await loadBundle({})(event, localContext()).then(
+      (response) => ({ response }),
+      (error: Error) => ({
+        response: undefined,
+        error: { name: error.name, message: error.message },
+      }),
+    );
     const logs = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    process.send?.({ response, logs } satisfies HandlerProcessResult, () => process.exit(0));
+    process.send?.({ ...outcome, logs } satisfies HandlerProcessResult, () => process.exit(0));
   });
 }

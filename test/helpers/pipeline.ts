@@ -5,7 +5,7 @@
  */
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
-import { loadBundle, type SqsHandler } from '../../lambda/local/bundle';
+import { loadBundleModule, type SqsHandler } from '../../lambda/local/bundle';
 import { createTestDatabase, type TestDatabase } from './database';
 import { sqsClientFor } from './queues';
 import { maskingSecret } from './sqs';
@@ -43,19 +43,24 @@ export async function startPipeline(
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   };
-  await loadBundle<() => Promise<unknown>>({ ...common, DATABASE_URL: db.url }, 'migrate')();
+  const migration = loadBundleModule<() => Promise<unknown>>(
+    { ...common, DATABASE_URL: db.url },
+    'migrate',
+  );
+  await migration.handler();
   const writer = await createWriterLogin(db);
   const env: Record<string, string> = {
     ...common,
     DATABASE_URL: writer.url,
     ...(await extraEnv(writer, aws)),
   };
+  const bundle = loadBundleModule(env);
   return {
     db,
     aws,
     writer,
     env,
-    handler: loadBundle(env),
+    handler: bundle.handler,
     async reset() {
       await db.pool.query('TRUNCATE user_logins');
       const sqs = sqsClientFor(aws.sqsEndpoint);
@@ -64,6 +69,8 @@ export async function startPipeline(
       );
     },
     async stop() {
+      // Pools close before the database is dropped under them.
+      await Promise.all([migration.close(), bundle.close()]);
       await Promise.all([db.drop(), aws.stop()]);
       await writer.drop();
     },

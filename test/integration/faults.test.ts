@@ -46,10 +46,12 @@ afterAll(async () => {
 beforeEach(() => pipeline.reset());
 
 describe('database gone mid-batch', () => {
-  it('fails the invocation for every valid record, then lands each exactly once on redelivery', async () => {
+  it('fails the invocation for every valid record, then lands each exactly once on redelivery', async ({
+    skip,
+  }) => {
     // Arrange: the write will block on a lock we hold, so the link is cut mid-statement.
     const handler: SqsHandler = loadBundle(baseEnv);
-    const event = sqsEvent(takeHomeBodies());
+    const event = sqsEvent(takeHomeBodies(skip));
     const validIds = event.Records.filter((_, i) => i !== 12)
       .map((record) => record.messageId)
       .sort();

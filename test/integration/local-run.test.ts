@@ -3,19 +3,23 @@
  * take-home environment, and PostgreSQL going away mid-drain. `npm run invoke` as a CLI.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { ListQueuesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WRITER_ROLE } from '../../lambda/db/roles';
+import { UnreachableError } from '../../lambda/errors';
 import { generateBodies } from '../../lambda/local/generate';
-import { type RunSummary, runLocal } from '../../lambda/local/run';
+import { type Progress, type RunSummary, runLocal } from '../../lambda/local/run';
 import { parseLoginEvent } from '../../lambda/login-event';
 import { REDRIVEN } from '../../lambda/ops/dead-letters';
+import { generateLocalKeys, readKeysFile } from '../../lambda/ops/keys-file';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { takeHomeBodies, takeHomeDdl } from '../helpers/fixtures';
@@ -33,6 +37,47 @@ async function database(): Promise<TestDatabase> {
   const db = await createTestDatabase();
   cleanups.push(() => db.drop());
   return db;
+}
+
+/** An SQS endpoint in front of `target` that fails every CreateQueue call. */
+async function refuseCreateQueue(target: string) {
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    if (String(request.headers['x-amz-target']).endsWith('.CreateQueue')) {
+      response.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify({ __type: 'InternalError', message: 'create refused' }));
+      return;
+    }
+    const reply = await fetch(`${target}${request.url}`, {
+      method: request.method,
+      headers: request.headers as Record<string, string>,
+      body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+    });
+    response.writeHead(reply.status, Object.fromEntries(reply.headers));
+    response.end(Buffer.from(await reply.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    address: `http://127.0.0.1:${port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+let keyFiles = 0;
+/** A keys file path that does not exist yet, in a directory removed after the test. */
+function keysPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'login-queue-test-keys-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, `keys-${keyFiles++}.json`);
+}
+
+async function tables(db: TestDatabase): Promise<string[]> {
+  const { rows } = await db.pool.query(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+  );
+  return rows.map((row) => row.table_name);
 }
 
 const validCount = (bodies: readonly string[]) =>
@@ -104,14 +149,18 @@ describe('the local pipeline', () => {
     }
   });
 
-  it("drains the take-home environment's queue into its pre-created table", async () => {
+  it("drains the take-home environment's queue, found by name, into its pre-created table", async ({
+    skip,
+  }) => {
     // Arrange: an SQS endpoint standing in for LocalStack with login-queue (no DLQ) holding
     // the 100 take-home messages, and a database whose table comes from the take-home DDL.
+    // Its queue URLs are not <endpoint>/000000000000/login-queue: the name must be looked up.
+    const bodies = takeHomeBodies(skip);
     const sqsServer = await startFauxqs({ port: 0, logger: false });
     cleanups.push(() => sqsServer.stop());
     const { queueUrl } = sqsServer.createQueue('login-queue');
+    expect(queueUrl).not.toBe(`${sqsServer.address}/000000000000/login-queue`);
     const sqs = sqsClientFor(sqsServer.address);
-    const bodies = takeHomeBodies();
     for (let i = 0; i < bodies.length; i += 10) {
       const entries = bodies
         .slice(i, i + 10)
@@ -119,18 +168,19 @@ describe('the local pipeline', () => {
       await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
     }
     const db = await database();
-    await db.pool.query(takeHomeDdl());
-    // Act
+    await db.pool.query(takeHomeDdl(skip));
+    // Act: what `npm start -- --sqs-endpoint … --database-url …` passes.
     const { summary, services } = await runLocal({
       messages: 0,
       batchSize: 10,
       concurrency: 2,
       sqsEndpoint: sqsServer.address,
-      queueUrl,
       databaseUrl: db.url,
+      keysFile: keysPath(),
     });
     cleanups.push(() => services.stop());
     // Assert
+    expect(services.queueUrl).toBe(queueUrl);
     expect(await db.count()).toBe(99);
     expect(summary.deadLetterQueue.byReason).toEqual({ 'user_id.missing': 1 });
     expect(services.dlqUrl).toMatch(/login-queue-dlq$/);
@@ -178,22 +228,199 @@ describe('the local pipeline', () => {
   });
 });
 
+describe('before changing anything', () => {
+  it('refuses a missing queue, naming the endpoint and queue, and leaves the database unmigrated', async () => {
+    // Arrange: an endpoint without login-queue, and an empty database.
+    const sqsServer = await startFauxqs({ port: 0, logger: false });
+    cleanups.push(() => sqsServer.stop());
+    const db = await database();
+    const keysFile = keysPath();
+    // Act
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: sqsServer.address,
+      databaseUrl: db.url,
+      keysFile,
+    });
+    // Assert
+    await expect(failure).rejects.toThrow(UnreachableError);
+    await expect(failure).rejects.toThrow(
+      new RegExp(`^SQS at ${sqsServer.address}: queue "login-queue": .*does not exist`),
+    );
+    expect(await tables(db)).toEqual([]);
+    expect(existsSync(keysFile)).toBe(false);
+  });
+
+  it('refuses an unreachable database, naming its address without the password, and touches no queue', async () => {
+    // Arrange: a port nothing listens on (a proxy, stopped).
+    const proxy = await startTcpProxy('127.0.0.1', 9);
+    await proxy.stop();
+    const sqsServer = await startFauxqs({ port: 0, logger: false });
+    cleanups.push(() => sqsServer.stop());
+    sqsServer.createQueue('login-queue');
+    // Act
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: sqsServer.address,
+      databaseUrl: `postgres://someone:s3cret@127.0.0.1:${proxy.port}/logins`,
+    });
+    // Assert
+    await expect(failure).rejects.toThrow(
+      new RegExp(`^PostgreSQL at 127\\.0\\.0\\.1:${proxy.port}/logins: .*ECONNREFUSED`),
+    );
+    await expect(failure).rejects.not.toThrow(/s3cret/);
+    const sqs = sqsClientFor(sqsServer.address);
+    const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({}));
+    expect(QueueUrls.map((url) => url.split('/').pop())).toEqual(['login-queue']);
+  });
+  it('refuses a DLQ URL that does not exist, naming it', async () => {
+    const sqsServer = await startFauxqs({ port: 0, logger: false });
+    cleanups.push(() => sqsServer.stop());
+    sqsServer.createQueue('login-queue');
+    const db = await database();
+    const dlqUrl = `${sqsServer.address}/000000000000/no-such-dlq`;
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: sqsServer.address,
+      dlqUrl,
+      databaseUrl: db.url,
+      keysFile: keysPath(),
+    });
+    await expect(failure).rejects.toThrow(`SQS at ${sqsServer.address}: queue ${dlqUrl}: `);
+    expect(await tables(db)).toEqual([]);
+  });
+
+  it('names the endpoint when the DLQ cannot be created, before migrating', async () => {
+    // Arrange: an endpoint that answers everything but CreateQueue.
+    const sqsServer = await startFauxqs({ port: 0, logger: false });
+    cleanups.push(() => sqsServer.stop());
+    sqsServer.createQueue('login-queue');
+    const refusing = await refuseCreateQueue(sqsServer.address);
+    cleanups.push(() => refusing.stop());
+    const db = await database();
+    // Act
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: refusing.address,
+      databaseUrl: db.url,
+      keysFile: keysPath(),
+    });
+    // Assert
+    await expect(failure).rejects.toThrow(
+      `SQS at ${refusing.address}: creating queue "login-queue-dlq": create refused`,
+    );
+    expect(await tables(db)).toEqual([]);
+  });
+});
+
+describe('keys against an existing database', () => {
+  it('writes a new keys file (mode 600, fresh key ids) and reuses it, so tokens stay comparable', async () => {
+    // Arrange
+    const db = await database();
+    const keysFile = keysPath();
+    const run = async (seed: number, file = keysFile) => {
+      const { services, summary } = await runLocal({
+        messages: 200,
+        seed,
+        batchSize: 50,
+        concurrency: 1,
+        databaseUrl: db.url,
+        keysFile: file,
+      });
+      await services.stop();
+      return { ...services, rowsOnOtherKeys: summary.rowsOnOtherKeys };
+    };
+    const facts = async () =>
+      (
+        await db.pool.query(
+          `SELECT count(*)::int AS n, count(DISTINCT masked_ip)::int AS ips,
+                  count(DISTINCT key_id)::int AS keys FROM user_logins`,
+        )
+      ).rows[0] as { n: number; ips: number; keys: number };
+    // Act: the same 200 bodies twice (new message ids, so two rows per valid body).
+    const first = await run(5);
+    const mode = statSync(keysFile).mode & 0o777;
+    const afterFirst = await facts();
+    const second = await run(5);
+    const afterSecond = await facts();
+    // Assert: the second run's tokens equal the first's, so no new distinct ip appears.
+    expect(first.keysCreated).toBe(true);
+    expect(second.keysCreated).toBe(false);
+    expect(mode).toBe(0o600);
+    expect(afterSecond.n).toBe(2 * afterFirst.n);
+    expect(afterSecond.ips).toBe(afterFirst.ips);
+    expect(afterSecond.keys).toBe(1);
+    const keyId = JSON.parse(readKeysFile(keysFile).maskingSecret).current as string;
+    expect(keyId).toMatch(/^k\d{8}T\d{6}-[0-9a-f]{4}$/);
+    expect(second.rowsOnOtherKeys).toEqual({});
+    // A run with other keys is told which rows its tokens cannot match.
+    const third = await run(5, keysPath());
+    expect(third.rowsOnOtherKeys).toEqual({ [keyId]: afterSecond.n });
+  });
+
+  it('generates a different key id for each new keys file', () => {
+    const a = JSON.parse(generateLocalKeys().maskingSecret).current;
+    const b = JSON.parse(generateLocalKeys().maskingSecret).current;
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('progress', () => {
+  it('reports the drain from its start with a total from the queue depth, and counts that never contradict', async () => {
+    // Arrange
+    const db = await database();
+    const reports: Progress[] = [];
+    // Act
+    const { summary, services } = await runLocal({
+      messages: 600,
+      seed: 11,
+      batchSize: 20,
+      concurrency: 2,
+      databaseUrl: db.url,
+      onProgress: (progress) => reports.push(progress),
+    });
+    cleanups.push(() => services.stop());
+    // Assert
+    const sending = reports.filter((p) => p.phase === 'sending');
+    const draining = reports.filter((p) => p.phase === 'draining');
+    expect(sending[0]).toMatchObject({ done: 0, total: 600 });
+    expect(sending.at(-1)).toMatchObject({ done: 600, total: 600 });
+    expect(draining[0]).toMatchObject({ done: 0, total: 600, delivered: 0 });
+    expect(draining[0]?.elapsedMs).toBeLessThan(1000);
+    expect(draining.at(-1)).toMatchObject({ done: 600, total: 600 });
+    for (const p of draining) {
+      expect(p.done).toBeLessThanOrEqual(p.total);
+      expect(p.written + p.deadLettered + p.duplicates + p.retried).toBeLessThanOrEqual(
+        p.delivered,
+      );
+    }
+    expect(draining.at(-1)?.delivered).toBe(summary.delivered);
+  });
+});
+
 describe('npm run invoke', () => {
   const run = promisify(execFile);
+  // Without the SDK's warning switch, which bundles loaded in this process have set here.
+  const { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _, ...parentEnv } = process.env;
   const invoke = (args: string[], extraEnv: Record<string, string>) =>
     run('node', ['--import', 'tsx', 'lambda/local/invoke.ts', ...args], {
-      env: {
-        ...process.env,
-        ...extraEnv,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      },
+      env: { ...parentEnv, ...extraEnv },
     });
 
-  it('prints an SQSBatchResponse naming the invalid records of the mixed example', async () => {
+  it('prints an SQSBatchResponse naming the invalid records of the mixed example, with no SDK or pool noise', async () => {
     const db = await database();
-    const { stdout } = await invoke(['--event', 'lambda/local/events/mixed-batch.json'], {
+    const { stdout, stderr } = await invoke(['--event', 'lambda/local/events/mixed-batch.json'], {
       DATABASE_URL: db.url,
     });
+    expect(stderr).not.toMatch(/NodeVersionSupportWarning|idle database connection dropped/);
     expect(JSON.parse(stdout)).toEqual({
       batchItemFailures: [
         { itemIdentifier: '9d0c2b1e-5a77-4c1d-8e0f-0b6c3d2e1f01' },

@@ -4,6 +4,9 @@
  * the backlog drains by itself once the dependency is back. Configuration errors fail loudly.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +18,7 @@ import { runLocal } from '../../lambda/local/run';
 import { startLocalSecretsManager } from '../../lambda/local/secrets-manager';
 import { parseLoginEvent } from '../../lambda/login-event';
 import { peekDeadLetters, REDRIVEN } from '../../lambda/ops/dead-letters';
+import { generateLocalKeys, writeKeysFile } from '../../lambda/ops/keys-file';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { sqsClientFor } from '../helpers/queues';
@@ -210,9 +214,17 @@ describe('an SQS connection reset during npm start', () => {
 });
 
 describe('configuration errors', () => {
-  it('a key ring that does not parse ends npm start non-zero with one line naming it, and dead-letters nothing', async () => {
-    // Arrange
+  it('a keys file whose ring does not parse ends npm start non-zero with one line naming it, before any change', async () => {
+    // Arrange: a keys file (mode 600) whose masking ring names a key it does not hold.
     const db = await database();
+    const dir = mkdtempSync(join(tmpdir(), 'login-queue-keys-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const keysFile = join(dir, 'keys.json');
+    const keys = generateLocalKeys();
+    writeKeysFile(keysFile, {
+      ...keys,
+      maskingSecret: '{"current": "k9", "k1": "0123456789012345678901234567890123456789012345"}',
+    });
     const run = promisify(execFile);
     // Act
     const failure = await run(
@@ -225,33 +237,19 @@ describe('configuration errors', () => {
         '20',
         '--database-url',
         db.url,
-        '--masking-secret',
-        '{"current": "k1", "k1": "short"',
+        '--keys-file',
+        keysFile,
       ],
       { env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
     ).catch((error: { code: number; stdout: string; stderr: string }) => error);
-    // Assert
+    // Assert: one line naming the file and the problem; the database was not even migrated.
     expect(failure).toMatchObject({ code: 1 });
     const lines = (failure as { stderr: string }).stderr.trim().split('\n');
-    expect(lines.at(-1)).toMatch(
-      /^npm start failed: configuration error: masking secret is not JSON \(\d+ records back off\)$/,
+    expect(lines.at(-1)).toBe(
+      `npm start failed: ${keysFile}: masking secret's current key "k9" is not in the ring`,
     );
-    expect(await db.count()).toBe(0);
-  });
-
-  it('the same key ring through runLocal: the messages stay in the queue, none in the DLQ', async () => {
-    const db = await database();
-    const run = runLocal({
-      messages: 30,
-      batchSize: 10,
-      concurrency: 1,
-      databaseUrl: db.url,
-      maskingSecret: '{"current": "k9", "k1": "0123456789012345678901234567890123456789012345"}',
-    });
-    await expect(run).rejects.toThrow(
-      /^configuration error: masking secret's current key "k9" is not in the ring/,
-    );
-    expect(await db.count()).toBe(0);
+    const { rows } = await db.pool.query("SELECT to_regclass('user_logins') AS t");
+    expect(rows).toEqual([{ t: null }]);
   });
 
   it('a database role without the needed grant fails the invocation with a ConfigError naming it', async () => {

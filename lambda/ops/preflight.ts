@@ -1,0 +1,96 @@
+/**
+ * Reaching the services before changing anything: is the database there, does the queue
+ * exist. Every failure is an UnreachableError whose message names the service and the
+ * address that failed (never a password).
+ */
+import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Pool } from 'pg';
+import type { DatabaseConfig } from '../config';
+import { UnreachableError, UsageError } from '../errors';
+
+/** host:port/database of a database config, without user or password. */
+export function databaseAddress(database: DatabaseConfig): string {
+  if (database.kind !== 'url') return `${database.host}:${database.port}/${database.database}`;
+  const url = new URL(database.url);
+  return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+}
+
+/**
+ * A --database-url value: undefined stays undefined; anything but a postgres:// URL with a
+ * host is a UsageError (which does not repeat the value: it may hold a password).
+ */
+export function databaseUrlFlag(
+  raw: string | undefined,
+  flag = 'database-url',
+): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !/^postgres(ql)?:$/.test(url.protocol) || url.hostname === '') {
+    throw new UsageError(
+      `--${flag} must be a URL like postgres://user:password@host:5432/database`,
+    );
+  }
+  return raw;
+}
+
+/** The reason an error gives, for a one-line message: its message, else its code or name. */
+export function reasonOf(error: unknown): string {
+  const { message, code, name } = (error ?? {}) as {
+    message?: string;
+    code?: string;
+    name?: string;
+  };
+  const errors = (error as { errors?: unknown[] } | null)?.errors;
+  // Node reports a refused dual-stack connect as an AggregateError with an empty message.
+  if (!message && Array.isArray(errors) && errors.length > 0) return reasonOf(errors[0]);
+  return message || code || name || String(error);
+}
+
+/** Runs SELECT 1 on the pool. Throws UnreachableError "PostgreSQL at <address>: <reason>". */
+export async function checkDatabase(pool: Pool, address: string): Promise<void> {
+  try {
+    await pool.query('SELECT 1');
+  } catch (error) {
+    throw new UnreachableError(`PostgreSQL at ${address}: ${reasonOf(error)}`, { cause: error });
+  }
+}
+
+/** Runs one SQS call; a failure becomes UnreachableError "SQS at <endpoint>: <what>: <reason>". */
+export async function sqsCall<T>(
+  endpoint: string,
+  what: string,
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new UnreachableError(`SQS at ${endpoint}: ${what}: ${reasonOf(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/** The URL of the queue called `name` at the endpoint (GetQueueUrl). */
+export function resolveQueueUrl(sqs: SQSClient, endpoint: string, name: string): Promise<string> {
+  return sqsCall(endpoint, `queue "${name}"`, async () => {
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    if (!QueueUrl) throw new Error('no QueueUrl in the reply');
+    return QueueUrl;
+  });
+}
+
+/** The ARN of an existing queue; throws UnreachableError naming the URL when it does not exist. */
+export function queueArnOf(sqs: SQSClient, endpoint: string, queueUrl: string): Promise<string> {
+  return sqsCall(endpoint, `queue ${queueUrl}`, async () => {
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    if (!Attributes?.QueueArn) throw new Error('no QueueArn in the reply');
+    return Attributes.QueueArn;
+  });
+}

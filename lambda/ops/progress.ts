@@ -1,0 +1,59 @@
+/**
+ * Progress lines for long work on stderr: done of total, percent, rate and time left. On a
+ * terminal one line is rewritten in place; otherwise a line is printed at most every second.
+ */
+
+export interface ProgressCounts {
+  readonly done: number;
+  /** Best known total; never shown below `done`. */
+  readonly total: number;
+  readonly elapsedMs: number;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${Math.ceil(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+}
+
+/** "1,200 / 20,000 (6 %)  2,400/s  about 7 s left", from counts alone (pure). */
+export function progressLine(counts: ProgressCounts, unit: string): string {
+  const total = Math.max(counts.total, counts.done);
+  const percent = total === 0 ? 100 : Math.floor((counts.done / total) * 100);
+  const rate = counts.elapsedMs > 0 ? (counts.done * 1000) / counts.elapsedMs : 0;
+  const left = rate > 0 ? (total - counts.done) / rate : Number.POSITIVE_INFINITY;
+  return `${fmt(counts.done)} / ${fmt(total)} ${unit} (${percent} %)  ${fmt(rate)}/s  ${
+    counts.done >= total ? 'done' : `about ${duration(left)} left`
+  }`;
+}
+
+export interface ProgressReporter {
+  /** Shows `line` if the last one is old enough (or `force`). */
+  show(line: string, force?: boolean): void;
+  /** Ends the in-place line on a terminal. */
+  end(): void;
+}
+
+/** A reporter writing to `write` (stderr by default). */
+export function progressReporter(
+  write: (text: string) => void = (text) => process.stderr.write(text),
+  tty = process.stderr.isTTY === true,
+): ProgressReporter {
+  let last = 0;
+  let shown = false;
+  return {
+    show(line, force = false) {
+      const now = Date.now();
+      if (!force && now - last < (tty ? 200 : 1000)) return;
+      last = now;
+      shown = true;
+      write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    },
+    end() {
+      if (tty && shown) write('\n');
+    },
+  };
+}
