@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { template } from '../helpers/stacks';
@@ -404,5 +405,24 @@ describe('LocalStack target', () => {
       GenerateSecretString: Match.absent(),
     });
     local.resourceCountIs('Custom::Trigger', 2);
+  });
+
+  it('leaves out what LocalStack cannot run or drops: the dashboard, the VPC, the rotation alarm', () => {
+    local.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    local.resourceCountIs('AWS::EC2::VPC', 0);
+    local.resourceCountIs('Custom::VpcRestrictDefaultSG', 0);
+    local.resourceCountIs('AWS::Events::Rule', 0);
+    local.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
+  });
+
+  it("runs on LocalStack's pinned Community image, without a token, on the host's architecture", () => {
+    const compose = readFileSync(
+      new URL('../../localstack/docker-compose.yml', import.meta.url),
+      'utf8',
+    );
+    expect(compose).toMatch(/image: localstack\/localstack:4\.\d+\.\d+\n/);
+    expect(compose).toContain('LOCALSTACK_AUTH_TOKEN: ${LOCALSTACK_AUTH_TOKEN:-}');
+    expect(compose).toContain('LAMBDA_IGNORE_ARCHITECTURE: "1"');
+    expect(compose).toMatch(/SERVICES: .*\bkms\b/);
   });
 });
