@@ -51,6 +51,10 @@ export function defineApp(app: App, env: Environment): LoginQueueStack {
       },
       tracing: boolean('tracing'),
       recoveryPublicKey: context('recoveryPublicKey'),
+      recoveryOperators: context('recoveryOperators')
+        ?.split(',')
+        .map((arn) => arn.trim())
+        .filter(Boolean),
       externalDatabase:
         target === 'localstack'
           ? {

@@ -1,10 +1,14 @@
-import { Duration } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import { App, Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { BUNDLING_STACKS, CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import { describe, expect, it } from 'vitest';
 import { RESERVED_CONNECTIONS, resolveDatabaseSizing } from '../../infra/database-sizing';
+import { defineApp } from '../../infra/define-app';
 import { resolveProps } from '../../infra/login-queue-stack';
 import { stackOf } from '../helpers/stacks';
+import { CDK_CONTEXT } from '../helpers/variants';
 
 describe('stack props', () => {
   it('derives the visibility timeout from the function timeout and the batching window', () => {
@@ -154,5 +158,47 @@ describe('database sizing', () => {
       LogGroupName: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
       RetentionInDays: 30,
     });
+  });
+});
+
+describe("the README's production settings", () => {
+  it('synthesise as the app reads them from context, with zero cdk-nag findings', () => {
+    // Arrange: the context flags of the README's production `cdk deploy` example.
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const command = /npx cdk deploy -c alarmEmail=oncall@(?:[^\n\\]|\\\n)*/.exec(readme)?.[0];
+    expect(command).toBeDefined();
+    const context = Object.fromEntries(
+      [...(command ?? '').matchAll(/-c (\w+)=(\S+)/g)].map(([, key, value]) => [key, value]),
+    );
+    expect(Object.keys(context)).toContain('dbInstanceType');
+    const app = new App({
+      context: {
+        ...CDK_CONTEXT,
+        ...context,
+        [BUNDLING_STACKS]: [],
+        [CDK_APP_MODE_CONTEXT]: 'inmemory',
+      },
+    });
+    // Act
+    const stack = defineApp(app, { account: '123456789012', region: 'eu-west-1' });
+    const template = Template.fromStack(stack);
+    // Assert
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      DBInstanceClass: 'db.m7g.large',
+      MultiAZ: true,
+      DeletionProtection: true,
+      BackupRetentionPeriod: 14,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 50 },
+    });
+    expect(JSON.stringify(template.findResources('AWS::IAM::Role'))).toContain(
+      'arn:aws:iam::123456789012:role/incident-response',
+    );
+  });
+
+  it('reject a context flag that is not a boolean, naming it', () => {
+    const app = new App({ context: { dbMultiAz: 'yes', [BUNDLING_STACKS]: [] } });
+    expect(() => defineApp(app, {})).toThrow('context dbMultiAz is "yes"; use true or false');
   });
 });

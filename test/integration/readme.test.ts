@@ -81,7 +81,11 @@ const NOT_RUN_HERE: Record<string, string> = {
   'npx cdk deploy -c recoveryPublicKey=r1:<printed key>': 'needs an AWS account',
   'npx cdk bootstrap': 'needs an AWS account',
   'npx cdk deploy -c alarmEmail=ops@example.com': 'needs an AWS account',
-  'export LOCALSTACK_AUTH_TOKEN=<your token>': 'needs a LocalStack account',
+  'npx cdk deploy -c alarmEmail=oncall@example.com -c dbInstanceType=m7g.large -c dbMultiAz=true -c dbDeletionProtection=true -c dbStorageGiB=100 -c dbMaxStorageGiB=1000 -c dbBackupDays=14 -c maxConcurrency=50 -c recoveryOperators=arn:aws:iam::123456789012:role/incident-response':
+    'needs an AWS account (infra/props.test.ts synthesises its context: "the README\'s production settings")',
+  'aws sqs send-message --queue-url <QueueUrl> --message-body \'{"user_id":"u1","app_version":"2.3.0","device_type":"android","ip":"198.51.100.7","locale":"en_US","device_id":"d-1"}\'':
+    'needs an AWS account',
+  'aws logs tail /aws/lambda/<HandlerName> --since 5m': 'needs an AWS account',
   'npm run localstack:up': 'needs Docker and a LocalStack token',
   'npm run localstack:deploy': 'needs Docker and a LocalStack token',
   'npm run localstack:send': 'needs Docker and a LocalStack token',
