@@ -41,3 +41,15 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     stop: close,
   };
 }
+
+/** A proxy in front of the PostgreSQL of `databaseUrl`, and the same URL through it. */
+export async function proxyDatabase(
+  databaseUrl: string,
+): Promise<{ readonly proxy: TcpProxy; readonly url: string }> {
+  const direct = new URL(databaseUrl);
+  const proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
+  const proxied = new URL(databaseUrl);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(proxy.port);
+  return { proxy, url: proxied.toString() };
+}

@@ -48,6 +48,13 @@ async function closedPort(): Promise<number> {
 
 const scripts = Object.keys(commandScripts());
 
+/** A region and credentials for an endpoint on this machine. */
+const LOCAL_AWS = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
+};
+
 describe('every command', () => {
   it('is found among the npm scripts', () => {
     expect(scripts.sort()).toEqual(
@@ -175,12 +182,7 @@ describe('connection failures', () => {
     const result = await runScript(
       'unmask',
       ['k1:x', '--reason', 'r', '--recovery-secret-id', 'ops/recovery'],
-      cleanEnv({
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local',
-      }),
+      cleanEnv({ AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint, ...LOCAL_AWS }),
     );
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
@@ -197,12 +199,7 @@ describe('connection failures', () => {
     const result = await runScript(
       'dlq',
       ['--peek', '--dlq-url', `${endpoint}/000000000000/login-queue-dlq`],
-      cleanEnv({
-        AWS_ENDPOINT_URL_SQS: endpoint,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local',
-      }),
+      cleanEnv({ AWS_ENDPOINT_URL_SQS: endpoint, ...LOCAL_AWS }),
     );
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);

@@ -8,7 +8,7 @@ import { takeHomeBodies } from '../helpers/fixtures';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { drainVisible, sqsClientFor } from '../helpers/queues';
 import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy';
 
 const env = snapshotEnv();
 let pipeline: Pipeline;
@@ -28,12 +28,9 @@ async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Pro
 beforeAll(async () => {
   // The function reaches PostgreSQL through a proxy whose link the tests can cut.
   pipeline = await startPipeline(async (writer) => {
-    const direct = new URL(writer.url);
-    proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
-    const proxied = new URL(writer.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
-    return { DATABASE_URL: proxied.toString() };
+    const proxied = await proxyDatabase(writer.url);
+    proxy = proxied.proxy;
+    return { DATABASE_URL: proxied.url };
   });
   ({ db, aws, env: baseEnv } = pipeline);
 });

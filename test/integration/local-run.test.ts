@@ -24,7 +24,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { takeHomeBodies, takeHomeDdl } from '../helpers/fixtures';
 import { sqsClientFor } from '../helpers/queues';
-import { startTcpProxy } from '../helpers/tcp-proxy';
+import { proxyDatabase, startTcpProxy } from '../helpers/tcp-proxy';
 
 const env = snapshotEnv();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -193,12 +193,8 @@ describe('the local pipeline', () => {
   it('retries while PostgreSQL is gone mid-drain, then lands every valid message exactly once', async () => {
     // Arrange: the pipeline reaches PostgreSQL through a link we cut once writes are flowing.
     const db = await database();
-    const direct = new URL(db.url);
-    const proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
+    const { proxy, url: proxied } = await proxyDatabase(db.url);
     cleanups.push(() => proxy.stop());
-    const proxied = new URL(db.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
     const seed = 7;
     const bodies = generateBodies(1500, { seed });
     let cut = false;
@@ -208,7 +204,7 @@ describe('the local pipeline', () => {
       seed,
       batchSize: 25,
       concurrency: 2,
-      databaseUrl: proxied.toString(),
+      databaseUrl: proxied,
       visibilityTimeout: 1,
       maxReceiveCount: 50,
       onProgress: (progress) => {

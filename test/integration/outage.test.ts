@@ -23,7 +23,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { sqsClientFor } from '../helpers/queues';
 import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
-import { startTcpProxy } from '../helpers/tcp-proxy';
+import { proxyDatabase, startTcpProxy } from '../helpers/tcp-proxy';
 
 const env = snapshotEnv();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -59,12 +59,8 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
     // Arrange: the function reaches PostgreSQL through a link cut once writes are flowing.
     expect(OUTAGE_MS).toBeGreaterThan(MAX_RECEIVES * VISIBILITY_S * 1000);
     const db = await database();
-    const direct = new URL(db.url);
-    const proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
+    const { proxy, url: proxied } = await proxyDatabase(db.url);
     cleanups.push(() => proxy.stop());
-    const proxied = new URL(db.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
     const seed = 11;
     const bodies = generateBodies(2_000, { seed });
     let cutAt = 0;
@@ -75,7 +71,7 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
       seed,
       batchSize: 50,
       concurrency: 2,
-      databaseUrl: proxied.toString(),
+      databaseUrl: proxied,
       visibilityTimeout: VISIBILITY_S,
       maxReceiveCount: MAX_RECEIVES,
       backoff: BACKOFF,
