@@ -138,7 +138,9 @@ describe('the function in the database', () => {
     const [fn] = Object.values(aws.findResources('AWS::Lambda::Function')).filter((f) =>
       description.test(String((f as Resource).Properties.Description)),
     ) as Resource[];
-    return (fn?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(fn, String(description)).toBeDefined();
+    return ((fn as Resource).Properties.Environment as { Variables: Record<string, unknown> })
+      .Variables;
   };
 
   it('logs in as its own role with an IAM token, and never sees the master credentials', () => {
