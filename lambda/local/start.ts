@@ -6,6 +6,7 @@ import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { UsageError } from '../errors';
 import { databaseUrlFlag } from '../ops/preflight';
 import { progressLine, progressReporter } from '../ops/progress';
+import { runCleanups } from './cleanup';
 import { releaseSignal } from './postgres';
 import { type Progress, type RunSummary, runLocal, type Services } from './run';
 
@@ -152,6 +153,16 @@ async function main(): Promise<number> {
   });
   if (args === undefined) return 0;
   const { values } = args;
+  // Ctrl-C while it runs: remove the temporary cluster and keys file, then exit 130. (The
+  // embedded server's own exit hook could not: the same Ctrl-C has stopped the server.)
+  releaseSignal('SIGINT');
+  releaseSignal('SIGTERM');
+  const interrupt = () => {
+    process.stderr.write('\nnpm start: interrupted; removing what it created\n');
+    runCleanups().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   if (values['queue-name'] !== undefined && values['queue-url'] !== undefined)
     throw new UsageError('give --queue-name or --queue-url, not both');
   const queueUrl = urlFlag(values['queue-url'], 'queue-url');
@@ -209,13 +220,15 @@ async function main(): Promise<number> {
     await services.stop();
     return 0;
   }
-  releaseSignal('SIGINT');
-  releaseSignal('SIGTERM');
+  // With --keep, Ctrl-C is the way to stop: the services stop cleanly and the exit is 0.
+  process.off('SIGINT', interrupt);
+  process.off('SIGTERM', interrupt);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   await services.stop();
+  await runCleanups();
   return 0;
 }
 

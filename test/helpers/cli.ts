@@ -62,13 +62,17 @@ export function runScript(
   });
 }
 
-/** Starts a long-running script; the caller reads its streams and stops it. */
+/**
+ * Starts a long-running script; the caller reads its streams and stops it. With `group`, in a
+ * process group of its own, as a terminal runs it: a signal to the group reaches its children.
+ */
 export function spawnScript(
   script: string,
   args: readonly string[],
   env: Record<string, string>,
+  group = false,
 ): ChildProcess {
-  return spawn(process.execPath, argsOf(script, args), { env, cwd: ROOT });
+  return spawn(process.execPath, argsOf(script, args), { env, cwd: ROOT, detached: group });
 }
 
 /** Resolves with everything `stream` printed once `done(text)` holds; rejects after `ms`. */
