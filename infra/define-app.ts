@@ -21,14 +21,24 @@ export function defineApp(app: App, env: Environment): LoginQueueStack {
     const value = app.node.tryGetContext(key);
     return value === undefined ? undefined : String(value);
   };
-  const number = (key: string) => (context(key) === undefined ? undefined : Number(context(key)));
+  const number = (key: string): number | undefined => {
+    const value = context(key);
+    if (value === undefined) return undefined;
+    if (value.trim() === '' || !Number.isFinite(Number(value))) {
+      throw new Error(`context ${key} is "${value}"; use a number`);
+    }
+    return Number(value);
+  };
   const boolean = (key: string): boolean | undefined => {
     const value = context(key);
     if (value === undefined || value === 'true' || value === 'false')
       return value && value === 'true';
     throw new Error(`context ${key} is "${value}"; use true or false`);
   };
-  const target = context('target') === 'localstack' ? 'localstack' : 'aws';
+  const target = context('target') ?? 'aws';
+  if (target !== 'aws' && target !== 'localstack') {
+    throw new Error(`context target is "${target}"; use aws (the default) or localstack`);
+  }
 
   const stack = new LoginQueueStack(
     app,

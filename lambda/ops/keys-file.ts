@@ -55,7 +55,9 @@ export function writeKeysFile(path: string, keys: LocalKeys): void {
  * (never key material), e.g. when others may read it.
  */
 export function readKeysFile(path: string): LocalKeys {
-  if ((statSync(path).mode & 0o077) !== 0) {
+  const stats = statSync(path);
+  if (!stats.isFile()) throw new KeyRingError(`${path} is not a keys file (a directory?)`);
+  if ((stats.mode & 0o077) !== 0) {
     throw new KeyRingError(`${path} is readable by others: chmod 600 ${path}`);
   }
   let parsed: { masking?: unknown; recovery?: unknown; recoveryPublicKey?: unknown };

@@ -197,8 +197,12 @@ describe("the README's production settings", () => {
     );
   });
 
-  it('reject a context flag that is not a boolean, naming it', () => {
-    const app = new App({ context: { dbMultiAz: 'yes', [BUNDLING_STACKS]: [] } });
-    expect(() => defineApp(app, {})).toThrow('context dbMultiAz is "yes"; use true or false');
+  it.each([
+    [{ dbMultiAz: 'yes' }, 'context dbMultiAz is "yes"; use true or false'],
+    [{ batchSize: 'abc' }, 'context batchSize is "abc"; use a number'],
+    [{ target: 'bogus' }, 'context target is "bogus"; use aws (the default) or localstack'],
+  ])('reject context %j, naming the value and what to use', (context, message) => {
+    const app = new App({ context: { ...context, [BUNDLING_STACKS]: [] } });
+    expect(() => defineApp(app, {})).toThrow(message);
   });
 });

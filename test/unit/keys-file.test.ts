@@ -52,6 +52,12 @@ describe('keys files', () => {
     );
   });
 
+  it('are refused when the path is a directory, without advice to chmod it', () => {
+    expect(() => loadOrCreateKeysFile(dir)).toThrow(
+      new KeyRingError(`${dir} is not a keys file (a directory?)`),
+    );
+  });
+
   it('are refused when not JSON or not a valid ring, without echoing the content', () => {
     const notJson = path();
     writeFileSync(notJson, 'secret-material', { mode: 0o600 });
