@@ -25,6 +25,14 @@ export function parseCommandLine<T extends ParseArgsConfig>(
   } catch (error) {
     // node's messages carry advice on a second line ("To specify a positional…").
     const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+    // "--messages -1" and "--messages --keys-file x" both read as a missing value.
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
+    if (ambiguous !== undefined) {
+      throw new UsageError(
+        `${ambiguous} needs a value (for one that starts with a dash, write ${ambiguous}=-1)`,
+        { cause: error },
+      );
+    }
     throw new UsageError(message, { cause: error });
   }
   if ((parsed.values as { help?: boolean }).help) {

@@ -82,7 +82,7 @@ function printSummary(
   if (others.length > 0) {
     const list = others.map(([id, n]) => `${fmt(n)} on "${id}"`).join(', ');
     err(
-      `\nWarning: user_logins holds rows masked with keys not in ${services.keysFile} (${list}); their tokens never equal this run's. Run with the keys file they were made with (--keys-file), or add their keys to the ring and re-key (npm run rekey).\n`,
+      `\nWarning: user_logins holds rows masked with keys not in ${services.keysFile} (${list}); their tokens never equal this run's. Run with the keys file they were made with (--keys-file); or, to bring them onto this ring, add that file's recovery key to this file's recovery ring and re-key (npm run rekey), which opens each row's sealed values with it.\n`,
     );
   }
   const psql = `psql '${services.databaseUrl}'`;
