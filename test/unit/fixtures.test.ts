@@ -1,7 +1,7 @@
 /**
  * The take-home fixture helper: a clone without ../shared skips with a reason; CI fails.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,8 +41,12 @@ describe('the take-home fixture', () => {
     writeFileSync(`${dir}messages.jsonl`, '{}\n');
     writeFileSync(`${dir}user_logins.ddl.sql`, 'SELECT 1;\n');
     const { notes, skip } = recordingSkip();
-    // Act / Assert
-    expect(takeHomeDir(skip, dir, true)).toBe(dir);
-    expect(notes).toEqual([]);
+    try {
+      // Act / Assert
+      expect(takeHomeDir(skip, dir, true)).toBe(dir);
+      expect(notes).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
