@@ -9,7 +9,7 @@ import { signMarker } from '../redrive-marker';
 import { readMaskingRing, sqsClientFor, sqsEndpointLabel } from './cli';
 import { peekDeadLetters, redrive } from './dead-letters';
 import { queueArnOf, sqsCall } from './preflight';
-import { progressLine, progressReporter } from './progress';
+import { countProgress } from './progress';
 
 const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids by reason, never a body
        npm run redrive -- [options]           move every dead letter back to the queue
@@ -56,18 +56,15 @@ runCommand('dlq', async () => {
     keys.keysFile || keys.maskingSecretId || process.env.MASKING_SECRET
       ? await readMaskingRing(keys)
       : undefined;
-  const progress = progressReporter();
-  const started = Date.now();
-  const show = (done: number, force = false) =>
-    progress.show(
-      `  ${progressLine({ done, total, elapsedMs: Date.now() - started }, 'messages')}`,
-      force,
-    );
+  const progress = countProgress(total, 'messages');
   const result = await sqsCall(label, 'redrive', () =>
     redrive(
       sqs,
       { dlqUrl, dlqArn, queueUrl, queueArn },
-      { sign: ring && ((id) => signMarker(ring.current, id)), onMoved: (moved) => show(moved) },
+      {
+        sign: ring && ((id) => signMarker(ring.current, id)),
+        onMoved: (moved) => progress.show(moved),
+      },
     ),
   );
   if (result.method === 'StartMessageMoveTask') {
@@ -76,7 +73,7 @@ runCommand('dlq', async () => {
     );
     return 0;
   }
-  show(result.moved, true);
+  progress.show(result.moved, true);
   progress.end();
   const copies =
     result.duplicatesDropped > 0

@@ -57,3 +57,21 @@ export function progressReporter(
     },
   };
 }
+
+/**
+ * Progress of `total` things of `unit` on stderr, timed from now: `show(done)` reports (at
+ * most as often as the reporter allows; `force` for the first and last), `end()` finishes.
+ */
+export function countProgress(total: number, unit: string) {
+  const reporter = progressReporter();
+  const started = Date.now();
+  return {
+    show(done: number, force = false) {
+      reporter.show(
+        `  ${progressLine({ done, total, elapsedMs: Date.now() - started }, unit)}`,
+        force,
+      );
+    },
+    end: () => reporter.end(),
+  };
+}

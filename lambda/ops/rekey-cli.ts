@@ -5,7 +5,7 @@
 import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { connectDatabase, readMaskingRing, readRecoveryRing } from './cli';
 import { databaseUrlFlag } from './preflight';
-import { progressLine, progressReporter } from './progress';
+import { countProgress } from './progress';
 import { countRowsToRekey, rekey } from './rekey';
 
 const HELP = `Usage: npm run rekey -- [options]
@@ -49,16 +49,13 @@ runCommand('rekey', async () => {
   const pool = await connectDatabase(databaseUrl);
   try {
     const total = await countRowsToRekey(pool, masking.current.id);
-    const progress = progressReporter();
-    const started = Date.now();
-    const show = (done: number, force = false) =>
-      progress.show(
-        `  ${progressLine({ done, total, elapsedMs: Date.now() - started }, 'rows')}`,
-        force,
-      );
-    show(0, true);
-    const result = await rekey(pool, masking, recovery, { batchSize, onBatch: (n) => show(n) });
-    show(result.rekeyed, true);
+    const progress = countProgress(total, 'rows');
+    progress.show(0, true);
+    const result = await rekey(pool, masking, recovery, {
+      batchSize,
+      onBatch: (n) => progress.show(n),
+    });
+    progress.show(result.rekeyed, true);
     progress.end();
     process.stdout.write(
       `re-keyed ${result.rekeyed} rows to key "${masking.current.id}" in ${result.batches} batches; ` +
