@@ -192,6 +192,7 @@ async function main(): Promise<number> {
     `  ${external || databaseUrl ? 'checking the given services, then starting' : 'starting'} the local services and building the bundle\n`,
   );
   let phase: Progress['phase'] | undefined;
+  let lastForced = '';
   const { summary, services } = await runLocal({
     ...options,
     sqsEndpoint,
@@ -206,12 +207,15 @@ async function main(): Promise<number> {
       const changed = p.phase !== phase;
       phase = p.phase;
       const line = progressLine(p, 'messages');
-      progress.show(
+      const text =
         p.phase === 'sending'
           ? `  sending   ${line}`
-          : `  draining  ${line}  |  delivered ${fmt(p.delivered)}  written ${fmt(p.written)}  dead-lettered ${fmt(p.deadLettered)}  retried ${fmt(p.retried)}`,
-        changed || p.done >= p.total,
-      );
+          : `  draining  ${line}  |  delivered ${fmt(p.delivered)}  written ${fmt(p.written)}  dead-lettered ${fmt(p.deadLettered)}  retried ${fmt(p.retried)}`;
+      // A phase's first line and its final counts always show; the same final counts once.
+      const counts = [p.phase, p.done, p.total, p.delivered, p.written, p.deadLettered, p.retried];
+      const key = counts.join(' ');
+      progress.show(text, changed || (p.done >= p.total && key !== lastForced));
+      if (changed || p.done >= p.total) lastForced = key;
     },
   });
   progress.end();
