@@ -132,4 +132,89 @@ export const MIGRATIONS: readonly Migration[] = [
       $writer$;
     `,
   },
+  {
+    version: 4,
+    name: 'partitioned_user_logins',
+    sql: `
+      -- user_logins becomes partitioned by month of create_date (README, Schema). A table
+      -- that is not yet partitioned (the take-home's, or one of migrations 1-4) is converted
+      -- in this transaction, under the migrations' advisory lock: every row, default, comment
+      -- and privilege is kept; the analyst view follows the new table.
+      CREATE TABLE IF NOT EXISTS partition_audit (
+        id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at         timestamptz NOT NULL DEFAULT now(),
+        actor      text NOT NULL DEFAULT current_user,
+        action     text NOT NULL,
+        partition  text NOT NULL,
+        range_from date,
+        range_to   date,
+        row_count  bigint
+      );
+      DO $partition$
+      DECLARE
+        month      date;
+        first      date;
+        last       date := (date_trunc('month', current_date) + interval '3 months')::date;
+        acl        record;
+        moved      bigint;
+      BEGIN
+        IF (SELECT relkind FROM pg_class WHERE oid = 'user_logins'::regclass) = 'p' THEN
+          RETURN;
+        END IF;
+        ALTER TABLE user_logins RENAME TO user_logins_unpartitioned;
+        ALTER INDEX IF EXISTS user_logins_message_id_key RENAME TO user_logins_unpartitioned_message_id_key;
+        CREATE TABLE user_logins (LIKE user_logins_unpartitioned INCLUDING DEFAULTS INCLUDING COMMENTS)
+          PARTITION BY RANGE (create_date);
+        CREATE TABLE user_logins_default PARTITION OF user_logins DEFAULT;
+        SELECT date_trunc('month', min(create_date))::date INTO first FROM user_logins_unpartitioned;
+        first := least(coalesce(first, current_date), current_date - interval '1 month');
+        month := date_trunc('month', first)::date;
+        WHILE month <= last LOOP
+          IF month >= date_trunc('month', current_date - interval '1 month')
+             OR EXISTS (SELECT FROM user_logins_unpartitioned
+                         WHERE create_date >= month AND create_date < month + interval '1 month') THEN
+            EXECUTE format('CREATE TABLE %I PARTITION OF user_logins FOR VALUES FROM (%L) TO (%L)',
+                           'user_logins_p' || to_char(month, 'YYYY_MM'), month, month + interval '1 month');
+            INSERT INTO partition_audit (action, partition, range_from, range_to)
+              VALUES ('create', 'user_logins_p' || to_char(month, 'YYYY_MM'), month, month + interval '1 month');
+          END IF;
+          month := month + interval '1 month';
+        END LOOP;
+        INSERT INTO user_logins SELECT * FROM user_logins_unpartitioned;
+        GET DIAGNOSTICS moved = ROW_COUNT;
+        INSERT INTO partition_audit (action, partition, row_count)
+          VALUES ('convert', 'user_logins', moved);
+        -- Every privilege on the old table, to whoever held it (the owner's own excepted).
+        FOR acl IN
+          SELECT a.privilege_type, a.grantee, a.is_grantable, NULL::name AS col
+            FROM pg_class c, aclexplode(c.relacl) a
+           WHERE c.oid = 'user_logins_unpartitioned'::regclass AND a.grantee <> c.relowner
+          UNION ALL
+          SELECT a.privilege_type, a.grantee, a.is_grantable, att.attname
+            FROM pg_attribute att, aclexplode(att.attacl) a
+           WHERE att.attrelid = 'user_logins_unpartitioned'::regclass AND att.attacl IS NOT NULL
+        LOOP
+          EXECUTE format('GRANT %s %s ON user_logins TO %s %s', acl.privilege_type,
+                         CASE WHEN acl.col IS NULL THEN '' ELSE format('(%I)', acl.col) END,
+                         CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(acl.grantee)) END,
+                         CASE WHEN acl.is_grantable THEN 'WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+        CREATE OR REPLACE VIEW user_logins_analytics AS
+          SELECT user_id, device_type, masked_ip, masked_device_id, locale, app_version, create_date,
+                 message_id, key_id, app_version_raw, ingested_at
+          FROM user_logins;
+        DROP TABLE user_logins_unpartitioned;
+      END
+      $partition$;
+      -- One row per message: the partition key must be part of a partitioned unique index, and
+      -- create_date is the first send date, which every redelivery and redrive keeps.
+      CREATE UNIQUE INDEX IF NOT EXISTS user_logins_message_id_create_date_key
+        ON user_logins (message_id, create_date);
+      -- Analyst queries and unmask: by token, within a date range (partitions pruned by date).
+      CREATE INDEX IF NOT EXISTS user_logins_masked_ip_idx ON user_logins (masked_ip, create_date);
+      CREATE INDEX IF NOT EXISTS user_logins_masked_device_id_idx ON user_logins (masked_device_id, create_date);
+      -- Erasure (npm run forget) finds one user's rows.
+      CREATE INDEX IF NOT EXISTS user_logins_user_id_idx ON user_logins (user_id);
+    `,
+  },
 ];

@@ -3,10 +3,11 @@
  *
  * Fast path: one `COPY user_logins … FROM STDIN`, streamed while the rows are still being
  * masked, so our CPU work overlaps PostgreSQL's. COPY is atomic, and the unique index on
- * message_id makes a redelivered message fail it whole (23505): nothing is ever written twice.
- * On that, or any other data error, the rows go through the slow path: one
- * `INSERT … SELECT FROM unnest(…) ON CONFLICT (message_id) DO NOTHING`, which skips the
- * redeliveries; rows PostgreSQL still rejects are isolated by bisection so they never fail
+ * (message_id, create_date) makes a redelivered message fail it whole (23505): nothing is ever
+ * written twice. On that, or any other data error, the rows go through the slow path: one
+ * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`, which skips the redeliveries (no
+ * conflict target: it matches the unique index before and after migration 4 partitioned the
+ * table, and needs no SELECT grant); rows PostgreSQL still rejects are isolated by bisection so they never fail
  * their neighbours. Connection failures are retried once on a fresh connection, then surface
  * as TransientError (the caller retries the batch; the unique index makes that safe), or as
  * ConfigError when the server refuses the role, its grants or the schema.
@@ -69,7 +70,7 @@ const INSERT = {
   text: `INSERT INTO user_logins (${COLUMNS})
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
            $6::text[], $7::int4[], $8::text[], $9::date[], $10::text[], $11::text[], $12::bytea[])
-         ON CONFLICT (message_id) DO NOTHING`,
+         ON CONFLICT DO NOTHING`,
 };
 
 // COPY text format: backslash, tab, newline and carriage return must be escaped.

@@ -65,6 +65,109 @@ describe('migrate', () => {
       { user_id: 'u2', app_version: 96, message_id: null },
     ]);
     expect(await columns()).toContain('message_id:character varying');
+    const { rows: placed } = await db.pool.query(
+      'SELECT DISTINCT tableoid::regclass::text AS p FROM user_logins',
+    );
+    expect(placed).toEqual([{ p: 'user_logins_p2024_01' }]);
+  });
+
+  it('partitions user_logins by month of create_date, with a default partition and the query indexes', async () => {
+    await migrate(db.pool);
+    const { rows } = await db.pool.query<{ kind: string; partitions: string[]; indexes: string[] }>(
+      `SELECT c.relkind AS kind,
+              ARRAY(SELECT p.relname::text FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid
+                     WHERE i.inhparent = c.oid ORDER BY 1) AS partitions,
+              ARRAY(SELECT pg_get_indexdef(x.indexrelid) FROM pg_index x
+                     WHERE x.indrelid = c.oid ORDER BY 1) AS indexes
+         FROM pg_class c WHERE c.oid = 'user_logins'::regclass`,
+    );
+    const [table] = rows;
+    expect(table?.kind).toBe('p');
+    const month = (offset: number) => {
+      const d = new Date();
+      d.setUTCDate(1);
+      d.setUTCMonth(d.getUTCMonth() + offset);
+      return `user_logins_p${d.toISOString().slice(0, 7).replace('-', '_')}`;
+    };
+    // The month before, this month and three ahead, plus the default partition.
+    expect(table?.partitions).toEqual(
+      expect.arrayContaining([
+        month(-1),
+        month(0),
+        month(1),
+        month(2),
+        month(3),
+        'user_logins_default',
+      ]),
+    );
+    expect(table?.indexes.map((d) => d.replace(/^.* USING /, '')).sort()).toEqual([
+      'btree (masked_device_id, create_date)',
+      'btree (masked_ip, create_date)',
+      'btree (message_id, create_date)',
+      'btree (user_id)',
+    ]);
+    expect(table?.indexes.filter((d) => d.startsWith('CREATE UNIQUE'))).toHaveLength(1);
+  });
+
+  it('converts an already-migrated table with rows: every row, privilege, comment and the analyst view kept', async () => {
+    // Arrange: migrations 1-3 applied (the table before partitioning), rows across months.
+    await migrate(
+      db.pool,
+      MIGRATIONS.filter((m) => m.version < 4),
+    );
+    await db.pool.query(
+      `INSERT INTO user_logins (message_id, user_id, create_date, masked_ip)
+         SELECT 'm' || i, 'u' || i, DATE '2025-01-15' + i * 20, 'k1:ip' || (i % 3) FROM generate_series(1, 30) i`,
+    );
+    await db.pool.query("INSERT INTO user_logins (user_id, create_date) VALUES ('undated', NULL)");
+    const privileges = () =>
+      db.pool.query(
+        `SELECT grantee, privilege_type, column_name FROM information_schema.column_privileges
+          WHERE table_name = 'user_logins' AND grantee LIKE 'login_queue%' ORDER BY 1, 2, 3`,
+      );
+    const before = (await privileges()).rows;
+    const comment = "SELECT col_description('user_logins'::regclass, 6) AS c";
+    const commentBefore = (await db.pool.query(comment)).rows;
+    // Act
+    const result = await migrate(db.pool);
+    // Assert
+    expect(result.applied).toContain(4);
+    expect(await db.count()).toBe(31);
+    const { rows: placed } = await db.pool.query<{ p: string; n: number }>(
+      "SELECT tableoid::regclass::text AS p, count(*)::int AS n FROM user_logins WHERE user_id = 'undated' OR message_id = 'm1' GROUP BY 1 ORDER BY 1",
+    );
+    expect(placed).toEqual([
+      { p: 'user_logins_default', n: 1 },
+      { p: 'user_logins_p2025_02', n: 1 },
+    ]);
+    expect((await privileges()).rows).toEqual(before);
+    expect(before.length).toBeGreaterThan(0);
+    expect((await db.pool.query(comment)).rows).toEqual(commentBefore);
+    const { rows: view } = await db.pool.query(
+      'SELECT count(*)::int AS n FROM user_logins_analytics',
+    );
+    expect(view[0].n).toBe(31);
+    const { rows: audit } = await db.pool.query(
+      "SELECT row_count::int AS n FROM partition_audit WHERE action = 'convert'",
+    );
+    expect(audit).toEqual([{ n: 31 }]);
+    expect(
+      (await db.pool.query("SELECT to_regclass('user_logins_unpartitioned') AS t")).rows,
+    ).toEqual([{ t: null }]);
+  });
+
+  it('lands a row whose date has no partition in the default partition, and skips a duplicate there too', async () => {
+    await migrate(db.pool);
+    const insert = () =>
+      db.pool.query(
+        "INSERT INTO user_logins (message_id, user_id, create_date) VALUES ('far', 'u', '2099-01-01') ON CONFLICT DO NOTHING",
+      );
+    await insert();
+    await insert();
+    const { rows } = await db.pool.query(
+      "SELECT tableoid::regclass::text AS p FROM user_logins WHERE message_id = 'far'",
+    );
+    expect(rows).toEqual([{ p: 'user_logins_default' }]);
   });
 
   it('is idempotent: a second run applies nothing', async () => {

@@ -28,8 +28,14 @@ function destructive(migration: Migration): string[] {
 }
 
 // Contract steps of an expand/contract change (README, Schema), each reviewed: the version
-// and why nothing running still uses what it drops. None yet.
-const REVIEWED_CONTRACTIONS: Readonly<Record<number, string>> = {};
+// and why nothing running still uses what it drops.
+const REVIEWED_CONTRACTIONS: Readonly<Record<number, string>> = {
+  4:
+    'converts user_logins to a partitioned table: renames the old table, copies every row, ' +
+    'replays its privileges, points the view at the new table and drops the old one in one ' +
+    'transaction; code of every version writes and reads it by the same name and columns ' +
+    '(ON CONFLICT without a target, README Schema)',
+};
 
 // sha256 of each released migration's SQL: a released migration is never edited (databases
 // that applied it would never see the change); add a new one instead.

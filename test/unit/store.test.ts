@@ -79,7 +79,7 @@ describe('login store', () => {
     );
     const result = await store.insert([row('a'), row('b')]);
     expect(result).toEqual({ rows: 2, inserted: 1, rejected: [], statements: 2 });
-    expect(query.mock.calls[0]?.[0].text).toContain('ON CONFLICT (message_id) DO NOTHING');
+    expect(query.mock.calls[0]?.[0].text).toContain('ON CONFLICT DO NOTHING');
   });
 
   it('retries once on a fresh connection when a stale socket fails', async () => {
