@@ -109,11 +109,14 @@ export function createBatchProcessor(deps: BatchDependencies) {
       if (invalid.length === 0) return 0;
       const keys = await ring.catch(() => undefined);
       const items = invalid.map(({ record, reason, detail }): DeadLetterItem => {
-        const sourceMessageId = keys ? identity(record, keys) : record.messageId;
+        const source = keys
+          ? identity(record, keys)
+          : { messageId: record.messageId, sentTimestamp: record.attributes?.SentTimestamp };
         return {
           messageId: record.messageId,
-          sourceMessageId,
-          marker: keys && signMarker(keys.current, sourceMessageId),
+          sourceMessageId: source.messageId,
+          sourceSentTimestamp: source.sentTimestamp,
+          marker: keys && signMarker(keys.current, source.messageId, source.sentTimestamp),
           body: record.body,
           reason,
           detail,
@@ -152,18 +155,24 @@ export function createBatchProcessor(deps: BatchDependencies) {
         const byKey =
           result.rejected.length === 0
             ? new Map()
-            : new Map(valid.map(({ record }) => [recordIdentity(record, keys), record]));
+            : new Map(
+                valid.map(({ record }) => {
+                  const source = recordIdentity(record, keys);
+                  return [source.messageId, { record, source }];
+                }),
+              );
         const rejectedRows = result.rejected.map((row): DeadLetterItem => {
           rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;
-          const record = byKey.get(row.messageId);
+          const found = byKey.get(row.messageId);
           // Cannot happen (rows are built from these records); if it did, the catch below
           // sends the whole batch back rather than dead-letter a body we do not have.
-          if (record === undefined)
-            throw new Error('a rejected row matches no record of the batch');
+          if (found === undefined) throw new Error('a rejected row matches no record of the batch');
+          const { record, source } = found;
           return {
             messageId: record.messageId,
-            sourceMessageId: row.messageId,
-            marker: signMarker(current, row.messageId),
+            sourceMessageId: source.messageId,
+            sourceSentTimestamp: source.sentTimestamp,
+            marker: signMarker(current, source.messageId, source.sentTimestamp),
             body: record.body,
             reason: 'database.rejected',
             detail: `SQLSTATE ${row.sqlState}${row.constraint ? ` (${row.constraint})` : ''}`,

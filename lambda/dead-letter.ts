@@ -15,6 +15,8 @@ export interface DeadLetterItem {
   readonly messageId: string;
   /** The id the message was first sent under (its row id; see redrive-marker.ts). */
   readonly sourceMessageId: string;
+  /** SentTimestamp (epoch ms) of the first send: the row's create_date; covered by the marker. */
+  readonly sourceSentTimestamp?: string | undefined;
   /** HMAC marker of sourceMessageId (redrive-marker.ts); undefined when the key ring was unavailable. */
   readonly marker?: string | undefined;
   readonly body: string;
@@ -35,6 +37,7 @@ export const DeadLetterAttribute = {
   Detail: 'DeadLetterDetail',
   SourceMessageId: MarkerAttribute.SourceMessageId,
   Signature: MarkerAttribute.Signature,
+  SourceSentTimestamp: MarkerAttribute.SourceSentTimestamp,
   At: 'DeadLetteredAt',
 } as const;
 
@@ -80,7 +83,8 @@ export function messageBytes(body: string, attributes: Attributes): number {
 
 /**
  * The attributes of a dead letter, most important first, kept while they fit `maxBytes`:
- * the reason, then the redrive identity (id and marker together), the detail, the time.
+ * the reason, then the redrive identity (id, first send time and marker together), the
+ * detail, the time.
  * Returns the kept attributes and the names left out.
  */
 export function fitAttributes(
@@ -93,6 +97,9 @@ export function fitAttributes(
     { [DeadLetterAttribute.Reason]: text(item.reason) },
     {
       [DeadLetterAttribute.SourceMessageId]: text(item.sourceMessageId),
+      ...(item.sourceSentTimestamp
+        ? { [DeadLetterAttribute.SourceSentTimestamp]: text(item.sourceSentTimestamp) }
+        : {}),
       ...(item.marker ? { [DeadLetterAttribute.Signature]: text(item.marker) } : {}),
     },
     { [DeadLetterAttribute.Detail]: text(item.detail) },

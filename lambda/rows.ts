@@ -6,6 +6,7 @@ import type { LoginRow } from './db/store';
 import type { LoginEvent } from './login-event';
 import type { batchMasker, MaskingKey } from './masking';
 import type { Sealer } from './recovery';
+import type { RecordIdentity } from './redrive-marker';
 
 export interface Valid {
   readonly record: SQSRecord;
@@ -17,8 +18,8 @@ let lastDay = Number.NaN;
 let lastDate = '';
 
 /** UTC date of the message's first send (a redelivery keeps it); memoised per day. */
-function sentDate(record: SQSRecord, fallback: number): string {
-  const sent = Number(record.attributes?.SentTimestamp);
+function sentDate(sentTimestamp: string | undefined, fallback: number): string {
+  const sent = Number(sentTimestamp);
   const day = Math.floor((Number.isFinite(sent) && sent > 0 ? sent : fallback) / DAY_MS);
   if (day !== lastDay) {
     lastDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
@@ -27,10 +28,10 @@ function sentDate(record: SQSRecord, fallback: number): string {
   return lastDate;
 }
 
-/** The row of a validated record, stored under `messageId` (see redrive-marker.recordIdentity). */
+/** The row of a validated record, stored under its identity (see redrive-marker.recordIdentity). */
 export function toRow(
-  { record, event }: Valid,
-  messageId: string,
+  { event }: Valid,
+  { messageId, sentTimestamp }: RecordIdentity,
   key: MaskingKey,
   masked: ReturnType<typeof batchMasker>,
   sealer: Sealer | undefined,
@@ -45,7 +46,7 @@ export function toRow(
     locale: event.locale,
     appVersion: event.appVersion,
     appVersionRaw: event.appVersionRaw,
-    createDate: sentDate(record, now),
+    createDate: sentDate(sentTimestamp, now),
     keyId: key.id,
     recoveryKeyId: sealer?.keyId ?? null,
     sealed: sealer?.seal(messageId, event.ip, event.deviceId) ?? null,

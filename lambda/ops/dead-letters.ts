@@ -108,16 +108,18 @@ export interface RedriveOptions {
    * Signs a redrive marker (redrive-marker.ts) for a message that has none (moved by the
    * redrive policy); without it such a message returns as a new message.
    */
-  readonly sign?: (sourceMessageId: string) => string;
+  readonly sign?: (sourceMessageId: string, sentTimestamp?: string) => string;
   /** Told the running count of messages moved, after each batch. */
   readonly onMoved?: (moved: number) => void;
 }
 
 /**
- * Moves dead-lettered messages back to the source queue. Uses SQS StartMessageMoveTask where
- * the endpoint supports it; otherwise receives, sends (with SourceMessageId kept, the reason
- * marker kept, the reason attributes dropped) and deletes each only after its send
- * succeeded. Of several copies of one source message, one is sent and the rest deleted. A
+ * Moves dead-lettered messages back to the source queue: receives, sends (with SourceMessageId,
+ * SourceSentTimestamp and the marker kept, the reason attributes dropped) and deletes each only
+ * after its send succeeded. SQS StartMessageMoveTask gives every moved message a new id and
+ * send time (SQS Developer Guide, "configure dead-letter queue redrive"), so a message the
+ * redrive policy moved (no marker) would come back as a new message under a new date: it is
+ * used only without `sign`, where that is the outcome anyway, and where the endpoint has it. Of several copies of one source message, one is sent and the rest deleted. A
  * message whose delete fails is sent again later, and its marker makes that copy a duplicate
  * the handler ignores: every message lands once.
  */
@@ -126,21 +128,23 @@ export async function redrive(
   target: RedriveTarget,
   options: RedriveOptions = {},
 ): Promise<RedriveResult> {
-  try {
-    const task = await sqs.send(
-      new StartMessageMoveTaskCommand({
-        SourceArn: target.dlqArn,
-        DestinationArn: target.queueArn,
-      }),
-    );
-    return {
-      method: 'StartMessageMoveTask',
-      moved: 0,
-      duplicatesDropped: 0,
-      taskHandle: task.TaskHandle,
-    };
-  } catch (error) {
-    if (!isUnsupported(error)) throw error;
+  if (options.sign === undefined) {
+    try {
+      const task = await sqs.send(
+        new StartMessageMoveTaskCommand({
+          SourceArn: target.dlqArn,
+          DestinationArn: target.queueArn,
+        }),
+      );
+      return {
+        method: 'StartMessageMoveTask',
+        moved: 0,
+        duplicatesDropped: 0,
+        taskHandle: task.TaskHandle,
+      };
+    } catch (error) {
+      if (!isUnsupported(error)) throw error;
+    }
   }
   let moved = 0;
   let duplicatesDropped = 0;
@@ -164,6 +168,8 @@ export async function redrive(
         MaxNumberOfMessages: 10,
         VisibilityTimeout: 60,
         MessageAttributeNames: ['All'],
+        // A standard queue's DLQ keeps the first send's time: it dates an unmarked message.
+        MessageSystemAttributeNames: ['SentTimestamp'],
       }),
     );
     if (Messages.length === 0) return { method: 'receive-send-delete', moved, duplicatesDropped };
@@ -204,28 +210,32 @@ export async function redrive(
   }
 }
 
-/** SourceMessageId and its marker, kept from the dead letter, or signed anew with `sign`. */
+/** SourceMessageId, SourceSentTimestamp and the marker, kept from the dead letter, or signed anew with `sign`. */
 function identityAttributes(
   message: Message,
-  sign: ((sourceMessageId: string) => string) | undefined,
+  sign: RedriveOptions['sign'],
 ): Record<string, { DataType: string; StringValue: string }> {
   const attributes = message.MessageAttributes ?? {};
   const text = (value: string) => ({ DataType: 'String', StringValue: value });
   const id = attributes[DeadLetterAttribute.SourceMessageId]?.StringValue;
   const marker = attributes[DeadLetterAttribute.Signature]?.StringValue;
+  const sent = attributes[DeadLetterAttribute.SourceSentTimestamp]?.StringValue;
   if (id && marker) {
     return {
       [DeadLetterAttribute.SourceMessageId]: text(id),
+      ...(sent ? { [DeadLetterAttribute.SourceSentTimestamp]: text(sent) } : {}),
       [DeadLetterAttribute.Signature]: text(marker),
     };
   }
-  // Unmarked: moved by the redrive policy (its DLQ id is its first id); an unmarked
-  // SourceMessageId is a producer's and is never signed.
+  // Unmarked: moved by the redrive policy (its DLQ id and SentTimestamp are its first); an
+  // unmarked SourceMessageId is a producer's and is never signed.
   const source = message.MessageId;
   if (sign === undefined || !source) return {};
+  const firstSent = message.Attributes?.SentTimestamp;
   return {
     [DeadLetterAttribute.SourceMessageId]: text(source),
-    [DeadLetterAttribute.Signature]: text(sign(source)),
+    ...(firstSent ? { [DeadLetterAttribute.SourceSentTimestamp]: text(firstSent) } : {}),
+    [DeadLetterAttribute.Signature]: text(sign(source, firstSent)),
   };
 }
 

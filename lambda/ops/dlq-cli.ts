@@ -62,7 +62,7 @@ runCommand('dlq', async () => {
       sqs,
       { dlqUrl, dlqArn, queueUrl, queueArn },
       {
-        sign: ring && ((id) => signMarker(ring.current, id)),
+        sign: ring && ((id, sent) => signMarker(ring.current, id, sent)),
         onMoved: (moved) => progress.show(moved),
       },
     ),

@@ -289,6 +289,162 @@ describe('dead-letter queue', () => {
     expect(await db.count()).toBe(1);
   });
 
+  describe('across a month boundary (create_date is half of the row key)', () => {
+    const text = (stringValue: string) => ({
+      dataType: 'String',
+      stringValue,
+      stringListValues: [],
+      binaryListValues: [],
+    });
+    // The last minute of this month, and the first of the next: two partitions.
+    const now = new Date();
+    const firstSent = String(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1) - 60_000);
+    const redrivenAt = String(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1, 0, 1));
+    const redriveOf = (attributes: Record<string, string>) => {
+      const [record] = sqsEvent([loginBody({ user_id: 'late' })]).Records;
+      if (record === undefined) throw new Error('no record');
+      return {
+        ...record,
+        messageId: 'redriven-copy',
+        attributes: { ...record.attributes, SentTimestamp: redrivenAt },
+        messageAttributes: Object.fromEntries(
+          Object.entries(attributes).map(([name, value]) => [name, text(value)]),
+        ),
+      };
+    };
+    const writeFirst = async () => {
+      const [record] = sqsEvent([loginBody({ user_id: 'late' })]).Records;
+      if (record === undefined) throw new Error('no record');
+      await handler(
+        {
+          Records: [
+            {
+              ...record,
+              messageId: 'first-send',
+              attributes: { ...record.attributes, SentTimestamp: firstSent },
+            },
+          ],
+        },
+        localContext(),
+      );
+    };
+    const rows = async () =>
+      (
+        await db.pool.query(
+          "SELECT message_id, create_date::text AS d, tableoid::regclass::text AS p FROM user_logins WHERE user_id = 'late' ORDER BY 1",
+        )
+      ).rows;
+
+    it('a redrive written in the next month keeps the first send date, so it is a duplicate, not a second row', async () => {
+      // Arrange: written on the month's last day; its delete failed, the redrive policy moved
+      // it, and `npm run redrive` sent it back the next month with its signed first send time.
+      await writeFirst();
+      const key = parseKeyRing(maskingSecret('k1')).current;
+      // Act
+      await handler(
+        {
+          Records: [
+            redriveOf({
+              SourceMessageId: 'first-send',
+              SourceSentTimestamp: firstSent,
+              SourceMessageSignature: signMarker(key, 'first-send', firstSent),
+            }),
+          ],
+        },
+        localContext(),
+      );
+      // Assert
+      const stored = await rows();
+      expect(stored).toHaveLength(1);
+      expect(stored[0]?.d).toBe(new Date(Number(firstSent)).toISOString().slice(0, 10));
+    });
+
+    it('ignores a forged SourceSentTimestamp: the message is stored as a new one under its own id and date', async () => {
+      await writeFirst();
+      const key = parseKeyRing(maskingSecret('k1')).current;
+      await handler(
+        {
+          Records: [
+            redriveOf({
+              SourceMessageId: 'first-send',
+              SourceSentTimestamp: redrivenAt, // changed after signing
+              SourceMessageSignature: signMarker(key, 'first-send', firstSent),
+            }),
+          ],
+        },
+        localContext(),
+      );
+      expect((await rows()).map((row) => row.message_id)).toEqual(['first-send', 'redriven-copy']);
+    });
+
+    it('redrive signs the first send time of a message the redrive policy moved, and the handler stores it once', async () => {
+      // Arrange: the row is written, then the message lands in the DLQ unmarked (as the redrive
+      // policy moves it, keeping its id and SentTimestamp).
+      const sqs = sqsClientFor(aws.sqsEndpoint);
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: aws.dlqUrl,
+          Entries: [{ Id: 'moved', MessageBody: loginBody({ user_id: 'late' }) }],
+        }),
+      );
+      const [moved] =
+        (
+          await sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: aws.dlqUrl,
+              MessageSystemAttributeNames: ['SentTimestamp'],
+              VisibilityTimeout: 0,
+            }),
+          )
+        ).Messages ?? [];
+      const [record] = sqsEvent([loginBody({ user_id: 'late' })]).Records;
+      if (moved?.MessageId === undefined || record === undefined) throw new Error('no message');
+      const sent = moved.Attributes?.SentTimestamp ?? '';
+      await handler(
+        {
+          Records: [
+            {
+              ...record,
+              messageId: moved.MessageId,
+              attributes: { ...record.attributes, SentTimestamp: sent },
+            },
+          ],
+        },
+        localContext(),
+      );
+      // Act
+      const key = parseKeyRing(maskingSecret('k1')).current;
+      const dlqArn = aws.queueArn.replace(/login-queue$/, 'login-queue-dlq');
+      const target = { dlqUrl: aws.dlqUrl, dlqArn, queueUrl: aws.queueUrl, queueArn: aws.queueArn };
+      const result = await redrive(sqs, target, {
+        sign: (id, at) => signMarker(key, id, at),
+      });
+      const [back] =
+        (
+          await sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: aws.queueUrl,
+              MessageAttributeNames: ['All'],
+              VisibilityTimeout: 0,
+            }),
+          )
+        ).Messages ?? [];
+      // Assert: sent back by receive-send-delete (a move task would give it a new id and
+      // time), carrying the first id and send time under a marker that covers both.
+      expect(result.method).toBe('receive-send-delete');
+      expect(back?.MessageAttributes?.SourceMessageId?.StringValue).toBe(moved.MessageId);
+      expect(back?.MessageAttributes?.SourceSentTimestamp?.StringValue).toBe(sent);
+      await runEventSource({
+        sqs,
+        queueUrl: aws.queueUrl,
+        queueArn: aws.queueArn,
+        batchSize: 10,
+        handlers: [(event) => handler(event, localContext())],
+      });
+      expect(await rows()).toHaveLength(1);
+    });
+  });
+
   it('reports two copies of one dead letter and redrives one; a producer-set SourceMessageId merges nothing', async () => {
     // Arrange: one invalid message dead-lettered twice (a crash before its delete), and two
     // producer messages that both claim one SourceMessageId without a marker.

@@ -90,7 +90,12 @@ describe('batch processor', () => {
       {
         messageId: event.Records[0]?.messageId,
         sourceMessageId: event.Records[0]?.messageId,
-        marker: signMarker(ring.current, event.Records[0]?.messageId as string),
+        sourceSentTimestamp: event.Records[0]?.attributes.SentTimestamp,
+        marker: signMarker(
+          ring.current,
+          event.Records[0]?.messageId as string,
+          event.Records[0]?.attributes.SentTimestamp,
+        ),
         body: '{"foo": "oops_wrong_msg_type", "bar": "123"}',
         reason: 'user_id.missing',
         detail: 'user_id is required',
@@ -264,9 +269,30 @@ describe('batch processor', () => {
     expect([...store.rows.keys()]).toEqual(['delivery']);
   });
 
-  it('signs the dead letter of a verified redrive with its first id', async () => {
+  it('signs the dead letter of a verified redrive with its first id and first send time', async () => {
     const { deps, deadLetter } = fakeDependencies();
+    const firstSent = String(Date.UTC(2026, 0, 31, 23, 59));
     const record = sqsRecord('not json', {
+      messageId: 'delivery',
+      messageAttributes: {
+        SourceMessageId: attribute('first-id'),
+        SourceSentTimestamp: attribute(firstSent),
+        SourceMessageSignature: attribute(signMarker(ring.current, 'first-id', firstSent)),
+      },
+    });
+    await createBatchProcessor(deps)({ Records: [record] });
+    expect(deadLetter.sent).toMatchObject([
+      {
+        sourceMessageId: 'first-id',
+        sourceSentTimestamp: firstSent,
+        marker: signMarker(ring.current, 'first-id', firstSent),
+      },
+    ]);
+  });
+
+  it('dates a redrive by its own send when its marker predates SourceSentTimestamp', async () => {
+    const { deps, store } = fakeDependencies();
+    const record = sqsRecord(loginBody(), {
       messageId: 'delivery',
       messageAttributes: {
         SourceMessageId: attribute('first-id'),
@@ -274,8 +300,8 @@ describe('batch processor', () => {
       },
     });
     await createBatchProcessor(deps)({ Records: [record] });
-    expect(deadLetter.sent).toMatchObject([
-      { sourceMessageId: 'first-id', marker: signMarker(ring.current, 'first-id') },
+    expect([...store.rows.values()].map((row) => [row.messageId, row.createDate])).toEqual([
+      ['first-id', new Date(Number(record.attributes.SentTimestamp)).toISOString().slice(0, 10)],
     ]);
   });
 
