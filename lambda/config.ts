@@ -4,6 +4,7 @@
  * (DATABASE_URL may hold a password for local use; in AWS the function signs IAM tokens and
  * the migration reads the master password from a secret).
  */
+import { Granularity, isGranularity, type MaintainOptions } from './db/maintain';
 import { ConfigError } from './errors';
 import { NAMESPACE, SERVICE } from './metric-names';
 
@@ -118,6 +119,21 @@ export function loadTelemetryConfig(env: Env = process.env): {
   return Object.freeze({
     serviceName: optional(env, 'POWERTOOLS_SERVICE_NAME') ?? SERVICE,
     namespace: optional(env, 'POWERTOOLS_METRICS_NAMESPACE') ?? NAMESPACE,
+  });
+}
+
+/** Reads the scheduled maintenance's settings (lambda/db/maintain.ts). */
+export function loadMaintenanceConfig(env: Env = process.env): MaintainOptions {
+  const granularity = optional(env, 'PARTITION_GRANULARITY') ?? Granularity.Month;
+  if (!isGranularity(granularity)) {
+    throw new ConfigError(`PARTITION_GRANULARITY must be month or day, got "${granularity}"`);
+  }
+  const retention = optional(env, 'RETENTION_DAYS');
+  return Object.freeze({
+    retentionDays:
+      retention === undefined ? undefined : integer(env, 'RETENTION_DAYS', 0, 1, 36_500),
+    aheadDays: integer(env, 'PARTITION_AHEAD_DAYS', 90, 1, 3660),
+    granularity,
   });
 }
 

@@ -14,3 +14,11 @@ export const MetricName = {
   Retried: 'RecordsRetried',
   WriteStatements: 'WriteStatements',
 } as const;
+
+/** The metrics the scheduled maintenance emits (lambda/migrate-handler.ts). */
+export const MaintenanceMetric = {
+  Succeeded: 'MaintenanceSucceeded',
+  DefaultPartitionRows: 'DefaultPartitionRows',
+  PartitionsDropped: 'PartitionsDropped',
+  RowsExpired: 'RowsExpired',
+} as const;

@@ -1,15 +1,17 @@
 /**
  * Lambda entry point that applies the schema migrations; the CDK stack runs it as a
- * deploy-time trigger, so the schema exists before the first message arrives. It logs in with
+ * deploy-time trigger, so the schema exists before the first message arrives, and daily with
+ * {"action": "maintain"} for partition upkeep and retention (db/maintain.ts). It logs in with
  * the master credentials, read from their secret for every connection. Throws on failure,
  * which fails the deployment.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadDatabaseConfig } from './config';
+import { loadDatabaseConfig, loadMaintenanceConfig } from './config';
+import { type MaintainResult, maintain } from './db/maintain';
 import { type LoginRetry, migrate, retryRefusedLogin } from './db/migrate';
 import { endPool } from './db/pool';
 import { createDatabasePool } from './runtime';
-import { createLogger } from './telemetry';
+import { createLogger, publishMaintenance } from './telemetry';
 
 const logger = createLogger();
 const pool = createDatabasePool(loadDatabaseConfig(), {
@@ -34,10 +36,22 @@ const RETRY: LoginRetry = {
     }),
 };
 
-export const handler = async (): Promise<{ applied: readonly number[]; current: number }> => {
+/** What the daily schedule sends (infra/login-queue-stack.ts); the deploy trigger sends none. */
+export interface MaintenanceEvent {
+  readonly action?: 'maintain';
+}
+
+export const handler = async (
+  event?: MaintenanceEvent,
+): Promise<{ applied: readonly number[]; current: number } | MaintainResult> => {
   const result = await retryRefusedLogin(() => migrate(pool), RETRY);
   logger.info('schema migrated', { ...result });
-  return result;
+  if (event?.action !== 'maintain') return result;
+  // A failure throws before MaintenanceSucceeded is published: the alarm on its absence fires.
+  const maintained = await maintain(pool, loadMaintenanceConfig());
+  logger.info('partitions maintained', { ...maintained });
+  publishMaintenance(maintained);
+  return maintained;
 };
 
 /** Ends the database pool. Lambda never calls it; local runs do before stopping their database. */

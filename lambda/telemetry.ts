@@ -7,9 +7,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BatchSummary } from './batch';
 import { loadTelemetryConfig } from './config';
-import { MetricName, NAMESPACE, SERVICE } from './metric-names';
+import type { MaintainResult } from './db/maintain';
+import { MaintenanceMetric, MetricName, NAMESPACE, SERVICE } from './metric-names';
 
-export { MetricName, NAMESPACE, SERVICE };
+export { MaintenanceMetric, MetricName, NAMESPACE, SERVICE };
 
 /** A Powertools logger; level and service from POWERTOOLS_LOG_LEVEL, POWERTOOLS_SERVICE_NAME. */
 export function createLogger(): Logger {
@@ -29,4 +30,19 @@ export function createMetricsPublisher(): (summary: BatchSummary) => void {
     metrics.addMetric(MetricName.WriteStatements, MetricUnit.Count, summary.statements);
     metrics.publishStoredMetrics();
   };
+}
+
+/** Publishes one EMF document per maintenance run: its success, the default partition, the drops. */
+export function publishMaintenance(result: MaintainResult): void {
+  const { serviceName, namespace } = loadTelemetryConfig();
+  const metrics = new Metrics({ namespace, serviceName });
+  metrics.addMetric(MaintenanceMetric.Succeeded, MetricUnit.Count, 1);
+  metrics.addMetric(MaintenanceMetric.DefaultPartitionRows, MetricUnit.Count, result.defaultRows);
+  metrics.addMetric(MaintenanceMetric.PartitionsDropped, MetricUnit.Count, result.dropped.length);
+  metrics.addMetric(
+    MaintenanceMetric.RowsExpired,
+    MetricUnit.Count,
+    result.dropped.reduce((sum, drop) => sum + drop.rows, 0),
+  );
+  metrics.publishStoredMetrics();
 }

@@ -7,7 +7,7 @@ import { MIGRATIONS, type Migration } from './migrations';
 import { isAuthenticationError } from './pool';
 
 // pg_advisory_lock key: the first 8 bytes of sha256("login-queue/migrations"), as int8.
-const LOCK_KEY = '-3180596402358398718';
+export const LOCK_KEY = '-3180596402358398718';
 
 export interface MigrateResult {
   readonly applied: readonly number[];
