@@ -1,7 +1,7 @@
 /**
  * Lambda entry point that applies the schema migrations; the CDK stack runs it as a
- * deploy-time trigger, so the schema exists before the first message arrives, and daily with
- * {"action": "maintain"} for partition upkeep and retention (db/maintain.ts). It logs in with
+ * deploy-time trigger, so the schema exists before the first message arrives, and daily on a
+ * schedule for partition upkeep and retention (db/maintain.ts). It logs in with
  * the master credentials, read from their secret for every connection. Throws on failure,
  * which fails the deployment.
  */
@@ -36,22 +36,21 @@ const RETRY: LoginRetry = {
     }),
 };
 
-/** What the daily schedule sends (infra/login-queue-stack.ts); the deploy trigger sends none. */
-export interface MaintenanceEvent {
-  readonly action?: 'maintain';
-}
-
-export const handler = async (
-  event?: MaintenanceEvent,
-): Promise<{ applied: readonly number[]; current: number } | MaintainResult> => {
-  const result = await retryRefusedLogin(() => migrate(pool), RETRY);
-  logger.info('schema migrated', { ...result });
-  if (event?.action !== 'maintain') return result;
-  // A failure throws before MaintenanceSucceeded is published: the alarm on its absence fires.
+/**
+ * Migrates, then maintains the partitions (db/maintain.ts): at deploy time (the trigger) and
+ * daily (the schedule). A failure throws before MaintenanceSucceeded is published, so the
+ * alarm on its absence fires; at deploy time it fails the deployment.
+ */
+export const handler = async (): Promise<{
+  readonly migrated: { readonly applied: readonly number[]; readonly current: number };
+  readonly maintained: MaintainResult;
+}> => {
+  const migrated = await retryRefusedLogin(() => migrate(pool), RETRY);
+  logger.info('schema migrated', { ...migrated });
   const maintained = await maintain(pool, loadMaintenanceConfig());
   logger.info('partitions maintained', { ...maintained });
   publishMaintenance(maintained);
-  return maintained;
+  return { migrated, maintained };
 };
 
 /** Ends the database pool. Lambda never calls it; local runs do before stopping their database. */

@@ -2,11 +2,13 @@
  * Partition upkeep and retention on real PostgreSQL: partitions ahead, default rows moved,
  * whole old partitions dropped and audited, nothing else touched.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { maintain } from '../../lambda/db/maintain';
 import { migrate } from '../../lambda/db/migrate';
 import { MIGRATIONS } from '../../lambda/db/migrations';
+import { loadBundleModule } from '../../lambda/local/bundle';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { snapshotEnv } from '../helpers/env';
 
 let db: TestDatabase;
 beforeEach(async () => {
@@ -148,5 +150,45 @@ describe('maintain', () => {
     });
     expect(await partitionNames()).toEqual(['user_logins_default', 'user_logins_p2026_11']);
     expect(await db.count()).toBe(1);
+  });
+
+  it('runs in the shipped migration bundle: migrates, drops by RETENTION_DAYS, and publishes MaintenanceSucceeded', async () => {
+    // Arrange: an old partition with a row, as a year of running leaves it.
+    const env = snapshotEnv();
+    await migrate(db.pool);
+    await db.pool.query(
+      "CREATE TABLE user_logins_p2020_01 PARTITION OF user_logins FOR VALUES FROM ('2020-01-01') TO ('2020-02-01')",
+    );
+    await insert([['ancient', '2020-01-15']]);
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const fn = loadBundleModule<() => Promise<{ maintained: { dropped: unknown[] } }>>(
+      {
+        DATABASE_URL: db.url,
+        DB_SSL: 'disable',
+        RETENTION_DAYS: '400',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      },
+      'migrate',
+    );
+    try {
+      // Act
+      const result = await fn.handler();
+      // Assert
+      expect(result.maintained.dropped).toEqual([
+        { partition: 'user_logins_p2020_01', from: '2020-01-01', to: '2020-02-01', rows: 1 },
+      ]);
+      const emf = stdout.mock.calls
+        .map(([chunk]) => String(chunk))
+        .filter((line) => line.includes('_aws'))
+        .map((line) => JSON.parse(line));
+      expect(emf).toEqual([
+        expect.objectContaining({ MaintenanceSucceeded: 1, PartitionsDropped: 1, RowsExpired: 1 }),
+      ]);
+    } finally {
+      stdout.mockRestore();
+      await fn.close();
+      env.restore();
+    }
+    expect(await db.count()).toBe(0);
   });
 });
