@@ -7,13 +7,15 @@
  *   -c dbInstanceType=m7g.large -c dbMultiAz=true -c dbDeletionProtection=true
  *   -c dbStorageGiB=100 -c dbMaxStorageGiB=1000 -c dbBackupDays=14
  *   -c tracing=true                 X-Ray active tracing on the functions
+ *   -c retentionDays=400            drop user_logins partitions wholly older than this (default: keep)
+ *   -c partitionGranularity=month   size of new partitions: month (default) or day
  *   -c recoveryPublicKey=r1:...     from npm run recovery:keygen (PII recovery on)
  *   -c recoveryOperators=arn,arn    who may assume the recovery operator role (default: the account)
  *   LocalStack: -c dbHost=postgres -c dbName=logins -c dbUser=postgres -c dbPassword=postgres
  */
 import { type App, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { LoginQueueStack } from './login-queue-stack';
+import { LoginQueueStack, type LoginQueueStackProps } from './login-queue-stack';
 
 /** Adds the stack the app's context asks for, with cdk-nag's AWS Solutions rules, and returns it. */
 export function defineApp(app: App, env: Environment): LoginQueueStack {
@@ -60,6 +62,10 @@ export function defineApp(app: App, env: Environment): LoginQueueStack {
         backupRetentionDays: number('dbBackupDays'),
       },
       tracing: boolean('tracing'),
+      retentionDays: number('retentionDays'),
+      partitionGranularity: context(
+        'partitionGranularity',
+      ) as LoginQueueStackProps['partitionGranularity'],
       recoveryPublicKey: context('recoveryPublicKey'),
       recoveryOperators: context('recoveryOperators')
         ?.split(',')

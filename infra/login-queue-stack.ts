@@ -5,6 +5,7 @@
  * an existing PostgreSQL.
  */
 import {
+  Annotations,
   CfnOutput,
   Duration,
   RemovalPolicy,
@@ -13,6 +14,8 @@ import {
   type StackProps,
   Validations,
 } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import {
   AccountRootPrincipal,
   ArnPrincipal,
@@ -103,6 +106,13 @@ export interface LoginQueueStackProps extends StackProps {
    * @default the account: any principal whose IAM policy allows sts:AssumeRole on the role
    */
   readonly recoveryOperators?: readonly string[];
+  /**
+   * PII retention: the daily maintenance drops user_logins partitions whose whole range is
+   * older than this many days (1..36500). @default none: rows are kept (synthesis warns)
+   */
+  readonly retentionDays?: number;
+  /** Size of the partitions maintenance creates. @default 'month' */
+  readonly partitionGranularity?: 'month' | 'day';
 }
 
 /**
@@ -174,7 +184,28 @@ export function resolveProps(props: LoginQueueStackProps) {
     maxConcurrency <= budget,
     `maxConcurrency ${maxConcurrency} exceeds the database connection budget ${budget} (each invocation holds one connection); lower maxConcurrency, or choose a larger database instanceType`,
   );
-  return { maxReceiveCount, batchSize, window, timeout, visibility, maxConcurrency, database };
+  const { retentionDays } = props;
+  check(
+    retentionDays === undefined ||
+      (Number.isInteger(retentionDays) && retentionDays >= 1 && retentionDays <= 36_500),
+    `retentionDays is ${retentionDays}; use an integer in 1..36500 (days), or leave it unset to keep every row`,
+  );
+  const granularity = props.partitionGranularity ?? 'month';
+  check(
+    granularity === 'month' || granularity === 'day',
+    `partitionGranularity is "${granularity}"; use month or day`,
+  );
+  return {
+    maxReceiveCount,
+    batchSize,
+    window,
+    timeout,
+    visibility,
+    maxConcurrency,
+    database,
+    retentionDays,
+    granularity,
+  };
 }
 
 export class LoginQueueStack extends Stack {
@@ -372,11 +403,36 @@ export class LoginQueueStack extends Stack {
     const migrate = loginQueueFunction(this, 'Migrate', {
       entry: 'migrate',
       xray: props.tracing,
-      description: 'login-queue schema migrations (run at deploy time)',
+      description:
+        'login-queue schema migrations and partition maintenance (at deploy time, then daily)',
       timeout: Duration.minutes(5),
-      environment: masterEnvironment,
+      environment: {
+        ...masterEnvironment,
+        PARTITION_GRANULARITY: settings.granularity,
+        ...(settings.retentionDays === undefined
+          ? {}
+          : { RETENTION_DAYS: String(settings.retentionDays) }),
+      },
       ...network,
     });
+    if (settings.retentionDays === undefined) {
+      Annotations.of(this).addWarningV2(
+        'login-queue:retention',
+        'No retentionDays: user_logins keeps its PII forever. Set -c retentionDays=<days> to drop old partitions daily.',
+      );
+    }
+    // Daily: partitions ahead, default-partition rows placed, retention applied (db/maintain.ts).
+    // The alarm MaintenanceNotSucceeding (Monitoring) watches that it keeps succeeding.
+    new Rule(this, 'MaintainDaily', {
+      description: 'login-queue: partition maintenance and PII retention',
+      schedule: Schedule.cron({ minute: '17', hour: '3' }),
+      targets: [new LambdaFunction(migrate, { retryAttempts: 2 })],
+    });
+    // The schedule invokes the unqualified function, never a version or alias.
+    Annotations.of(migrate).acknowledgeWarning(
+      '@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias',
+      'EventBridge invokes the unqualified function ARN; no version or alias is called.',
+    );
     databaseSecret.grantRead(migrate);
     if (database !== undefined) {
       database.allowFrom(handler);

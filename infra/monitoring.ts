@@ -24,7 +24,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MetricName, NAMESPACE, SERVICE } from '../lambda/metric-names';
+import { MaintenanceMetric, MetricName, NAMESPACE, SERVICE } from '../lambda/metric-names';
 import type { ResolvedDatabaseSizing } from './database-sizing';
 
 export interface MonitoredDatabase {
@@ -82,7 +82,7 @@ export class Monitoring extends Construct {
       metric: IMetric,
       threshold: number,
       description: string,
-      options: { periods?: number; below?: boolean } = {},
+      options: { periods?: number; below?: boolean; missing?: TreatMissingData } = {},
     ) => {
       const created = new Alarm(this, name, {
         metric,
@@ -91,7 +91,7 @@ export class Monitoring extends Construct {
         comparisonOperator: options.below
           ? ComparisonOperator.LESS_THAN_THRESHOLD
           : ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
+        treatMissingData: options.missing ?? TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
       });
       created.addAlarmAction(notify);
@@ -146,6 +146,30 @@ export class Monitoring extends Construct {
       0,
       'Records have been retried for 3 minutes: a dependency (database, Secrets Manager, SQS) is failing.',
       { periods: 3 },
+    );
+
+    // Partition maintenance (the migration function, daily and at deploy): absent success is a
+    // failure, whether it threw, timed out or never ran.
+    const maintenance = (name: string, statistic: string) =>
+      new Metric({
+        namespace: NAMESPACE,
+        metricName: name,
+        dimensionsMap: { service: SERVICE },
+        statistic,
+        period: Duration.days(1),
+      });
+    alarm(
+      'MaintenanceNotSucceeding',
+      maintenance(MaintenanceMetric.Succeeded, 'Sum'),
+      1,
+      'Partition maintenance has not succeeded for 2 days: see the Migrate function logs; new months may lack partitions (rows then land in user_logins_default) and retention is not applied.',
+      { periods: 2, below: true, missing: TreatMissingData.BREACHING },
+    );
+    alarm(
+      'DefaultPartitionHasRows',
+      maintenance(MaintenanceMetric.DefaultPartitionRows, 'Maximum'),
+      0,
+      'Rows sit in user_logins_default (no create_date, or a date maintenance has not yet given a partition): run npm run maintain; undated rows are legacy rows to review.',
     );
 
     if (database !== undefined) {

@@ -1,5 +1,6 @@
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { resolveProps } from '../../infra/login-queue-stack';
 import { stackOf, template } from '../helpers/stacks';
 
 let aws: Template;
@@ -149,5 +150,82 @@ describe('functions in production', () => {
     }
     expect(retained).toContain('/aws/lambda/LoginQueueDatabaseInstanceRotationSingleUser');
     expect(retained).toContain('/postgresql');
+  });
+});
+
+describe('partition maintenance and retention', () => {
+  const migrateFunction = (t: Template) => {
+    const [id] = Object.keys(
+      t.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('partition maintenance') },
+      }),
+    );
+    if (id === undefined) throw new Error('no migration function');
+    return id;
+  };
+
+  it('runs the migration function daily on a schedule, retried twice', () => {
+    aws.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(17 3 * * ? *)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [migrateFunction(aws), 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 2 },
+        }),
+      ],
+    });
+    aws.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [migrateFunction(aws), 'Arn'] },
+      Principal: 'events.amazonaws.com',
+    });
+  });
+
+  it('passes the retention and granularity to it, and no retention when none is set', () => {
+    const env = (t: Template) =>
+      (
+        t.findResources('AWS::Lambda::Function')[migrateFunction(t)] as {
+          Properties: { Environment: { Variables: Record<string, unknown> } };
+        }
+      ).Properties.Environment.Variables;
+    expect(env(aws)).toMatchObject({ RETENTION_DAYS: '400', PARTITION_GRANULARITY: 'month' });
+    expect(env(template('noEmail'))).not.toHaveProperty('RETENTION_DAYS');
+  });
+
+  it('warns at synthesis when PII is kept forever', () => {
+    const { stack } = stackOf({});
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('keeps its PII forever'));
+    const { stack: kept } = stackOf({ retentionDays: 30 });
+    Annotations.fromStack(kept).hasNoWarning('*', Match.stringLikeRegexp('PII forever'));
+  });
+
+  it('rejects a retention or granularity out of range, naming the value and the fix', () => {
+    expect(() => resolveProps({ retentionDays: 0 })).toThrow(
+      'retentionDays is 0; use an integer in 1..36500 (days), or leave it unset to keep every row',
+    );
+    expect(() => resolveProps({ partitionGranularity: 'week' as unknown as 'month' })).toThrow(
+      'partitionGranularity is "week"; use month or day',
+    );
+  });
+
+  it('alarms when maintenance has not succeeded for 2 days, missing data counting as failure', () => {
+    expect(alarmOn('MaintenanceSucceeded')).toMatchObject({
+      Namespace: 'LoginQueue',
+      Statistic: 'Sum',
+      Period: 86_400,
+      EvaluationPeriods: 2,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('alarms when rows sit in the default partition', () => {
+    expect(alarmOn('DefaultPartitionRows')).toMatchObject({
+      Statistic: 'Maximum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
   });
 });

@@ -411,7 +411,9 @@ describe('LocalStack target', () => {
     local.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
     local.resourceCountIs('AWS::EC2::VPC', 0);
     local.resourceCountIs('Custom::VpcRestrictDefaultSG', 0);
-    local.resourceCountIs('AWS::Events::Rule', 0);
+    // The maintenance schedule only: no RDS, so no rotation-failure rule.
+    local.resourceCountIs('AWS::Events::Rule', 1);
+    local.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(17 3 * * ? *)' });
     local.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
   });
 
