@@ -7,6 +7,7 @@ import { maintain } from '../../lambda/db/maintain';
 import { migrate } from '../../lambda/db/migrate';
 import { MIGRATIONS } from '../../lambda/db/migrations';
 import { loadBundleModule } from '../../lambda/local/bundle';
+import { cleanEnv, runScript } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 
@@ -190,5 +191,27 @@ describe('maintain', () => {
       env.restore();
     }
     expect(await db.count()).toBe(0);
+  });
+
+  it('runs the README command: npm run maintain with a database URL and a retention prints its JSON report', async () => {
+    await migratedOn(['2020-01', '2026-11']);
+    await insert([['ancient', '2020-01-15']]);
+    const result = await runScript(
+      'maintain',
+      ['--database-url', db.url, '--retention-days', '400'],
+      cleanEnv(),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({
+      retentionDays: 400,
+      aheadDays: 90,
+      granularity: 'month',
+      dropped: [{ partition: 'user_logins_p2020_01', rows: 1 }],
+      defaultRows: 0,
+    });
+    const usage = await runScript('maintain', ['--retention-days', '0', '--database-url', db.url]);
+    expect(usage).toMatchObject({ code: 2 });
+    expect(usage.stderr).toContain('--retention-days must be an integer from 1 to 36500, got "0"');
   });
 });

@@ -68,6 +68,10 @@ const EXERCISED: Record<string, readonly [string, string]> = {
       'integration/cli.test.ts',
       'prints an environment with which every operator command works as printed',
     ],
+  'npm run maintain -- --database-url "$DATABASE_URL" --retention-days 400': [
+    'integration/maintain.test.ts',
+    'runs the README command: npm run maintain with a database URL and a retention prints its JSON report',
+  ],
   'npx cdk synth -q -c target=localstack': ['infra/stack.test.ts', 'LocalStack target'],
 };
 
