@@ -329,7 +329,7 @@ describe('the operator commands with --function-url', () => {
     ]);
   });
 
-  it('rekey, dlq --peek and redrive run in the function from OPS_FUNCTION_URL', async () => {
+  it('rekey, dlq --peek and redrive run in the function, with the URL from the flag or OPS_FUNCTION_URL', async () => {
     await pipeline.handler(sqsEvent(['not json', loginBody({ user_id: 'eve' })]), localContext());
     pipeline.aws.secretsManager.put(
       'login-queue/masking-key',
@@ -343,9 +343,9 @@ describe('the operator commands with --function-url', () => {
     expect(rekeyed.stdout).toBe(
       're-keyed 1 rows to key "k2" in 1 batches; 0 rows on older keys have no recovery data and keep their tokens\n',
     );
-    const peek = await run('lambda/ops/dlq-cli.ts', ['--peek']);
+    const peek = await run('lambda/ops/dlq-cli.ts', ['--peek', '--function-url', url.url]);
     expect(JSON.parse(peek.stdout)).toMatchObject({ total: 1 });
-    const moved = await run('lambda/ops/dlq-cli.ts', ['--redrive']);
+    const moved = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--function-url', url.url]);
     expect(moved.stdout).toBe(`moved 1 messages back to ${pipeline.aws.queueUrl}\n`);
   });
 
