@@ -30,7 +30,7 @@ const recovery = generateRecoveryKeyPair('r1');
 const ALICE = 'arn:aws:sts::123456789012:assumed-role/RecoveryOperatorRole/alice';
 let pipeline: Pipeline;
 let operator: WriterLogin;
-let ops: BundleModule<OpsHandler>;
+let ops: BundleModule<OpsHandler> & { env: Record<string, string> };
 let stderr: string[];
 
 beforeAll(async () => {
@@ -38,18 +38,16 @@ beforeAll(async () => {
   const { aws, db } = pipeline;
   const recoverySecretArn = aws.secretsManager.put('login-queue/recovery-key', recovery.secret);
   operator = await createWriterLogin(db, OPERATOR_ROLE);
-  ops = loadBundleModule<OpsHandler>(
-    {
-      ...aws.awsEnv,
-      DATABASE_URL: operator.url,
-      MASKING_SECRET_ID: aws.maskingSecretArn,
-      RECOVERY_SECRET_ID: recoverySecretArn,
-      DLQ_URL: aws.dlqUrl,
-      SOURCE_QUEUE_URL: aws.queueUrl,
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    },
-    'ops',
-  );
+  const opsEnv = {
+    ...aws.awsEnv,
+    DATABASE_URL: operator.url,
+    MASKING_SECRET_ID: aws.maskingSecretArn,
+    RECOVERY_SECRET_ID: recoverySecretArn,
+    DLQ_URL: aws.dlqUrl,
+    SOURCE_QUEUE_URL: aws.queueUrl,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  };
+  ops = { ...loadBundleModule<OpsHandler>(opsEnv, 'ops'), env: opsEnv };
 });
 
 afterAll(async () => {
@@ -172,6 +170,40 @@ describe('unmask in the operations function', () => {
     const { status, body } = await invoke(functionUrlEvent(request));
     expect(status).toBe(400);
     expect(body.error).toMatch(message);
+  });
+});
+
+describe('a failure in the operations function', () => {
+  it('answers 500 naming only the error, when a key ring cannot be read', async () => {
+    // Arrange: a container whose recovery secret id names no secret.
+    await pipeline.handler(sqsEvent([loginBody({ user_id: 'fay' })]), localContext());
+    const token = await ipTokenOf('fay');
+    const broken = loadBundleModule<OpsHandler>(
+      { ...ops.env, RECOVERY_SECRET_ID: 'login-queue/no-such-secret' },
+      'ops',
+    );
+    try {
+      // Act
+      const response = await broken.handler(
+        functionUrlEvent({ command: 'unmask', token, reason: 'case 5' }),
+        localContext('login-queue-ops'),
+      );
+      // Assert
+      expect(response.statusCode).toBe(500);
+      expect(JSON.parse(response.body)).toEqual({
+        error: "the operation failed (ConfigError); see the function's log",
+      });
+      expect(auditLines()).toEqual([
+        expect.objectContaining({
+          token,
+          outcome: 'refused',
+          error: expect.stringMatching(/no-such-secret/),
+        }),
+      ]);
+      expect(await auditRows()).toEqual([]);
+    } finally {
+      await broken.close();
+    }
   });
 });
 
@@ -347,6 +379,23 @@ describe('the operator commands with --function-url', () => {
     expect(JSON.parse(peek.stdout)).toMatchObject({ total: 1 });
     const moved = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--function-url', url.url]);
     expect(moved.stdout).toBe(`moved 1 messages back to ${pipeline.aws.queueUrl}\n`);
+  });
+
+  it('unmask of an unknown token exits 1 with the reason, audited as refused', async () => {
+    const refused = run('lambda/ops/unmask-cli.ts', ['k1:unknown', '--reason', 'case 8']);
+    await expect(refused).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/no row with recovery data holds this token/),
+    });
+    const err = await refused.catch((error: { stderr: string }) => error.stderr);
+    const line = JSON.parse(
+      String(err)
+        .trim()
+        .split('\n')
+        .find((l) => l.startsWith('{')) ?? '{}',
+    );
+    expect(line).toMatchObject({ audit: 'unmask', token: 'k1:unknown', outcome: 'refused' });
+    expect(await auditRows()).toEqual([]);
   });
 
   it('fails with exit 1 and the answer when the function URL refuses the signer', async () => {
