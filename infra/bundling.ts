@@ -13,6 +13,7 @@ export const BUNDLE = {
     handler: `${root}lambda/handler.ts`,
     migrate: `${root}lambda/migrate-handler.ts`,
     'secret-init': `${root}lambda/secret-init-handler.ts`,
+    ops: `${root}lambda/ops-handler.ts`,
   },
   /** node20 syntax runs unchanged on the nodejs22.x runtime and on the Node 20 used locally. */
   target: 'node20',

@@ -26,14 +26,14 @@ import {
   Role,
 } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { EventSourceMapping } from 'aws-cdk-lib/aws-lambda';
+import { EventSourceMapping, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type CfnSecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { WRITER_ROLE } from '../lambda/db/roles';
+import { OPERATOR_ROLE, WRITER_ROLE } from '../lambda/db/roles';
 import { NAMESPACE, SERVICE } from '../lambda/metric-names';
 import { parseRecoveryPublicKey } from '../lambda/recovery';
 import { DATABASE_NAME, DATABASE_USER, LoginDatabase } from './database';
@@ -318,7 +318,7 @@ export class LoginQueueStack extends Stack {
     const recoveryOperatorRole = new Role(this, 'RecoveryOperatorRole', {
       assumedBy: operators,
       description:
-        'login-queue: recover PII, re-key, store and rotate the key secrets (npm run unmask / rekey)',
+        'login-queue: recover PII, re-key, redrive (through the operations function), store and rotate the key secrets',
       maxSessionDuration: Duration.hours(1),
     });
     const recoveryOperator = new ManagedPolicy(this, 'RecoveryOperatorPolicy', {
@@ -484,6 +484,51 @@ export class LoginQueueStack extends Stack {
       timeout: Duration.minutes(1),
     }).executeBefore(mapping);
 
+    // The operator commands, run where the data is: inside the VPC, called through a function
+    // URL that only the recovery operator role may invoke (SigV4, AuthType AWS_IAM).
+    const ops = loginQueueFunction(this, 'Operations', {
+      entry: 'ops',
+      xray: props.tracing,
+      description:
+        'login-queue operations: unmask, rekey, DLQ peek and redrive (function URL, IAM)',
+      // rekey runs in bounded batches and resumes where a timed-out run stopped.
+      timeout: Duration.minutes(15),
+      environment: {
+        ...databaseEnvironment,
+        ...(database === undefined
+          ? { DB_PASSWORD_SECRET_ID: databaseSecret.secretArn }
+          : { DB_AUTH: 'iam', DB_USER: OPERATOR_ROLE }),
+        ...telemetry,
+        MASKING_SECRET_ID: maskingSecret.secretArn,
+        RECOVERY_SECRET_ID: recoverySecret.secretArn,
+        DLQ_URL: deadLetterQueue.queueUrl,
+        SOURCE_QUEUE_URL: queue.queueUrl,
+      },
+      ...network,
+    });
+    ops.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [recoverySecret.secretArn, maskingSecret.secretArn],
+      }),
+    );
+    allowSecretUse(recoveryKey, 'OperationsReadsRecoveryKeyRing', roleOf(ops), SECRET_USE.read);
+    allowSecretUse(maskingKey, 'OperationsReadsMaskingKeyRing', roleOf(ops), SECRET_USE.read);
+    if (database === undefined) databaseSecret.grantRead(ops);
+    else database.instance.grantConnect(ops, OPERATOR_ROLE);
+    // Peek and redrive: receive, release, delete and move on the DLQ; send to the source queue.
+    deadLetterQueue.grantConsumeMessages(ops);
+    deadLetterQueue.grant(ops, 'sqs:StartMessageMoveTask');
+    queue.grantSendMessages(ops);
+    const opsUrl = ops.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    // lambda:InvokeFunctionUrl, and lambda:InvokeFunction only when invoked via the URL (both
+    // needed for URLs created since October 2025), on the role's own policy alone.
+    opsUrl.grantInvokeUrl(recoveryOperatorRole);
+    if (database !== undefined) {
+      database.allowFrom(ops);
+      database.allowEndpointsFrom(ops, 'secretsManager', 'sqs');
+    }
+
     Validations.of(recoverySecret).acknowledge({
       id: 'AwsSolutions::AwsSolutions-SMG4',
       reason:
@@ -501,20 +546,25 @@ export class LoginQueueStack extends Stack {
       });
     }
     for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+      Validations.of(ops).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Action::${action}]`,
+        reason:
+          "From grantSendMessages on the SSE-KMS source queue (redrive): the data-key actions SQS needs, on the queue's key alone.",
+      });
       Validations.of(handler).acknowledge({
         id: `AwsSolutions::AwsSolutions-IAM5[Action::${action}]`,
         reason:
           "From grantSendMessages on the SSE-KMS dead-letter queue: the data-key actions SQS needs, on the queue's key alone.",
       });
     }
-    for (const fn of props.tracing ? [handler, migrate, secretInit] : []) {
+    for (const fn of props.tracing ? [handler, migrate, secretInit, ops] : []) {
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
         reason:
           "Active tracing: X-Ray's PutTraceSegments and PutTelemetryRecords name no resource.",
       });
     }
-    for (const fn of [handler, migrate, secretInit]) {
+    for (const fn of [handler, migrate, secretInit, ops]) {
       for (const policy of ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole']) {
         Validations.of(fn).acknowledge({
           id: `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
@@ -559,5 +609,6 @@ export class LoginQueueStack extends Stack {
     new CfnOutput(this, 'RecoveryOperatorRoleArn', { value: recoveryOperatorRole.roleArn });
     new CfnOutput(this, 'QueueKeyArn', { value: queueKey.keyArn });
     new CfnOutput(this, 'ProducerPolicyArn', { value: producer.managedPolicyArn });
+    new CfnOutput(this, 'OpsFunctionUrl', { value: opsUrl.url });
   }
 }

@@ -159,3 +159,14 @@ export function loadConfig(env: Env = process.env): Config {
     }),
   });
 }
+
+/** The operations function's configuration (lambda/ops-handler.ts). Throws ConfigError naming the variable. */
+export function loadOperationsConfig(env: Env = process.env) {
+  return Object.freeze({
+    database: Object.freeze(loadDatabaseConfig(env)),
+    maskingSecretId: required(env, 'MASKING_SECRET_ID'),
+    recoverySecretId: required(env, 'RECOVERY_SECRET_ID'),
+    deadLetterQueueUrl: required(env, 'DLQ_URL'),
+    sourceQueueUrl: required(env, 'SOURCE_QUEUE_URL'),
+  });
+}

@@ -44,3 +44,13 @@ export class UsageError extends Error {
 export class UnreachableError extends Error {
   override readonly name = 'UnreachableError';
 }
+
+/** An operations request the function cannot run: bad JSON, unknown command, missing field. */
+export class RequestError extends Error {
+  override readonly name = 'RequestError';
+}
+
+/** An operations request without a verified IAM caller (e.g. a direct Invoke, not the function URL). */
+export class UnauthenticatedError extends Error {
+  override readonly name = 'UnauthenticatedError';
+}

@@ -5,7 +5,7 @@
  * what is missing and keeps every row. Migrations only add (see the README's Schema section):
  * new code may run before its migration, and old code after it. Never edit a released one.
  */
-import { WRITER_ROLE } from './roles';
+import { OPERATOR_ROLE, WRITER_ROLE } from './roles';
 
 export interface Migration {
   readonly version: number;
@@ -215,6 +215,46 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS user_logins_masked_device_id_idx ON user_logins (masked_device_id, create_date);
       -- Erasure (npm run forget) finds one user's rows.
       CREATE INDEX IF NOT EXISTS user_logins_user_id_idx ON user_logins (user_id);
+    `,
+  },
+  {
+    version: 5,
+    name: 'operator_role',
+    sql: `
+      -- The operations function's own login: unmask (read the sealed PII, append to the audit
+      -- trail, as login_queue_recovery) and rekey (rewrite the tokens and their key id).
+      -- Cluster-wide; created when this user may create roles, granted whenever it exists.
+      DO $operator$
+      BEGIN
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = current_user AND (rolsuper OR rolcreaterole)) THEN
+          BEGIN
+            CREATE ROLE ${OPERATOR_ROLE} LOGIN;
+          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+          END;
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${OPERATOR_ROLE}') THEN
+          RAISE NOTICE 'login-queue: no CREATEROLE; role ${OPERATOR_ROLE} not created';
+          RETURN;
+        END IF;
+        REVOKE ALL ON user_logins FROM ${OPERATOR_ROLE};
+        REVOKE ALL ON pii_recovery_audit FROM ${OPERATOR_ROLE};
+        -- Membership takes ADMIN on login_queue_recovery (its creator has it): without it,
+        -- a DBA grants it, and the migration still applies.
+        BEGIN
+          GRANT login_queue_recovery TO ${OPERATOR_ROLE};
+        EXCEPTION WHEN undefined_object OR insufficient_privilege THEN
+          RAISE NOTICE 'login-queue: login_queue_recovery not granted to ${OPERATOR_ROLE}; it cannot unmask';
+        END;
+        -- rekey's UPDATE sets these three; it reads (message_id, key_id, the sealed PII)
+        -- through login_queue_recovery's SELECT. No other column, no DELETE.
+        GRANT UPDATE (masked_ip, masked_device_id, key_id) ON user_logins TO ${OPERATOR_ROLE};
+        -- RDS: the role then logs in with IAM tokens only. rds_iam exists only there.
+        BEGIN
+          GRANT rds_iam TO ${OPERATOR_ROLE};
+        EXCEPTION WHEN undefined_object OR unique_violation THEN NULL;
+        END;
+      END
+      $operator$;
     `,
   },
 ];

@@ -3,3 +3,11 @@
  * write path needs; the stack grants the function `rds-db:connect` as this user.
  */
 export const WRITER_ROLE = 'login_queue_writer';
+
+/**
+ * The database role the operations function logs in as (lambda/ops-handler.ts). Migration 5
+ * creates it: a member of login_queue_recovery (reads the sealed PII, writes the audit trail)
+ * that may also rewrite the token columns, as rekey does; the stack grants the function
+ * `rds-db:connect` as this user.
+ */
+export const OPERATOR_ROLE = 'login_queue_operator';

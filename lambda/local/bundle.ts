@@ -16,7 +16,7 @@ export type SqsHandler = (event: SQSEvent, context: object) => Promise<SQSBatchR
  */
 export function loadBundle<T = SqsHandler>(
   env: Readonly<Record<string, string>>,
-  entry: 'handler' | 'migrate' = 'handler',
+  entry: 'handler' | 'migrate' | 'ops' = 'handler',
 ): T {
   return loadBundleModule<T>(env, entry).handler;
 }
@@ -30,7 +30,7 @@ export interface BundleModule<T> {
 /** As loadBundle, with the module's `close` for a clean stop (no connection dropped under it). */
 export function loadBundleModule<T = SqsHandler>(
   env: Readonly<Record<string, string>>,
-  entry: 'handler' | 'migrate' = 'handler',
+  entry: 'handler' | 'migrate' | 'ops' = 'handler',
 ): BundleModule<T> {
   const path = bundlePath(entry);
   Object.assign(process.env, env);

@@ -7,13 +7,16 @@ import { UsageError } from '../errors';
 import { queueDepth } from '../local/event-source';
 import { signMarker } from '../redrive-marker';
 import { readMaskingRing, sqsClientFor, sqsEndpointLabel } from './cli';
-import { peekDeadLetters, redrive } from './dead-letters';
+import { type DeadLetterPeek, peekDeadLetters, type RedriveResult, redrive } from './dead-letters';
 import { queueArnOf, sqsCall } from './preflight';
 import { countProgress } from './progress';
+import { functionUrlFlag, invokeOperations } from './remote';
 
 const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids by reason, never a body
        npm run redrive -- [options]           move every dead letter back to the queue
 
+  --function-url URL   run it in the operations function (the stack's OpsFunctionUrl), signed
+                       with your AWS credentials; it knows its queues and keys [OPS_FUNCTION_URL]
   --dlq-url URL        the dead-letter queue                          [DLQ_URL]
   --queue-url URL      the source queue (redrive)                     [QUEUE_URL]
   --sqs-endpoint URL   a local endpoint (LocalStack, npm start --keep)  [AWS_ENDPOINT_URL_SQS]
@@ -28,6 +31,7 @@ runCommand('dlq', async () => {
     options: {
       peek: { type: 'boolean' },
       redrive: { type: 'boolean' },
+      'function-url': { type: 'string', default: process.env.OPS_FUNCTION_URL || undefined },
       'dlq-url': { type: 'string', default: process.env.DLQ_URL || undefined },
       'queue-url': { type: 'string', default: process.env.QUEUE_URL || undefined },
       'sqs-endpoint': { type: 'string', default: process.env.AWS_ENDPOINT_URL_SQS || undefined },
@@ -38,6 +42,40 @@ runCommand('dlq', async () => {
   if (args === undefined) return 0;
   const { values } = args;
   if (values.peek === values.redrive) throw new UsageError('give one of --peek or --redrive');
+  const report = (
+    result: RedriveResult,
+    total: number,
+    queueUrl: string,
+    progress?: ReturnType<typeof countProgress>,
+  ) => {
+    if (result.method === 'StartMessageMoveTask') {
+      process.stdout.write(
+        `started an SQS message move task (${result.taskHandle}) for ${total} messages; follow it with aws sqs list-message-move-tasks\n`,
+      );
+      return 0;
+    }
+    progress?.show(result.moved, true);
+    progress?.end();
+    const copies =
+      result.duplicatesDropped > 0
+        ? `; deleted ${result.duplicatesDropped} further copies of messages moved`
+        : '';
+    process.stdout.write(`moved ${result.moved} messages back to ${queueUrl}${copies}\n`);
+    return 0;
+  };
+  const remote = functionUrlFlag(values['function-url']);
+  if (remote && values.peek) {
+    const peek = await invokeOperations<DeadLetterPeek>(remote, { command: 'dlq-peek' });
+    process.stdout.write(`${JSON.stringify(peek, null, 2)}\n`);
+    return 0;
+  }
+  if (remote) {
+    const result = await invokeOperations<RedriveResult & { total: number; queueUrl: string }>(
+      remote,
+      { command: 'redrive' },
+    );
+    return report(result, result.total, result.queueUrl);
+  }
   const dlqUrl = requiredFlag(values['dlq-url'], 'dlq-url', 'DLQ_URL');
   const endpoint = values['sqs-endpoint'];
   const label = sqsEndpointLabel(endpoint);
@@ -67,18 +105,5 @@ runCommand('dlq', async () => {
       },
     ),
   );
-  if (result.method === 'StartMessageMoveTask') {
-    process.stdout.write(
-      `started an SQS message move task (${result.taskHandle}) for ${total} messages; follow it with aws sqs list-message-move-tasks\n`,
-    );
-    return 0;
-  }
-  progress.show(result.moved, true);
-  progress.end();
-  const copies =
-    result.duplicatesDropped > 0
-      ? `; deleted ${result.duplicatesDropped} further copies of messages moved`
-      : '';
-  process.stdout.write(`moved ${result.moved} messages back to ${queueUrl}${copies}\n`);
-  return 0;
+  return report(result, total, queueUrl, progress);
 });

@@ -6,7 +6,8 @@ import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { connectDatabase, readMaskingRing, readRecoveryRing } from './cli';
 import { databaseUrlFlag } from './preflight';
 import { countProgress } from './progress';
-import { countRowsToRekey, rekey } from './rekey';
+import { countRowsToRekey, type RekeyResult, rekey } from './rekey';
+import { functionUrlFlag, invokeOperations } from './remote';
 
 const HELP = `Usage: npm run rekey -- [options]
 
@@ -14,6 +15,9 @@ Re-keys rows masked with an older key to the masking ring's current key, from th
 PII. Resumable: a second run continues where the first stopped.
 
   --batch-size N             rows per UPDATE, 1..100000 (default 1000)
+  --function-url URL         run it in the operations function (the stack's OpsFunctionUrl),
+                             signed with your AWS credentials; no key or database flags
+                                                                             [OPS_FUNCTION_URL]
   --database-url URL         [DATABASE_URL, or DB_HOST/DB_NAME/DB_USER/DB_PASSWORD_SECRET_ID]
   --keys-file FILE           the keys file npm start wrote (local runs)      [KEYS_FILE]
   --masking-secret-id ID     the masking key ring in Secrets Manager         [MASKING_SECRET_ID]
@@ -25,6 +29,7 @@ runCommand('rekey', async () => {
   const args = parseCommandLine(HELP, {
     options: {
       'batch-size': { type: 'string' },
+      'function-url': { type: 'string', default: process.env.OPS_FUNCTION_URL || undefined },
       'database-url': { type: 'string', default: process.env.DATABASE_URL || undefined },
       'keys-file': { type: 'string', default: process.env.KEYS_FILE || undefined },
       'masking-secret-id': { type: 'string', default: process.env.MASKING_SECRET_ID },
@@ -39,6 +44,20 @@ runCommand('rekey', async () => {
     max: 100_000,
     fallback: 1000,
   });
+  const summary = (result: RekeyResult, keyId: string) =>
+    process.stdout.write(
+      `re-keyed ${result.rekeyed} rows to key "${keyId}" in ${result.batches} batches; ` +
+        `${result.withoutRecoveryData} rows on older keys have no recovery data and keep their tokens\n`,
+    );
+  const remote = functionUrlFlag(values['function-url']);
+  if (remote) {
+    const result = await invokeOperations<RekeyResult & { keyId: string }>(remote, {
+      command: 'rekey',
+      batchSize,
+    });
+    summary(result, result.keyId);
+    return 0;
+  }
   const sources = {
     keysFile: values['keys-file'],
     maskingSecretId: values['masking-secret-id'],
@@ -57,10 +76,7 @@ runCommand('rekey', async () => {
     });
     progress.show(result.rekeyed, true);
     progress.end();
-    process.stdout.write(
-      `re-keyed ${result.rekeyed} rows to key "${masking.current.id}" in ${result.batches} batches; ` +
-        `${result.withoutRecoveryData} rows on older keys have no recovery data and keep their tokens\n`,
-    );
+    summary(result, masking.current.id);
     return 0;
   } finally {
     await pool.end();

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { buildBundles } from '../../infra/build';
-import { WRITER_ROLE } from '../../lambda/db/roles';
+import { OPERATOR_ROLE, WRITER_ROLE } from '../../lambda/db/roles';
 import { type LocalPostgres, startLocalPostgres } from '../../lambda/local/postgres';
 
 declare module 'vitest' {
@@ -19,7 +19,7 @@ declare module 'vitest' {
   }
 }
 
-const MIGRATION_ROLES = ['login_queue_analyst', 'login_queue_recovery', WRITER_ROLE];
+const MIGRATION_ROLES = ['login_queue_analyst', 'login_queue_recovery', WRITER_ROLE, OPERATOR_ROLE];
 
 let server: LocalPostgres | undefined;
 let adminUrl = '';

@@ -33,12 +33,18 @@ async function asAdmin(sql: string): Promise<void> {
 
 const newPassword = () => randomBytes(18).toString('base64url');
 
-/** A login with exactly login_queue_writer's privileges on `db` (migrated first). */
-export async function createWriterLogin(db: TestDatabase): Promise<WriterLogin> {
+/**
+ * A login with exactly login_queue_writer's privileges on `db` (migrated first), or those of
+ * another of the migrations' login roles (`memberOf`, e.g. login_queue_operator).
+ */
+export async function createWriterLogin(
+  db: TestDatabase,
+  memberOf: string = WRITER_ROLE,
+): Promise<WriterLogin> {
   const role = `${inject('testRolePrefix')}${randomBytes(4).toString('hex')}`;
   let password = newPassword();
   await asAdmin(
-    `CREATE ROLE ${role} LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${password}' IN ROLE ${WRITER_ROLE}`,
+    `CREATE ROLE ${role} LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${password}' IN ROLE ${memberOf}`,
   );
   const url = () => {
     const u = new URL(db.url);

@@ -72,14 +72,17 @@ describe('key secrets', () => {
     }
   });
 
-  it('lets only the recovery operator role decrypt the recovery key, through Secrets Manager', () => {
-    expect(decrypters('RecoverySecretKey')).toEqual([roleId('RecoveryOperatorRole')]);
-    const [statement] = keyPolicy('RecoverySecretKey').filter(
-      (s) => principalRole(s) !== undefined,
+  it('lets only the recovery operator role and the operations function decrypt the recovery key, through Secrets Manager', () => {
+    expect(decrypters('RecoverySecretKey')).toEqual(
+      [roleId('OperationsServiceRole'), roleId('RecoveryOperatorRole')].sort(),
     );
-    const via = JSON.stringify(statement?.Condition?.StringEquals?.['kms:ViaService']);
-    expect(via).toContain('secretsmanager.eu-west-1.');
-    expect(via).toContain('AWS::URLSuffix');
+    for (const statement of keyPolicy('RecoverySecretKey').filter(
+      (s) => principalRole(s) !== undefined,
+    )) {
+      const via = JSON.stringify(statement.Condition?.StringEquals?.['kms:ViaService']);
+      expect(via).toContain('secretsmanager.eu-west-1.');
+      expect(via).toContain('AWS::URLSuffix');
+    }
   });
 
   it('never lets the function decrypt the recovery key or read the recovery secret', () => {
@@ -90,9 +93,13 @@ describe('key secrets', () => {
     expect(statements).not.toContain(resource('RecoveryKey', 'AWS::SecretsManager::Secret')[0]);
   });
 
-  it('lets the function and the recovery operator decrypt the masking key, and the initialiser only encrypt', () => {
+  it('lets the function, the operations function and the recovery operator decrypt the masking key, and the initialiser only encrypt', () => {
     expect(decrypters('MaskingSecretKey')).toEqual(
-      [roleId('HandlerServiceRole'), roleId('RecoveryOperatorRole')].sort(),
+      [
+        roleId('HandlerServiceRole'),
+        roleId('OperationsServiceRole'),
+        roleId('RecoveryOperatorRole'),
+      ].sort(),
     );
     const [init] = keyPolicy('MaskingSecretKey').filter(
       (s) => principalRole(s) === roleId('SecretInitServiceRole'),
@@ -101,7 +108,7 @@ describe('key secrets', () => {
   });
 
   it('lets the recovery operator role be assumed by the account unless operators are named', () => {
-    const [, role] = resource('RecoveryOperatorRole');
+    const [, role] = resource('RecoveryOperatorRole', 'AWS::IAM::Role');
     expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain(
       'arn:aws:iam::123456789012:root',
     );

@@ -54,11 +54,19 @@ const EXERCISED: Record<string, readonly [string, string]> = {
     'integration/cli.test.ts',
     'recovery:keygen writes the private ring mode 600 and prints the public key the function takes',
   ],
-  'npm run unmask -- \'k1:Jnv7WwqJnIv9…\' --reason "fraud case 42" --recovery-secret-id <RecoveryKeySecretArn>':
+  'npm run unmask -- \'k1:Jnv7WwqJnIv9…\' --reason "fraud case 42" --function-url <OpsFunctionUrl>':
     [
-      'integration/recovery.test.ts',
-      'prints the value on stdout and an audit line without it on stderr',
+      'integration/operations.test.ts',
+      'unmask runs in the function, signed with SigV4 for lambda, and the audit names the IAM caller',
     ],
+  'npm run dlq -- --peek --function-url <OpsFunctionUrl>': [
+    'integration/operations.test.ts',
+    'rekey, dlq --peek and redrive run in the function, with the URL from the flag or OPS_FUNCTION_URL',
+  ],
+  'npm run redrive -- --function-url <OpsFunctionUrl>': [
+    'integration/operations.test.ts',
+    'rekey, dlq --peek and redrive run in the function, with the URL from the flag or OPS_FUNCTION_URL',
+  ],
   'npm run dlq -- --peek --dlq-url <DeadLetterQueueUrl>': [
     'integration/cli.test.ts',
     'prints an environment with which every operator command works as printed',

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate } from '../../lambda/db/migrate';
 import { MIGRATIONS } from '../../lambda/db/migrations';
-import { WRITER_ROLE } from '../../lambda/db/roles';
+import { OPERATOR_ROLE, WRITER_ROLE } from '../../lambda/db/roles';
 import { localContext } from '../../lambda/local/bundle';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
@@ -133,7 +133,7 @@ describe('the function in the database', () => {
   });
 });
 
-describe('migration 3 on RDS', () => {
+describe('migrations 3 and 4 on RDS', () => {
   let db: TestDatabase | undefined;
   let createdRdsIam = false;
   afterAll(async () => {
@@ -141,7 +141,7 @@ describe('migration 3 on RDS', () => {
     await db?.drop();
   });
 
-  it('grants login_queue_writer the rds_iam role, which RDS needs for IAM authentication', async () => {
+  it('grants login_queue_writer and login_queue_operator the rds_iam role, which RDS needs for IAM authentication', async () => {
     // Arrange: RDS's rds_iam role, for the moment (roles are cluster-wide).
     const { rows } = await pipeline.db.pool.query(
       "SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam'",
@@ -154,10 +154,11 @@ describe('migration 3 on RDS', () => {
     // Act
     await migrate(db.pool);
     // Assert
-    const member = await db.pool.query("SELECT pg_has_role($1, 'rds_iam', 'MEMBER') AS member", [
-      WRITER_ROLE,
-    ]);
-    expect(member.rows[0].member).toBe(true);
+    const member = await db.pool.query(
+      "SELECT pg_has_role($1, 'rds_iam', 'MEMBER') AS writer, pg_has_role($2, 'rds_iam', 'MEMBER') AS operator",
+      [WRITER_ROLE, OPERATOR_ROLE],
+    );
+    expect(member.rows[0]).toEqual({ writer: true, operator: true });
   });
 });
 

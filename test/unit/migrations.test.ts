@@ -43,6 +43,8 @@ const RELEASED: Readonly<Record<number, string>> = {
   1: 'ce87f26ba2d92c204e7c140b53b6f5294e8b9fb5f83b6fdc57959f37c6d7e7df',
   2: '54d7eeb16a1a53eb1ad4227fd5ca4bfb606ab5d0f295d62cf2ab089932384249',
   3: 'ca33f6c77ff233c211a3f9dbd53fe5468346912a42a14e1577e1f8f2067014c8',
+  4: '7e400e1841a009cb6a5aaba4221579eafef1690c813a09ef66b9945154073b26',
+  5: '9a26ba60e184d7175f2385635e0c69839e44761785b8298a6c1533767dabb3fd',
 };
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

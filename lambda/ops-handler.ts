@@ -1,0 +1,51 @@
+/**
+ * Lambda entry point of the operations function: unmask, rekey, DLQ peek and redrive, called
+ * through its function URL (AuthType AWS_IAM) by the operator role (lambda/ops/operations.ts).
+ * Dependencies are built once per container; key rings are read per request.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import { loadOperationsConfig } from './config';
+import { endPool } from './db/pool';
+import { parseKeyRing } from './key-ring';
+import { createOperations } from './ops/operations';
+import type { OperationsEvent } from './ops/requests';
+import { parseRecoveryRing } from './recovery';
+import { createDatabasePool, sqsClient } from './runtime';
+import { getSecretString } from './secrets';
+import { createLogger } from './telemetry';
+
+const config = loadOperationsConfig();
+const logger = createLogger();
+const secrets = new SecretsManagerClient({});
+const pool = createDatabasePool(config.database, {
+  // rekey's batches; the function's own timeout bounds the whole run.
+  queryTimeoutMs: 300_000,
+  secretTtlMs: 0,
+  logger,
+  secrets,
+});
+const operations = createOperations({
+  pool,
+  recoveryRing: async () =>
+    parseRecoveryRing(await getSecretString(secrets, config.recoverySecretId)),
+  maskingRing: async () => parseKeyRing(await getSecretString(secrets, config.maskingSecretId)),
+  sqs: sqsClient(),
+  queues: { dlqUrl: config.deadLetterQueueUrl, queueUrl: config.sourceQueueUrl },
+  // The CLI's audit line, on stderr (the function's log): who, when, which token, why.
+  audit: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
+  onFailure: (command, error) =>
+    logger.error('operation failed', {
+      command,
+      errorName: error.name,
+      errorMessage: error.message,
+    }),
+});
+
+export const handler = (event: OperationsEvent, context: Context) => {
+  logger.addContext(context);
+  return operations(event);
+};
+
+/** Ends the container's database pool. Lambda never calls it; local runs do before stopping their database. */
+export const close = (): Promise<void> => endPool(pool);

@@ -1,0 +1,152 @@
+/**
+ * The operations function's core: unmask, rekey, DLQ peek and redrive on request, each through
+ * the same code the CLI runs locally (recover.ts, rekey.ts, dead-letters.ts). The caller is the
+ * IAM identity Lambda verified at the function URL; every unmask, recovered or refused, leaves
+ * an audit line (never the value), and a recovery also an audit row naming that identity.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { Pool } from 'pg';
+import { UnauthenticatedError } from '../errors';
+import type { KeyRing } from '../key-ring';
+import { queueDepth } from '../local/event-source';
+import { signMarker } from '../redrive-marker';
+import { peekDeadLetters, redrive } from './dead-letters';
+import { queueArnOf } from './preflight';
+import { recoverToken } from './recover';
+import { rekey } from './rekey';
+import {
+  type Caller,
+  callerOf,
+  type OperationRequest,
+  type OperationsEvent,
+  parseRequest,
+} from './requests';
+
+export interface OperationsDeps {
+  readonly pool: Pool;
+  /** Read for each request that needs it (never kept between requests). */
+  readonly recoveryRing: () => Promise<ReadonlyMap<string, KeyObject>>;
+  readonly maskingRing: () => Promise<KeyRing>;
+  readonly sqs: SQSClient;
+  readonly queues: { readonly dlqUrl: string; readonly queueUrl: string };
+  /** One audit line (stderr in Lambda, as the CLI writes it). */
+  readonly audit: (entry: Record<string, unknown>) => void;
+  /** Failures that are not the caller's: name and message, never a request body. */
+  readonly onFailure: (command: string | undefined, error: Error) => void;
+}
+
+export interface OperationsResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+const reply = (statusCode: number, body: unknown): OperationsResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+// Client faults, answered with their message; anything else is a 500 without details.
+const STATUS: Readonly<Record<string, number>> = {
+  RequestError: 400,
+  UnauthenticatedError: 403,
+  RecoveryError: 422,
+};
+
+/** The command and token a body names, for the audit line of a refused request. */
+function claimed(event: OperationsEvent): { command?: string; token?: string; reason?: string } {
+  try {
+    const raw = event.isBase64Encoded
+      ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
+      : (event.body ?? '');
+    const { command, token, reason } = JSON.parse(raw) as Record<string, unknown>;
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    return { command: text(command), token: text(token), reason: text(reason) };
+  } catch {
+    return {};
+  }
+}
+
+/** Handles one function URL request; never throws (every outcome is a response). */
+export function createOperations(deps: OperationsDeps) {
+  const perform = async (request: OperationRequest, caller: Caller): Promise<unknown> => {
+    switch (request.command) {
+      case 'unmask': {
+        const { token, reason } = request;
+        const recovered = await recoverToken(deps.pool, token, await deps.recoveryRing(), {
+          operator: caller.arn,
+          reason,
+        });
+        deps.audit({
+          audit: 'unmask',
+          at: new Date().toISOString(),
+          operator: caller.arn,
+          token,
+          reason,
+          outcome: 'recovered',
+          field: recovered.field,
+          messageId: recovered.messageId,
+          recoveryKeyId: recovered.recoveryKeyId,
+        });
+        return { ...recovered, operator: caller.arn };
+      }
+      case 'rekey': {
+        const masking = await deps.maskingRing();
+        const result = await rekey(deps.pool, masking, await deps.recoveryRing(), {
+          batchSize: request.batchSize,
+        });
+        return { ...result, keyId: masking.current.id };
+      }
+      case 'dlq-peek':
+        return peekDeadLetters(deps.sqs, deps.queues.dlqUrl);
+      case 'redrive': {
+        const { dlqUrl, queueUrl } = deps.queues;
+        const ring = await deps.maskingRing();
+        const [dlqArn, queueArn, total] = await Promise.all([
+          queueArnOf(deps.sqs, 'SQS', dlqUrl),
+          queueArnOf(deps.sqs, 'SQS', queueUrl),
+          queueDepth(deps.sqs, dlqUrl),
+        ]);
+        const result = await redrive(
+          deps.sqs,
+          { dlqUrl, dlqArn, queueUrl, queueArn },
+          { sign: (id) => signMarker(ring.current, id) },
+        );
+        return { ...result, total, queueUrl };
+      }
+    }
+  };
+
+  return async (event: OperationsEvent): Promise<OperationsResponse> => {
+    let caller: Caller | undefined;
+    let command: string | undefined;
+    try {
+      caller = callerOf(event);
+      const request = parseRequest(event);
+      command = request.command;
+      return reply(200, await perform(request, caller));
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      const status = STATUS[failure.name];
+      const asked = claimed(event);
+      if (asked.command === 'unmask' || failure instanceof UnauthenticatedError) {
+        deps.audit({
+          audit: asked.command ?? 'operations',
+          at: new Date().toISOString(),
+          operator: caller?.arn ?? 'unverified',
+          token: asked.token,
+          reason: asked.reason,
+          outcome: 'refused',
+          error: failure.message,
+        });
+      }
+      if (status !== undefined) return reply(status, { error: failure.message });
+      deps.onFailure(command ?? asked.command, failure);
+      return reply(500, {
+        error: `the operation failed (${failure.name}); see the function's log`,
+      });
+    }
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * What the operations function accepts: a function URL request (POST, JSON body) whose caller
+ * Lambda verified with SigV4 (AuthType AWS_IAM). Pure: parses, never performs.
+ */
+import { RequestError, UnauthenticatedError } from '../errors';
+
+/** The operations the function performs, one per request. */
+export type OperationRequest =
+  | { readonly command: 'unmask'; readonly token: string; readonly reason: string }
+  | { readonly command: 'rekey'; readonly batchSize: number }
+  | { readonly command: 'dlq-peek' }
+  | { readonly command: 'redrive' };
+
+/** The parts of a function URL event this function reads (aws-lambda's types, narrowed). */
+export interface OperationsEvent {
+  readonly body?: string;
+  readonly isBase64Encoded?: boolean;
+  readonly requestContext?: {
+    readonly http?: { readonly method?: string };
+    readonly authorizer?: {
+      readonly iam?: { readonly userArn?: string; readonly accountId?: string };
+    };
+  };
+}
+
+/** The caller Lambda authenticated, as the function URL reports it. */
+export interface Caller {
+  readonly arn: string;
+  readonly accountId: string | undefined;
+}
+
+/**
+ * The verified IAM caller of a function URL request. A direct Invoke (or any event not from
+ * an AWS_IAM function URL) has no `requestContext.authorizer.iam`: UnauthenticatedError.
+ */
+export function callerOf(event: OperationsEvent): Caller {
+  const iam = event.requestContext?.authorizer?.iam;
+  const arn = iam?.userArn;
+  if (typeof arn !== 'string' || !arn.startsWith('arn:')) {
+    throw new UnauthenticatedError(
+      'no verified IAM caller: call the function URL (AuthType AWS_IAM), not the function',
+    );
+  }
+  return { arn, accountId: iam?.accountId };
+}
+
+const text = (value: unknown, field: string): string => {
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new RequestError(`"${field}" is required (a non-empty string)`);
+  return value;
+};
+
+/** Parses the request body. Throws RequestError naming the problem (never echoing values). */
+export function parseRequest(event: OperationsEvent): OperationRequest {
+  const method = event.requestContext?.http?.method;
+  if (method !== undefined && method !== 'POST')
+    throw new RequestError(`use POST with a JSON body, not ${method}`);
+  const raw = event.isBase64Encoded
+    ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
+    : (event.body ?? '');
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new RequestError('the body is not JSON');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new RequestError('the body must be a JSON object with a "command"');
+  const fields = body as Record<string, unknown>;
+  switch (fields.command) {
+    case 'unmask':
+      return {
+        command: 'unmask',
+        token: text(fields.token, 'token'),
+        reason: text(fields.reason, 'reason'),
+      };
+    case 'rekey': {
+      const size = fields.batchSize ?? 1000;
+      if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 100_000)
+        throw new RequestError('"batchSize" must be an integer from 1 to 100000');
+      return { command: 'rekey', batchSize: size };
+    }
+    case 'dlq-peek':
+    case 'redrive':
+      return { command: fields.command };
+    default:
+      throw new RequestError('"command" must be one of unmask, rekey, dlq-peek, redrive');
+  }
+}

@@ -1,0 +1,417 @@
+/**
+ * The operations function (the shipped ops bundle) against real PostgreSQL, logged in as a
+ * member of login_queue_operator, with SQS over fauxqs; and the operator commands'
+ * --function-url path, through a local server that plays the function URL.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { OPERATOR_ROLE } from '../../lambda/db/roles';
+import { type BundleModule, loadBundleModule, localContext } from '../../lambda/local/bundle';
+import { generateRecoveryKeyPair } from '../../lambda/recovery';
+import { snapshotEnv } from '../helpers/env';
+import {
+  type FunctionUrlResponse,
+  functionUrlEvent,
+  type LocalFunctionUrl,
+  startFunctionUrl,
+} from '../helpers/function-url';
+import { type Pipeline, startPipeline } from '../helpers/pipeline';
+import { sqsClientFor } from '../helpers/queues';
+import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
+import { createWriterLogin, type WriterLogin } from '../helpers/writer';
+
+type OpsHandler = (event: object, context: object) => Promise<FunctionUrlResponse>;
+
+const env = snapshotEnv();
+const recovery = generateRecoveryKeyPair('r1');
+const ALICE = 'arn:aws:sts::123456789012:assumed-role/RecoveryOperatorRole/alice';
+let pipeline: Pipeline;
+let operator: WriterLogin;
+let ops: BundleModule<OpsHandler> & { env: Record<string, string> };
+let stderr: string[];
+
+beforeAll(async () => {
+  pipeline = await startPipeline(() => ({ RECOVERY_PUBLIC_KEY: recovery.publicKey }));
+  const { aws, db } = pipeline;
+  const recoverySecretArn = aws.secretsManager.put('login-queue/recovery-key', recovery.secret);
+  operator = await createWriterLogin(db, OPERATOR_ROLE);
+  const opsEnv = {
+    ...aws.awsEnv,
+    DATABASE_URL: operator.url,
+    MASKING_SECRET_ID: aws.maskingSecretArn,
+    RECOVERY_SECRET_ID: recoverySecretArn,
+    DLQ_URL: aws.dlqUrl,
+    SOURCE_QUEUE_URL: aws.queueUrl,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  };
+  ops = { ...loadBundleModule<OpsHandler>(opsEnv, 'ops'), env: opsEnv };
+});
+
+afterAll(async () => {
+  await ops?.close();
+  await pipeline?.stop();
+  await operator?.drop();
+  env.restore();
+});
+
+beforeEach(async () => {
+  pipeline.aws.secretsManager.put('login-queue/masking-key', maskingSecret('k1'));
+  await pipeline.reset();
+  await pipeline.db.pool.query('TRUNCATE pii_recovery_audit');
+  stderr = [];
+  const write = process.stderr.write.bind(process.stderr);
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk, ...rest) => {
+    stderr.push(String(chunk));
+    return write(chunk as string, ...(rest as []));
+  });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const invoke = async (event: object) => {
+  const response = await ops.handler(event, localContext('login-queue-ops'));
+  return { status: response.statusCode, body: JSON.parse(response.body) };
+};
+const auditLines = () =>
+  stderr
+    .flatMap((chunk) => chunk.split('\n'))
+    .filter((line) => line.startsWith('{"audit"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+const auditRows = async () =>
+  (await pipeline.db.pool.query('SELECT operator, token, field, reason FROM pii_recovery_audit'))
+    .rows;
+const ipTokenOf = async (userId: string) => {
+  const { rows } = await pipeline.db.pool.query(
+    'SELECT masked_ip FROM user_logins WHERE user_id = $1',
+    [userId],
+  );
+  return rows[0].masked_ip as string;
+};
+
+describe('unmask in the operations function', () => {
+  it('returns the value to the verified IAM caller and records that caller as the operator', async () => {
+    // Arrange
+    await pipeline.handler(
+      sqsEvent([loginBody({ user_id: 'ann', ip: '203.0.113.77' })]),
+      localContext(),
+    );
+    const token = await ipTokenOf('ann');
+    // Act
+    const { status, body } = await invoke(
+      functionUrlEvent({ command: 'unmask', token, reason: 'fraud case 9', operator: 'forged' }),
+    );
+    // Assert
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ field: 'ip', value: '203.0.113.77', operator: ALICE });
+    expect(await auditRows()).toEqual([
+      { operator: ALICE, token, field: 'ip', reason: 'fraud case 9' },
+    ]);
+    expect(auditLines()).toEqual([
+      expect.objectContaining({ operator: ALICE, token, outcome: 'recovered' }),
+    ]);
+    expect(stderr.join('')).not.toContain('203.0.113.77');
+  });
+
+  it('refuses an unmask without a reason (400), audits the refusal on stderr and writes no row', async () => {
+    await pipeline.handler(sqsEvent([loginBody({ user_id: 'ben' })]), localContext());
+    const token = await ipTokenOf('ben');
+    const { status, body } = await invoke(functionUrlEvent({ command: 'unmask', token }));
+    expect(status).toBe(400);
+    expect(body.error).toBe('"reason" is required (a non-empty string)');
+    expect(auditLines()).toEqual([
+      expect.objectContaining({ audit: 'unmask', operator: ALICE, token, outcome: 'refused' }),
+    ]);
+    expect(await auditRows()).toEqual([]);
+  });
+
+  it('refuses an unknown token (422) and audits the refusal', async () => {
+    const { status, body } = await invoke(
+      functionUrlEvent({ command: 'unmask', token: 'k1:unknown', reason: 'case 1' }),
+    );
+    expect(status).toBe(422);
+    expect(body.error).toMatch(/no row with recovery data holds this token/);
+    expect(auditLines()).toEqual([
+      expect.objectContaining({ token: 'k1:unknown', reason: 'case 1', outcome: 'refused' }),
+    ]);
+    expect(await auditRows()).toEqual([]);
+  });
+
+  it('refuses an event without a verified IAM identity (a direct invoke) with 403, whatever the body claims', async () => {
+    await pipeline.handler(sqsEvent([loginBody({ user_id: 'cid' })]), localContext());
+    const token = await ipTokenOf('cid');
+    const request = { command: 'unmask', token, reason: 'r', operator: ALICE };
+    for (const event of [
+      functionUrlEvent(request, null),
+      request,
+      { body: JSON.stringify(request), requestContext: { authorizer: { iam: { userArn: '' } } } },
+    ]) {
+      const { status, body } = await invoke(event);
+      expect(status).toBe(403);
+      expect(body.error).toMatch(/no verified IAM caller/);
+    }
+    expect(await auditRows()).toEqual([]);
+    expect(auditLines().map((line) => line.operator)).toEqual([
+      'unverified',
+      'unverified',
+      'unverified',
+    ]);
+  });
+
+  it.each([
+    ['a body that is not JSON', 'not json', /not JSON/],
+    ['an unknown command', { command: 'drop-everything' }, /"command" must be one of/],
+    ['a batch size out of range', { command: 'rekey', batchSize: 0 }, /"batchSize"/],
+  ])('answers %s with 400 and a message', async (_, request, message) => {
+    const { status, body } = await invoke(functionUrlEvent(request));
+    expect(status).toBe(400);
+    expect(body.error).toMatch(message);
+  });
+});
+
+describe('a failure in the operations function', () => {
+  it('answers 500 naming only the error, when a key ring cannot be read', async () => {
+    // Arrange: a container whose recovery secret id names no secret.
+    await pipeline.handler(sqsEvent([loginBody({ user_id: 'fay' })]), localContext());
+    const token = await ipTokenOf('fay');
+    const broken = loadBundleModule<OpsHandler>(
+      { ...ops.env, RECOVERY_SECRET_ID: 'login-queue/no-such-secret' },
+      'ops',
+    );
+    try {
+      // Act
+      const response = await broken.handler(
+        functionUrlEvent({ command: 'unmask', token, reason: 'case 5' }),
+        localContext('login-queue-ops'),
+      );
+      // Assert
+      expect(response.statusCode).toBe(500);
+      expect(JSON.parse(response.body)).toEqual({
+        error: "the operation failed (ConfigError); see the function's log",
+      });
+      expect(auditLines()).toEqual([
+        expect.objectContaining({
+          token,
+          outcome: 'refused',
+          error: expect.stringMatching(/no-such-secret/),
+        }),
+      ]);
+      expect(await auditRows()).toEqual([]);
+    } finally {
+      await broken.close();
+    }
+  });
+});
+
+describe('rekey, DLQ peek and redrive in the operations function', () => {
+  it('re-keys rows to the current masking key as login_queue_operator', async () => {
+    // Arrange: rows on k1, then k2 made current.
+    await pipeline.handler(
+      sqsEvent(['r1', 'r2', 'r3'].map((u) => loginBody({ user_id: u }))),
+      localContext(),
+    );
+    const rotated = JSON.stringify({
+      ...JSON.parse(maskingSecret('k1')),
+      ...JSON.parse(maskingSecret('k2')),
+      current: 'k2',
+    });
+    pipeline.aws.secretsManager.put('login-queue/masking-key', rotated);
+    // Act
+    const { status, body } = await invoke(functionUrlEvent({ command: 'rekey', batchSize: 2 }));
+    // Assert
+    expect(status).toBe(200);
+    expect(body).toEqual({ rekeyed: 3, batches: 2, withoutRecoveryData: 0, keyId: 'k2' });
+    const { rows } = await pipeline.db.pool.query('SELECT DISTINCT key_id FROM user_logins');
+    expect(rows).toEqual([{ key_id: 'k2' }]);
+  });
+
+  it('peeks at the dead letters without consuming them, and redrives them with signed markers', async () => {
+    // Arrange: two invalid messages, dead-lettered by the pipeline's handler.
+    await pipeline.handler(sqsEvent(['not json', '{}']), localContext());
+    // Act
+    const peek = await invoke(functionUrlEvent({ command: 'dlq-peek' }));
+    const again = await invoke(functionUrlEvent({ command: 'dlq-peek' }));
+    const moved = await invoke(functionUrlEvent({ command: 'redrive' }));
+    // Assert
+    expect(peek.status).toBe(200);
+    expect(peek.body.total).toBe(2);
+    expect(again.body.total).toBe(2);
+    expect(moved.body).toMatchObject({
+      method: 'receive-send-delete',
+      moved: 2,
+      total: 2,
+      queueUrl: pipeline.aws.queueUrl,
+    });
+    expect((await invoke(functionUrlEvent({ command: 'dlq-peek' }))).body.total).toBe(0);
+    const back = await sqsClientFor(pipeline.aws.sqsEndpoint).send(
+      new ReceiveMessageCommand({
+        QueueUrl: pipeline.aws.queueUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    expect(back.Messages?.map((m) => m.Body).sort()).toEqual(['not json', '{}'].sort());
+    for (const message of back.Messages ?? []) {
+      expect(message.MessageAttributes?.SourceMessageSignature?.StringValue).toMatch(/^k1:/);
+    }
+  });
+});
+
+describe('login_queue_operator in the database', () => {
+  it('holds UPDATE on the token columns and key_id, and reads through login_queue_recovery', async () => {
+    const { rows } = await pipeline.db.pool.query(
+      `SELECT privilege_type, string_agg(column_name, ',' ORDER BY column_name) AS columns
+         FROM information_schema.column_privileges WHERE grantee = $1 GROUP BY 1`,
+      [OPERATOR_ROLE],
+    );
+    expect(rows).toEqual([
+      { privilege_type: 'UPDATE', columns: 'key_id,masked_device_id,masked_ip' },
+    ]);
+    const member = await pipeline.db.pool.query(
+      "SELECT pg_has_role($1, 'login_queue_recovery', 'MEMBER') AS m, rolsuper, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = $1",
+      [OPERATOR_ROLE],
+    );
+    expect(member.rows).toEqual([
+      { m: true, rolsuper: false, rolcreaterole: false, rolcanlogin: true },
+    ]);
+  });
+
+  it.each([
+    ['delete rows', 'DELETE FROM user_logins'],
+    ['truncate the table', 'TRUNCATE user_logins'],
+    ['write user_id', "UPDATE user_logins SET user_id = 'forged'"],
+    ['write the sealed PII', 'UPDATE user_logins SET pii_sealed = NULL'],
+    ['write recovery_key_id', "UPDATE user_logins SET recovery_key_id = 'r9'"],
+    ['insert rows', "INSERT INTO user_logins (message_id) VALUES ('forged')"],
+    ['rewrite the audit trail', "UPDATE pii_recovery_audit SET operator = 'someone else'"],
+    ['delete the audit trail', 'DELETE FROM pii_recovery_audit'],
+    ['create a table', 'CREATE TABLE stolen (a int)'],
+    ['drop the table', 'DROP TABLE user_logins'],
+    ['add a column', 'ALTER TABLE user_logins ADD COLUMN extra int'],
+    ['create a role', 'CREATE ROLE intruder'],
+  ])('cannot %s', async (_, sql) => {
+    await pipeline.handler(sqsEvent([loginBody()]), localContext());
+    const client = new pg.Client(operator.url);
+    await client.connect();
+    try {
+      await expect(client.query(sql)).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await client.end();
+    }
+    expect(await pipeline.db.count()).toBe(1);
+  });
+});
+
+describe('the operator commands with --function-url', () => {
+  const KEY = 'AKIDOPERATOR';
+  let url: LocalFunctionUrl;
+  beforeAll(async () => {
+    url = await startFunctionUrl((event, context) => ops.handler(event, context), localContext(), {
+      [KEY]: ALICE,
+    });
+  });
+  afterAll(() => url?.stop());
+
+  // Only the caller's AWS settings: no database, no key ring, no queue URL.
+  const run = (script: string, args: string[], accessKey = KEY) =>
+    promisify(execFile)('node', ['--import', 'tsx', script, ...args], {
+      env: {
+        PATH: process.env.PATH,
+        AWS_ACCESS_KEY_ID: accessKey,
+        AWS_SECRET_ACCESS_KEY: 'local-secret',
+        AWS_REGION: 'us-east-1',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        OPS_FUNCTION_URL: url.url,
+      },
+    });
+
+  it('unmask runs in the function, signed with SigV4 for lambda, and the audit names the IAM caller', async () => {
+    // Arrange
+    await pipeline.handler(
+      sqsEvent([loginBody({ user_id: 'dora', ip: '192.0.2.201' })]),
+      localContext(),
+    );
+    const token = await ipTokenOf('dora');
+    // Act
+    const { stdout, stderr: err } = await run('lambda/ops/unmask-cli.ts', [
+      token,
+      '--reason',
+      'legal request 12',
+      '--function-url',
+      url.url,
+    ]);
+    // Assert
+    expect(stdout).toBe('192.0.2.201\n');
+    const line = JSON.parse(err.trim().split('\n').pop() ?? '{}');
+    expect(line).toMatchObject({ audit: 'unmask', operator: ALICE, token, outcome: 'recovered' });
+    expect(err).not.toContain('192.0.2.201');
+    const seen = url.requests.at(-1);
+    expect(seen?.method).toBe('POST');
+    expect(String(seen?.headers.authorization)).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDOPERATOR\/\d{8}\/us-east-1\/lambda\/aws4_request, SignedHeaders=[^,]*host[^,]*x-amz-date/,
+    );
+    expect(seen?.headers['x-amz-content-sha256'] ?? seen?.headers['x-amz-date']).toBeDefined();
+    expect(await auditRows()).toEqual([
+      { operator: ALICE, token, field: 'ip', reason: 'legal request 12' },
+    ]);
+  });
+
+  it('rekey, dlq --peek and redrive run in the function, with the URL from the flag or OPS_FUNCTION_URL', async () => {
+    await pipeline.handler(sqsEvent(['not json', loginBody({ user_id: 'eve' })]), localContext());
+    pipeline.aws.secretsManager.put(
+      'login-queue/masking-key',
+      JSON.stringify({
+        ...JSON.parse(maskingSecret('k1')),
+        ...JSON.parse(maskingSecret('k2')),
+        current: 'k2',
+      }),
+    );
+    const rekeyed = await run('lambda/ops/rekey-cli.ts', []);
+    expect(rekeyed.stdout).toBe(
+      're-keyed 1 rows to key "k2" in 1 batches; 0 rows on older keys have no recovery data and keep their tokens\n',
+    );
+    const peek = await run('lambda/ops/dlq-cli.ts', ['--peek', '--function-url', url.url]);
+    expect(JSON.parse(peek.stdout)).toMatchObject({ total: 1 });
+    const moved = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--function-url', url.url]);
+    expect(moved.stdout).toBe(`moved 1 messages back to ${pipeline.aws.queueUrl}\n`);
+  });
+
+  it('unmask of an unknown token exits 1 with the reason, audited as refused', async () => {
+    const refused = run('lambda/ops/unmask-cli.ts', ['k1:unknown', '--reason', 'case 8']);
+    await expect(refused).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/no row with recovery data holds this token/),
+    });
+    const err = await refused.catch((error: { stderr: string }) => error.stderr);
+    const line = JSON.parse(
+      String(err)
+        .trim()
+        .split('\n')
+        .find((l) => l.startsWith('{')) ?? '{}',
+    );
+    expect(line).toMatchObject({ audit: 'unmask', token: 'k1:unknown', outcome: 'refused' });
+    expect(await auditRows()).toEqual([]);
+  });
+
+  it('fails with exit 1 and the answer when the function URL refuses the signer', async () => {
+    const refused = run('lambda/ops/dlq-cli.ts', ['--peek'], 'AKIDSTRANGER');
+    await expect(refused).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/answered 403: Forbidden/),
+    });
+  });
+
+  it('refuses --operator with --function-url: the operator is the IAM identity', async () => {
+    const forged = run('lambda/ops/unmask-cli.ts', ['k1:x', '--reason', 'r', '--operator', 'bob']);
+    await expect(forged).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--operator cannot be given with --function-url/),
+    });
+    expect(await auditRows()).toEqual([]);
+  });
+});
