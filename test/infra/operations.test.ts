@@ -108,7 +108,8 @@ describe('functions in production', () => {
     ) as Resource[];
 
   it('enable source maps, log JSON at INFO, and take Powertools settings from its variables', () => {
-    expect(ours()).toHaveLength(3);
+    // The handler, the migration, SecretInit and the operations function.
+    expect(ours()).toHaveLength(4);
     for (const fn of ours()) {
       const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> })
         .Variables;
@@ -131,7 +132,7 @@ describe('functions in production', () => {
         Properties: { LoggingConfig: { LogGroup: Match.anyValue() } },
       }),
     ) as Resource[];
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(4);
     for (const fn of functions) expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
   });
 

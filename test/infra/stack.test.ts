@@ -20,7 +20,11 @@ const only = (template: Template, type: string): [string, Resource] => {
 const handlerOf = (template: Template): [string, Resource] => {
   const found = Object.entries(
     template.findResources('AWS::Lambda::Function', {
-      Properties: { Environment: { Variables: { DLQ_URL: Match.anyValue() } } },
+      Properties: {
+        Environment: {
+          Variables: { DLQ_URL: Match.anyValue(), RECOVERY_SECRET_ID: Match.absent() },
+        },
+      },
     }),
   ) as [string, Resource][];
   expect(found).toHaveLength(1);
@@ -212,21 +216,23 @@ describe('masking key', () => {
     ]);
   });
 
-  it('can be read by the handler, scoped to the secrets it needs and nothing else', () => {
-    const statements = Object.values(aws.findResources('AWS::IAM::Policy'))
-      .flatMap(
-        (policy) =>
-          (policy as Resource).Properties.PolicyDocument as {
-            Statement: { Action: string | string[]; Resource: unknown }[];
-          },
-      )
-      .flatMap((doc) => doc.Statement);
-    const reads = statements.filter((s) =>
-      [s.Action].flat().includes('secretsmanager:GetSecretValue'),
+  it('can be read by the handler and the operations function, scoped to the secrets they need and nothing else', () => {
+    const policies = Object.values(aws.findResources('AWS::IAM::Policy')) as Resource[];
+    const reads = policies.flatMap((policy) =>
+      (
+        policy.Properties.PolicyDocument as {
+          Statement: { Action: string | string[]; Resource: unknown }[];
+        }
+      ).Statement.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue')).map(
+        (statement) => ({ roles: JSON.stringify(policy.Properties.Roles), statement }),
+      ),
     );
-    const maskingReaders = reads.filter((s) => JSON.stringify(s.Resource).includes('MaskingKey'));
-    expect(maskingReaders).toHaveLength(1);
-    for (const read of reads) expect(JSON.stringify(read.Resource)).not.toContain('*');
+    const maskingReaders = reads
+      .filter(({ statement }) => JSON.stringify(statement.Resource).includes('MaskingKey'))
+      .map(({ roles }) => /"(Handler|Operations)ServiceRole/.exec(roles)?.[1]);
+    expect(maskingReaders.sort()).toEqual(['Handler', 'Operations']);
+    for (const { statement } of reads)
+      expect(JSON.stringify(statement.Resource)).not.toContain('*');
   });
 });
 
