@@ -67,7 +67,16 @@ const LOCAL_AWS = {
 describe('every command', () => {
   it('is found among the npm scripts', () => {
     expect(scripts.sort()).toEqual(
-      ['dlq', 'invoke', 'recovery:keygen', 'redrive', 'rekey', 'start', 'unmask'].sort(),
+      [
+        'dlq',
+        'invoke',
+        'maintain',
+        'recovery:keygen',
+        'redrive',
+        'rekey',
+        'start',
+        'unmask',
+      ].sort(),
     );
   });
 
