@@ -59,15 +59,10 @@ runCommand('unmask', async () => {
     process.stderr.write(
       `${JSON.stringify({ audit: 'unmask', at: new Date().toISOString(), operator, token, reason, outcome, ...more })}\n`,
     );
-  if (remote) {
-    operator = `IAM caller at ${remote.url.origin}`;
+  // Prints the value and audits the outcome, recovered or refused (never the value).
+  const answer = async (recover: () => Promise<Recovered>): Promise<number> => {
     try {
-      const recovered = await invokeOperations<Recovered & { operator: string }>(remote, {
-        command: 'unmask',
-        token,
-        reason,
-      });
-      operator = recovered.operator;
+      const recovered = await recover();
       audit('recovered', {
         field: recovered.field,
         messageId: recovered.messageId,
@@ -79,6 +74,18 @@ runCommand('unmask', async () => {
       audit('refused', { error: error instanceof Error ? error.message : String(error) });
       throw error;
     }
+  };
+  if (remote) {
+    operator = `IAM caller at ${remote.url.origin}`;
+    return answer(async () => {
+      const recovered = await invokeOperations<Recovered & { operator: string }>(remote, {
+        command: 'unmask',
+        token,
+        reason,
+      });
+      operator = recovered.operator;
+      return recovered;
+    });
   }
   const ring = await readRecoveryRing({
     keysFile: values['keys-file'],
@@ -86,17 +93,7 @@ runCommand('unmask', async () => {
   });
   const pool = await connectDatabase(databaseUrl);
   try {
-    const recovered = await recoverToken(pool, token, ring, { operator, reason });
-    audit('recovered', {
-      field: recovered.field,
-      messageId: recovered.messageId,
-      recoveryKeyId: recovered.recoveryKeyId,
-    });
-    process.stdout.write(`${recovered.value}\n`);
-    return 0;
-  } catch (error) {
-    audit('refused', { error: error instanceof Error ? error.message : String(error) });
-    throw error;
+    return await answer(() => recoverToken(pool, token, ring, { operator, reason }));
   } finally {
     await pool.end();
   }
