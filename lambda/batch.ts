@@ -91,58 +91,78 @@ export function createBatchProcessor(deps: BatchDependencies) {
     const onUnverified = (messageId: string) => unverified.push(messageId);
     const identity = (record: SQSRecord, keys: KeyRing) =>
       recordIdentity(record, keys, onUnverified);
-    for (const record of records) {
-      const parsed = parseLoginEvent(record.body);
-      if (parsed.ok) {
-        valid.push({ record, event: parsed.event });
-        continue;
+    // Records are parsed as the rows are produced, so the first rows reach PostgreSQL before
+    // the last bodies are parsed. parseNext() parses up to the next valid record.
+    let parsedUpTo = 0;
+    const parseNext = (): Valid | undefined => {
+      while (parsedUpTo < records.length) {
+        const record = records[parsedUpTo++] as SQSRecord;
+        const parsed = parseLoginEvent(record.body);
+        if (parsed.ok) {
+          const item = { record, event: parsed.event };
+          valid.push(item);
+          return item;
+        }
+        const { reason, detail } = parsed.rejection;
+        rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
+        invalid.push({ record, reason, detail });
       }
-      const { reason, detail } = parsed.rejection;
-      rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
-      invalid.push({ record, reason, detail });
-    }
+      return undefined;
+    };
 
     const failures = new Set<string>();
-    // Invalid records go to the DLQ while the valid ones are written. Without the key ring
-    // (Secrets Manager down) they go without a redrive marker: a redrive is then a new message.
-    const invalidSent = (async () => {
-      if (invalid.length === 0) return 0;
-      const keys = await ring.catch(() => undefined);
-      const items = invalid.map(({ record, reason, detail }): DeadLetterItem => {
-        const source = keys
-          ? identity(record, keys)
-          : { messageId: record.messageId, sentTimestamp: record.attributes?.SentTimestamp };
-        return {
-          messageId: record.messageId,
-          sourceMessageId: source.messageId,
-          sourceSentTimestamp: source.sentTimestamp,
-          marker: keys && signMarker(keys.current, source.messageId, source.sentTimestamp),
-          body: record.body,
-          reason,
-          detail,
-        };
-      });
-      return deadLetter(items, failures);
-    })();
+    // Invalid records go to the DLQ once every record is parsed, while the COPY finishes.
+    // Without the key ring (Secrets Manager down) they go without a redrive marker: a
+    // redrive is then a new message.
+    let invalidSent: Promise<number> | undefined;
+    const sendInvalid = (): Promise<number> => {
+      while (parseNext() !== undefined);
+      invalidSent ??= (async () => {
+        if (invalid.length === 0) return 0;
+        const keys = await ring.catch(() => undefined);
+        const items = invalid.map(({ record, reason, detail }): DeadLetterItem => {
+          const source = keys
+            ? identity(record, keys)
+            : { messageId: record.messageId, sentTimestamp: record.attributes?.SentTimestamp };
+          return {
+            messageId: record.messageId,
+            sourceMessageId: source.messageId,
+            sourceSentTimestamp: source.sentTimestamp,
+            marker: keys && signMarker(keys.current, source.messageId, source.sentTimestamp),
+            body: record.body,
+            reason,
+            detail,
+          };
+        });
+        return deadLetter(items, failures);
+      })();
+      return invalidSent;
+    };
 
     let written = 0;
     let duplicates = 0;
     let statements = 0;
     let rowsSent = 0;
     let systemic: unknown;
-    if (valid.length > 0) {
+    const first = parseNext();
+    if (first !== undefined) {
       try {
         const keys = await ring;
         const { current } = keys;
         const sealer = deps.recovery && createSealer(deps.recovery);
         const masked = batchMasker(current);
-        // Lazy: the store streams the first rows to PostgreSQL while later ones are masked.
+        // Lazy: the store streams the first rows to PostgreSQL while later ones are parsed
+        // and masked.
         const rows = (function* () {
-          for (const item of valid) {
+          for (let item: Valid | undefined = first; item !== undefined; item = parseNext()) {
             yield toRow(item, identity(item.record, keys), current, masked, sealer, started);
           }
+          sendInvalid();
         })();
         const result = await deps.store.insert(rows);
+        // A store that stopped early left records unparsed: parse them, so the check below
+        // counts every valid record of the batch.
+        sendInvalid();
         // Defence in depth: a store that consumed fewer rows than the batch has would report
         // success for records it never wrote; the catch below sends the batch back instead.
         if (result.rows !== valid.length) {
@@ -183,10 +203,11 @@ export function createBatchProcessor(deps: BatchDependencies) {
         // Key or database unavailable: nothing of this batch may be lost, so every valid
         // record goes back to the queue; ON CONFLICT makes the redelivery write each once.
         systemic = error;
+        while (parseNext() !== undefined);
         for (const { record } of valid) failures.add(record.messageId);
       }
     }
-    const deadLettered = (await invalidSent) + rowsSent;
+    const deadLettered = (await sendInvalid()) + rowsSent;
     if (unverified.length > 0) {
       // A producer set SourceMessageId (or a rotated-out key signed it): never trusted.
       log.warn('redrive marker did not verify; stored as a new message', {

@@ -320,4 +320,50 @@ describe('batch processor', () => {
     const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' })]);
     await expect(createBatchProcessor(deps)(event)).rejects.toThrow('the store took 1 of 2 rows');
   });
+
+  it('gives every record its fate when invalid bodies sit before, between and after the valid ones', async () => {
+    // Bodies are parsed while the rows stream: the last ones only after the first rows are out.
+    const { deps, store, deadLetter, summaries } = fakeDependencies();
+    const event = sqsEvent([
+      'not json',
+      loginBody({ ip: '10.0.0.1' }),
+      '{"user_id": null}',
+      loginBody({ ip: '10.0.0.2' }),
+      '[]',
+    ]);
+    const response = await createBatchProcessor(deps)(event);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(store.rows.size).toBe(2);
+    expect(deadLetter.sent.map((item) => [item.messageId, item.reason])).toEqual([
+      [event.Records[0]?.messageId, 'body.not_json'],
+      [event.Records[2]?.messageId, 'user_id.missing'],
+      [event.Records[4]?.messageId, 'body.not_object'],
+    ]);
+    expect(summaries[0]).toMatchObject({ received: 5, written: 2, deadLettered: 3, retried: 0 });
+  });
+
+  it('still dead-letters the invalid bodies after the valid ones when the masking key cannot be read', async () => {
+    const { deps, deadLetter, source } = fakeDependencies({
+      keys: { get: () => Promise.reject(new TransientError('secrets manager down')) },
+    });
+    const event = sqsEvent([loginBody(), 'not json']);
+    await expect(createBatchProcessor(deps)(event)).rejects.toThrow('secrets manager down');
+    expect(deadLetter.sent.map((item) => [item.reason, item.marker])).toEqual([
+      ['body.not_json', undefined],
+    ]);
+    expect([...source.visibility.keys()]).toEqual([event.Records[0]?.messageId]);
+  });
+
+  it('counts valid records the store never asked for, even after an invalid one', async () => {
+    const { deps } = fakeDependencies({
+      store: {
+        insert: async (rows) => {
+          for (const _ of rows) break;
+          return { rows: 1, inserted: 1, rejected: [], statements: 1 };
+        },
+      },
+    });
+    const event = sqsEvent([loginBody(), 'not json', loginBody({ ip: '10.0.0.2' })]);
+    await expect(createBatchProcessor(deps)(event)).rejects.toThrow('the store took 1 of 2 rows');
+  });
 });
