@@ -69,6 +69,7 @@ describe('every command', () => {
     expect(scripts.sort()).toEqual(
       [
         'dlq',
+        'forget',
         'invoke',
         'maintain',
         'recovery:keygen',
