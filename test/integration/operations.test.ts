@@ -474,7 +474,7 @@ describe('the operator commands with --function-url', () => {
       '--user-id',
       'jo-31',
       '--reason',
-      'erasure request 6',
+      'erasure request 2026-17',
       '--function-url',
       url.url,
     ]);
