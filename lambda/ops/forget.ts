@@ -78,21 +78,26 @@ export function mentions(body: string, userId: string): boolean {
 const batches = <T>(items: readonly T[]) =>
   Array.from({ length: Math.ceil(items.length / 10) }, (_, i) => items.slice(i * 10, i * 10 + 10));
 
-/** Receives every visible message, hiding each for SCAN_VISIBILITY_SECONDS. */
+/**
+ * Receives every visible message, hiding each for SCAN_VISIBILITY_SECONDS. A message seen
+ * again (a scan longer than that) keeps its latest receipt handle and is counted once; a
+ * receive that brings nothing new ends the scan.
+ */
 async function scan(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
-  const seen: Message[] = [];
+  const seen = new Map<string, Message>();
   for (;;) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
         MaxNumberOfMessages: 10,
         VisibilityTimeout: SCAN_VISIBILITY_SECONDS,
-        // Long polling asks every SQS server, so an empty answer means an empty queue.
+        // Long polling asks every SQS server: an empty answer means nothing visible is left.
         WaitTimeSeconds: 1,
       }),
     );
-    if (Messages.length === 0) return seen;
-    seen.push(...Messages);
+    const fresh = Messages.filter((m) => !seen.has(m.MessageId ?? ''));
+    for (const message of Messages) seen.set(message.MessageId ?? '', message);
+    if (fresh.length === 0) return [...seen.values()];
   }
 }
 
