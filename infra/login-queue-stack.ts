@@ -490,7 +490,7 @@ export class LoginQueueStack extends Stack {
       entry: 'ops',
       xray: props.tracing,
       description:
-        'login-queue operations: unmask, rekey, DLQ peek and redrive (function URL, IAM)',
+        'login-queue operations: unmask, rekey, DLQ peek and redrive, forget (function URL, IAM)',
       // rekey runs in bounded batches and resumes where a timed-out run stopped.
       timeout: Duration.minutes(15),
       environment: {
@@ -516,7 +516,8 @@ export class LoginQueueStack extends Stack {
     allowSecretUse(maskingKey, 'OperationsReadsMaskingKeyRing', roleOf(ops), SECRET_USE.read);
     if (database === undefined) databaseSecret.grantRead(ops);
     else database.instance.grantConnect(ops, OPERATOR_ROLE);
-    // Peek and redrive: receive, release, delete and move on the DLQ; send to the source queue.
+    // Peek, redrive and forget: receive, release, delete and move on the DLQ; send to the
+    // source queue (redrive).
     deadLetterQueue.grantConsumeMessages(ops);
     deadLetterQueue.grant(ops, 'sqs:StartMessageMoveTask');
     queue.grantSendMessages(ops);

@@ -20,6 +20,8 @@ export interface MaskingKey {
   readonly subkeys: Readonly<Record<MaskedField, KeyObject>>;
   /** Signs redrive markers (redrive-marker.ts): its own HKDF info, so no new secret. */
   readonly markerKey: KeyObject;
+  /** Tokens of user ids in the erasure audit (ops/forget.ts): the user's id never in clear there. */
+  readonly userIdKey: KeyObject;
 }
 
 /** Derives the per-field subkeys of one key. Cheap enough per key, too slow per record. */
@@ -32,12 +34,21 @@ export function deriveMaskingKey(id: string, material: Buffer): MaskingKey {
     id,
     subkeys: { ip: subkey('ip'), device_id: subkey('device_id') },
     markerKey: subkey('redrive-marker'),
+    userIdKey: subkey('user_id'),
   };
 }
 
 /** The token of an already canonical value. */
 export function mask(key: MaskingKey, field: MaskedField, canonical: string): string {
   return `${key.id}:${createHmac('sha256', key.subkeys[field]).update(canonical).digest('base64url')}`;
+}
+
+/**
+ * The token of a user id, as user_logins stores it (trimmed by the parser): the same shape as
+ * `mask`, under its own subkey (HKDF info "login-queue/v1/user_id").
+ */
+export function userIdToken(key: MaskingKey, userId: string): string {
+  return `${key.id}:${createHmac('sha256', key.userIdKey).update(userId).digest('base64url')}`;
 }
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';

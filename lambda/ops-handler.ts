@@ -1,6 +1,7 @@
 /**
- * Lambda entry point of the operations function: unmask, rekey, DLQ peek and redrive, called
- * through its function URL (AuthType AWS_IAM) by the operator role (lambda/ops/operations.ts).
+ * Lambda entry point of the operations function: unmask, rekey, DLQ peek, redrive and forget,
+ * called through its function URL (AuthType AWS_IAM) by the operator role
+ * (lambda/ops/operations.ts).
  * Dependencies are built once per container; key rings are read per request.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';

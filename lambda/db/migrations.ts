@@ -257,4 +257,39 @@ export const MIGRATIONS: readonly Migration[] = [
       $operator$;
     `,
   },
+  {
+    version: 6,
+    name: 'erasure',
+    sql: `
+      -- One row per erasure (npm run forget): who, when, why, what went. The user is named by
+      -- a keyed token (HMAC under the masking ring's current key, HKDF info
+      -- "login-queue/v1/user_id"), never by the id itself: this table outlives the rows.
+      CREATE TABLE IF NOT EXISTS erasure_audit (
+        id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at                   timestamptz NOT NULL DEFAULT now(),
+        db_user              text NOT NULL DEFAULT session_user,
+        operator             text NOT NULL,
+        user_token           text NOT NULL,
+        reason               text NOT NULL,
+        rows_deleted         bigint NOT NULL,
+        dead_letters_matched integer NOT NULL,
+        dead_letters_deleted integer NOT NULL
+      );
+      -- The operations function's login may erase: delete a user's rows (the sealed PII is on
+      -- them), found by user_id, and append to the erasure audit (at and db_user keep their
+      -- defaults: it cannot forge them). Granted whenever the role exists (migration 5).
+      DO $erasure$
+      BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${OPERATOR_ROLE}') THEN
+          RAISE NOTICE 'login-queue: role ${OPERATOR_ROLE} does not exist; erasure not granted';
+          RETURN;
+        END IF;
+        GRANT DELETE ON user_logins TO ${OPERATOR_ROLE};
+        GRANT SELECT (user_id) ON user_logins TO ${OPERATOR_ROLE};
+        GRANT INSERT (operator, user_token, reason, rows_deleted, dead_letters_matched,
+                      dead_letters_deleted) ON erasure_audit TO ${OPERATOR_ROLE};
+      END
+      $erasure$;
+    `,
+  },
 ];

@@ -21,7 +21,7 @@ DLQ, and a Secrets Manager stand-in holding fresh keys.
   --batch-size N        records per invocation, 1..10000 (default 100)
   --concurrency N       parallel pollers, each its own handler instance, 1..64 (default 2)
   --keep                leave the services running; print the environment for the
-                        operator commands (npm run dlq, redrive, unmask, rekey)
+                        operator commands (npm run dlq, redrive, unmask, rekey, forget)
   --sqs-endpoint URL    use an existing SQS endpoint, e.g. LocalStack  [AWS_ENDPOINT_URL_SQS]
   --queue-name NAME     the queue to drain there (default login-queue; found with GetQueueUrl)
   --queue-url URL       the queue to drain, by URL instead of name            [QUEUE_URL]
@@ -109,6 +109,7 @@ function printSummary(
     out(
       '  npm run dlq -- --peek;  npm run redrive;  npm run unmask -- <token> --reason "<why>";  npm run rekey',
     );
+    out('  npm run forget -- --user-id <user_id> --reason "<why>" [--delete-dead-letters]');
   } else if (services.keysCreated && keysPersist) {
     out(`\nKeys: ${keysNote(services, keysPersist)}.`);
   }

@@ -1,8 +1,9 @@
 /**
- * The operations function's core: unmask, rekey, DLQ peek and redrive on request, each through
- * the same code the CLI runs locally (recover.ts, rekey.ts, dead-letters.ts). The caller is the
- * IAM identity Lambda verified at the function URL; every unmask, recovered or refused, leaves
- * an audit line (never the value), and a recovery also an audit row naming that identity.
+ * The operations function's core: unmask, rekey, DLQ peek and redrive, and erasure on request,
+ * each through the same code the CLI runs locally (recover.ts, rekey.ts, dead-letters.ts,
+ * forget.ts). The caller is the IAM identity Lambda verified at the function URL; every unmask,
+ * recovered or refused, leaves an audit line (never the value), and a recovery also an audit
+ * row naming that identity; an erasure leaves its audit row and line (a token, never the id).
  */
 import type { KeyObject } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -12,6 +13,7 @@ import type { KeyRing } from '../key-ring';
 import { queueDepth } from '../local/event-source';
 import { signMarker } from '../redrive-marker';
 import { peekDeadLetters, redrive } from './dead-letters';
+import { forgetUser } from './forget';
 import { queueArnOf } from './preflight';
 import { recoverToken } from './recover';
 import { rekey } from './rekey';
@@ -55,7 +57,7 @@ const STATUS: Readonly<Record<string, number>> = {
   RecoveryError: 422,
 };
 
-/** The command and token a body names, for the audit line of a refused request. */
+/** The command and token a body names, for the audit line of a refused request (never a user id). */
 function claimed(event: OperationsEvent): { command?: string; token?: string; reason?: string } {
   try {
     const raw = event.isBase64Encoded
@@ -115,6 +117,18 @@ export function createOperations(deps: OperationsDeps) {
           { sign: (id) => signMarker(ring.current, id) },
         );
         return { ...result, total, queueUrl };
+      }
+      case 'forget': {
+        const { userId, reason, deleteDeadLetters } = request;
+        const masking = await deps.maskingRing();
+        const result = await forgetUser(
+          { pool: deps.pool, sqs: deps.sqs, dlqUrl: deps.queues.dlqUrl },
+          masking.current,
+          { userId, reason, operator: caller.arn, deleteDeadLetters },
+        );
+        // The function's log: the audit row's content (the token, never the id).
+        deps.audit({ audit: 'forget', ...result, reason });
+        return result;
       }
     }
   };

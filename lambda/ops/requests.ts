@@ -9,7 +9,13 @@ export type OperationRequest =
   | { readonly command: 'unmask'; readonly token: string; readonly reason: string }
   | { readonly command: 'rekey'; readonly batchSize: number }
   | { readonly command: 'dlq-peek' }
-  | { readonly command: 'redrive' };
+  | { readonly command: 'redrive' }
+  | {
+      readonly command: 'forget';
+      readonly userId: string;
+      readonly reason: string;
+      readonly deleteDeadLetters: boolean;
+    };
 
 /** The parts of a function URL event this function reads (aws-lambda's types, narrowed). */
 export interface OperationsEvent {
@@ -42,6 +48,20 @@ export function callerOf(event: OperationsEvent): Caller {
     );
   }
   return { arn, accountId: iam?.accountId };
+}
+
+/**
+ * Why a forget request cannot run, or undefined. Pure; never repeats the values. The reason is
+ * kept in clear, so it may not hold the id as a word of its own (which would undo the token).
+ */
+export function forgetInputProblem(userId: string, reason: string): string | undefined {
+  const id = userId.trim();
+  if (id === '') return 'a user id is required';
+  if (reason.trim() === '') return 'a reason is required';
+  const escaped = id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  if (new RegExp(`(?:^|[^\\p{L}\\p{N}])${escaped}(?:$|[^\\p{L}\\p{N}])`, 'u').test(reason))
+    return 'the reason must not contain the user id (the audit keeps the reason in clear)';
+  return undefined;
 }
 
 const text = (value: unknown, field: string): string => {
@@ -83,7 +103,17 @@ export function parseRequest(event: OperationsEvent): OperationRequest {
     case 'dlq-peek':
     case 'redrive':
       return { command: fields.command };
+    case 'forget': {
+      const userId = text(fields.userId, 'userId');
+      const reason = text(fields.reason, 'reason');
+      const problem = forgetInputProblem(userId, reason);
+      if (problem !== undefined) throw new RequestError(problem);
+      const deleteDeadLetters = fields.deleteDeadLetters ?? false;
+      if (typeof deleteDeadLetters !== 'boolean')
+        throw new RequestError('"deleteDeadLetters" must be true or false');
+      return { command: 'forget', userId, reason, deleteDeadLetters };
+    }
     default:
-      throw new RequestError('"command" must be one of unmask, rekey, dlq-peek, redrive');
+      throw new RequestError('"command" must be one of unmask, rekey, dlq-peek, redrive, forget');
   }
 }

@@ -130,7 +130,7 @@ describe('the operations function', () => {
     expect(statements[0]?.Resource).toHaveLength(2);
   });
 
-  it('may receive, delete and move dead letters, send to the source queue, and use the queue key', () => {
+  it('may receive, release, delete and move dead letters (peek, redrive, forget), send to the source queue, and use the queue key', () => {
     const statements = policiesOf(roleId('OperationsServiceRole'));
     const on = (queue: string) =>
       statements

@@ -69,6 +69,7 @@ describe('every command', () => {
     expect(scripts.sort()).toEqual(
       [
         'dlq',
+        'forget',
         'invoke',
         'maintain',
         'recovery:keygen',
@@ -357,9 +358,12 @@ describe('npm start --keep', () => {
       const client = new pg.Client(env.DATABASE_URL);
       await client.connect();
       const { rows } = await client
-        .query<{ masked_ip: string }>('SELECT masked_ip FROM user_logins LIMIT 1')
+        .query<{ masked_ip: string; user_id: string }>(
+          'SELECT masked_ip, user_id FROM user_logins LIMIT 1',
+        )
         .finally(() => client.end());
       const token = rows[0]?.masked_ip ?? '';
+      const userId = rows[0]?.user_id ?? '';
 
       // Act / Assert: each command as the summary prints it.
       const peek = await runScript('dlq', ['--peek'], env);
@@ -377,6 +381,15 @@ describe('npm start --keep', () => {
       expect(rekey.stdout).toMatch(/^re-keyed 0 rows/);
       expect(rekey.stderr).toContain('0 / 0 rows (100 %)');
       expect(rekey.stderr).not.toMatch(NOISE);
+
+      const forget = await runScript(
+        'forget',
+        ['--user-id', userId, '--reason', 'cli test erasure'],
+        env,
+      );
+      expect(forget.code, forget.stderr).toBe(0);
+      expect(JSON.parse(forget.stdout).rowsDeleted).toBeGreaterThan(0);
+      expect(forget.stdout + forget.stderr).not.toContain(userId);
 
       const redrive = await runScript('redrive', [], env);
       expect(redrive.code, redrive.stderr).toBe(0);

@@ -60,7 +60,7 @@ afterAll(async () => {
 beforeEach(async () => {
   pipeline.aws.secretsManager.put('login-queue/masking-key', maskingSecret('k1'));
   await pipeline.reset();
-  await pipeline.db.pool.query('TRUNCATE pii_recovery_audit');
+  await pipeline.db.pool.query('TRUNCATE pii_recovery_audit, erasure_audit');
   stderr = [];
   const write = process.stderr.write.bind(process.stderr);
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk, ...rest) => {
@@ -261,16 +261,94 @@ describe('rekey, DLQ peek and redrive in the operations function', () => {
   });
 });
 
-describe('login_queue_operator in the database', () => {
-  it('holds UPDATE on the token columns and key_id, and reads through login_queue_recovery', async () => {
+describe('forget in the operations function', () => {
+  it('erases the user as login_queue_operator, the verified IAM caller as the operator, a token in the audit', async () => {
+    // Arrange: two rows and one dead letter of the user, one row of another.
+    await pipeline.handler(
+      sqsEvent([
+        loginBody({ user_id: 'gil-4711' }),
+        loginBody({ user_id: 'gil-4711' }),
+        loginBody({ user_id: 'gil-4711', ip: 'bad' }),
+        loginBody({ user_id: 'hal' }),
+      ]),
+      localContext(),
+    );
+    // Act
+    const { status, body } = await invoke(
+      functionUrlEvent({
+        command: 'forget',
+        userId: 'gil-4711',
+        reason: 'erasure request 5',
+        deleteDeadLetters: true,
+        operator: 'forged',
+      }),
+    );
+    // Assert
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      operator: ALICE,
+      dbUser: operator.role,
+      userToken: expect.stringMatching(/^k1:[\w-]{43}$/),
+      rowsDeleted: 2,
+      deadLetters: { matched: 1, deleted: 1, leftHidden: 0 },
+    });
+    expect(await pipeline.db.count()).toBe(1);
     const { rows } = await pipeline.db.pool.query(
-      `SELECT privilege_type, string_agg(column_name, ',' ORDER BY column_name) AS columns
-         FROM information_schema.column_privileges WHERE grantee = $1 GROUP BY 1`,
-      [OPERATOR_ROLE],
+      'SELECT operator, db_user, user_token, reason, rows_deleted::int AS n FROM erasure_audit',
     );
     expect(rows).toEqual([
-      { privilege_type: 'UPDATE', columns: 'key_id,masked_device_id,masked_ip' },
+      {
+        operator: ALICE,
+        db_user: operator.role,
+        user_token: body.userToken,
+        reason: 'erasure request 5',
+        n: 2,
+      },
     ]);
+    expect(auditLines()).toEqual([
+      expect.objectContaining({ audit: 'forget', operator: ALICE, userToken: body.userToken }),
+    ]);
+    expect(stderr.join('')).not.toContain('gil-4711');
+  });
+
+  it('refuses a forget whose reason holds the user id (400), erasing nothing', async () => {
+    await pipeline.handler(sqsEvent([loginBody({ user_id: 'ivy-1' })]), localContext());
+    const { status, body } = await invoke(
+      functionUrlEvent({ command: 'forget', userId: 'ivy-1', reason: 'asked by ivy-1' }),
+    );
+    expect(status).toBe(400);
+    expect(body.error).toMatch(/must not contain the user id/);
+    expect(await pipeline.db.count()).toBe(1);
+  });
+});
+
+describe('login_queue_operator in the database', () => {
+  it('holds UPDATE on the token columns and key_id, DELETE and SELECT (user_id) for erasure, INSERT into the erasure audit, and reads through login_queue_recovery', async () => {
+    const { rows } = await pipeline.db.pool.query(
+      `SELECT table_name, privilege_type, string_agg(column_name, ',' ORDER BY column_name) AS columns
+         FROM information_schema.column_privileges WHERE grantee = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+      [OPERATOR_ROLE],
+    );
+    // A table-wide privilege shows on every column; DELETE has none.
+    expect(rows).toEqual([
+      {
+        table_name: 'erasure_audit',
+        privilege_type: 'INSERT',
+        columns:
+          'dead_letters_deleted,dead_letters_matched,operator,reason,rows_deleted,user_token',
+      },
+      { table_name: 'user_logins', privilege_type: 'SELECT', columns: 'user_id' },
+      {
+        table_name: 'user_logins',
+        privilege_type: 'UPDATE',
+        columns: 'key_id,masked_device_id,masked_ip',
+      },
+    ]);
+    const tables = await pipeline.db.pool.query(
+      'SELECT table_name, privilege_type FROM information_schema.table_privileges WHERE grantee = $1',
+      [OPERATOR_ROLE],
+    );
+    expect(tables.rows).toEqual([{ table_name: 'user_logins', privilege_type: 'DELETE' }]);
     const member = await pipeline.db.pool.query(
       "SELECT pg_has_role($1, 'login_queue_recovery', 'MEMBER') AS m, rolsuper, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = $1",
       [OPERATOR_ROLE],
@@ -281,8 +359,14 @@ describe('login_queue_operator in the database', () => {
   });
 
   it.each([
-    ['delete rows', 'DELETE FROM user_logins'],
     ['truncate the table', 'TRUNCATE user_logins'],
+    ['read the erasure audit', 'SELECT * FROM erasure_audit'],
+    ['rewrite the erasure audit', "UPDATE erasure_audit SET reason = 'other'"],
+    ['delete the erasure audit', 'DELETE FROM erasure_audit'],
+    [
+      'forge the erasure audit’s time or database user',
+      "INSERT INTO erasure_audit (at, db_user, operator, user_token, reason, rows_deleted, dead_letters_matched, dead_letters_deleted) VALUES (now(), 'x', 'x', 'x', 'x', 0, 0, 0)",
+    ],
     ['write user_id', "UPDATE user_logins SET user_id = 'forged'"],
     ['write the sealed PII', 'UPDATE user_logins SET pii_sealed = NULL'],
     ['write recovery_key_id', "UPDATE user_logins SET recovery_key_id = 'r9'"],
@@ -379,6 +463,29 @@ describe('the operator commands with --function-url', () => {
     expect(JSON.parse(peek.stdout)).toMatchObject({ total: 1 });
     const moved = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--function-url', url.url]);
     expect(moved.stdout).toBe(`moved 1 messages back to ${pipeline.aws.queueUrl}\n`);
+  });
+
+  it('forget runs in the function and prints its audit record, never the user id', async () => {
+    await pipeline.handler(
+      sqsEvent([loginBody({ user_id: 'jo-31' }), loginBody({ user_id: 'jo-31', ip: 'x' })]),
+      localContext(),
+    );
+    const { stdout, stderr: err } = await run('lambda/ops/forget-cli.ts', [
+      '--user-id',
+      'jo-31',
+      '--reason',
+      'erasure request 2026-17',
+      '--function-url',
+      url.url,
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({
+      operator: ALICE,
+      rowsDeleted: 1,
+      deadLetters: { matched: 1, deleted: 0 },
+    });
+    expect(err).toBe('1 dead letter still mentions this user; --delete-dead-letters deletes it\n');
+    expect(stdout).not.toContain('jo-31');
+    expect(await pipeline.db.count()).toBe(0);
   });
 
   it('unmask of an unknown token exits 1 with the reason, audited as refused', async () => {

@@ -59,6 +59,16 @@ const EXERCISED: Record<string, readonly [string, string]> = {
       'integration/operations.test.ts',
       'unmask runs in the function, signed with SigV4 for lambda, and the audit names the IAM caller',
     ],
+  'npm run forget -- --user-id <user_id> --reason "erasure request 2026-17" --function-url <OpsFunctionUrl>':
+    [
+      'integration/operations.test.ts',
+      'forget runs in the function and prints its audit record, never the user id',
+    ],
+  'npm run forget -- --user-id <user_id> --reason "erasure request 2026-17" --delete-dead-letters --dlq-url <DeadLetterQueueUrl>':
+    [
+      'integration/forget.test.ts',
+      'with --delete-dead-letters deletes exactly the messages that mention the user',
+    ],
   'npm run dlq -- --peek --function-url <OpsFunctionUrl>': [
     'integration/operations.test.ts',
     'rekey, dlq --peek and redrive run in the function, with the URL from the flag or OPS_FUNCTION_URL',

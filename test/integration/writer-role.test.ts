@@ -104,6 +104,10 @@ describe('the function in the database', () => {
       "INSERT INTO pii_recovery_audit (operator, token, field, reason) VALUES ('x', 'x', 'ip', 'x')",
     ],
     ['read the migration log', 'SELECT * FROM login_queue_migrations'],
+    [
+      'write the erasure audit',
+      "INSERT INTO erasure_audit (operator, user_token, reason, rows_deleted, dead_letters_matched, dead_letters_deleted) VALUES ('x', 'x', 'x', 0, 0, 0)",
+    ],
     ['update a row', "UPDATE user_logins SET key_id = 'forged'"],
     ['delete rows', 'DELETE FROM user_logins'],
     ['truncate the table', 'TRUNCATE user_logins'],

@@ -9,6 +9,7 @@ import {
   deriveMaskingKey,
   MASKED_FIELDS,
   mask,
+  userIdToken,
 } from '../../lambda/masking';
 
 const key = deriveMaskingKey('k1', Buffer.alloc(32, 7));
@@ -192,6 +193,40 @@ describe('mask', () => {
   it('matches an independently computed vector', () => {
     expect(mask(key, 'ip', '199.172.111.135')).toMatchInlineSnapshot(
       `"k1:Jnv7WwqJnIv9L0dwhXruH-RaAsrEeC6XCh5JSrjQ8Sk"`,
+    );
+  });
+});
+
+describe('userIdToken', () => {
+  const anyUserId = fc.string({ minLength: 4, maxLength: 128 });
+
+  it('yields <keyId>:<43 base64url chars> that never contains the user id', () => {
+    fc.assert(
+      fc.property(anyUserId, (userId) => {
+        const token = userIdToken(key, userId);
+        expect(token).toMatch(TOKEN);
+        expect(token.slice(3)).not.toContain(userId);
+      }),
+    );
+  });
+
+  it('is deterministic for the same key, depends on the key, and is apart from the ip and device id tokens', () => {
+    fc.assert(
+      fc.property(anyUserId, (userId) => {
+        expect(userIdToken(key, userId)).toBe(
+          userIdToken(deriveMaskingKey('k1', Buffer.alloc(32, 7)), userId),
+        );
+        expect(userIdToken(key, userId)).not.toBe(userIdToken(otherKey, userId));
+        for (const field of MASKED_FIELDS)
+          expect(userIdToken(key, userId)).not.toBe(mask(key, field, userId));
+      }),
+    );
+  });
+
+  // Computed independently (Python hmac/hashlib, HKDF per RFC 5869, info "login-queue/v1/user_id").
+  it('matches an independently computed vector', () => {
+    expect(userIdToken(key, '424cdd21-063a-43a7-b91b-7ca1a833afae')).toBe(
+      'k1:g0b0ROx51DXcjP0CvipqCx9lYbgp9g-AZyfnBznawfE',
     );
   });
 });

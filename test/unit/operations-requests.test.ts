@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RequestError, UnauthenticatedError } from '../../lambda/errors';
-import { callerOf, parseRequest } from '../../lambda/ops/requests';
+import { callerOf, forgetInputProblem, parseRequest } from '../../lambda/ops/requests';
 
 const ARN = 'arn:aws:sts::123456789012:assumed-role/RecoveryOperatorRole/alice';
 const post = (body: unknown, extra: object = {}) => ({
@@ -41,6 +41,17 @@ describe('parseRequest', () => {
     expect(parseRequest(post({ command: 'dlq-peek' }))).toEqual({ command: 'dlq-peek' });
     const encoded = Buffer.from(JSON.stringify({ command: 'redrive' })).toString('base64');
     expect(parseRequest({ body: encoded, isBase64Encoded: true })).toEqual({ command: 'redrive' });
+    expect(parseRequest(post({ command: 'forget', userId: 'u-1', reason: 'r' }))).toEqual({
+      command: 'forget',
+      userId: 'u-1',
+      reason: 'r',
+      deleteDeadLetters: false,
+    });
+    expect(
+      parseRequest(
+        post({ command: 'forget', userId: 'u-1', reason: 'r', deleteDeadLetters: true }),
+      ),
+    ).toMatchObject({ deleteDeadLetters: true });
   });
 
   it.each([
@@ -51,6 +62,18 @@ describe('parseRequest', () => {
     ['a blank reason', post({ command: 'unmask', token: 't', reason: '  ' }), /"reason"/],
     ['an unmask without a token', post({ command: 'unmask', reason: 'r' }), /"token"/],
     ['a fractional batch size', post({ command: 'rekey', batchSize: 1.5 }), /"batchSize"/],
+    ['a forget without a user id', post({ command: 'forget', reason: 'r' }), /"userId"/],
+    ['a forget without a reason', post({ command: 'forget', userId: 'u' }), /"reason"/],
+    [
+      'a forget whose reason holds the user id',
+      post({ command: 'forget', userId: 'u-77', reason: 'request of u-77' }),
+      /must not contain the user id/,
+    ],
+    [
+      'a forget with deleteDeadLetters not a boolean',
+      post({ command: 'forget', userId: 'u', reason: 'r', deleteDeadLetters: 'yes' }),
+      /"deleteDeadLetters"/,
+    ],
   ])('refuses %s with a RequestError', (_, event, message) => {
     expect(() => parseRequest(event as never)).toThrow(RequestError);
     expect(() => parseRequest(event as never)).toThrow(message);
@@ -72,6 +95,31 @@ describe('parseRequest', () => {
           }
         },
       ),
+    );
+  });
+});
+
+describe('forgetInputProblem', () => {
+  it.each([
+    ['u-77', 'GDPR art. 17 request 2026-113', undefined],
+    ['a', 'a request by mail', /must not contain the user id/],
+    ['a', 'erasure request', undefined],
+    ['u.77', 'ticket u.77', /must not contain the user id/],
+    ['u.77', 'ticket ux77', undefined],
+    ['  ', 'r', /a user id is required/],
+    ['u', ' ', /a reason is required/],
+  ])('user %j, reason %j: %s', (userId, reason, problem) => {
+    const found = forgetInputProblem(userId, reason);
+    if (problem === undefined) expect(found).toBeUndefined();
+    else expect(found).toMatch(problem);
+  });
+
+  it('never repeats the user id in its message', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 3 }), fc.string(), (userId, reason) => {
+        fc.pre(userId.trim().length >= 3);
+        expect(forgetInputProblem(userId, reason) ?? '').not.toContain(userId.trim());
+      }),
     );
   });
 });

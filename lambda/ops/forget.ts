@@ -1,0 +1,230 @@
+/**
+ * Erasure of one person's data (`npm run forget`, the operations function's `forget`): their
+ * rows of user_logins (every partition; the sealed PII is on the same rows) deleted, the dead
+ * letters that mention them counted (bodies are raw input, so raw PII) and, when asked,
+ * deleted, and one erasure_audit row naming them by a keyed token, never by the id, all in
+ * one database transaction. No body, id or value is ever logged or returned.
+ */
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Pool } from 'pg';
+import { type MaskingKey, userIdToken } from '../masking';
+import { reasonOf } from './preflight';
+
+export interface ForgetRequest {
+  /** As the producer sent it; trimmed here as the parser trims it before storing. */
+  readonly userId: string;
+  readonly reason: string;
+  /** Who asked: the OS user or --operator locally, the verified IAM caller in AWS. */
+  readonly operator: string;
+  /** Delete the dead letters that mention the user, not only count them. */
+  readonly deleteDeadLetters: boolean;
+}
+
+/** What the erasure_audit row holds, as the command prints it. */
+export interface ForgetResult {
+  /** The audit row's `at`: when the transaction began. */
+  readonly at: string;
+  /** The database login that erased (session_user), as the audit row holds it. */
+  readonly dbUser: string;
+  readonly operator: string;
+  /** `<keyId>:base64url(HMAC(K_user_id, userId))`: how the audit names the user. */
+  readonly userToken: string;
+  readonly rowsDeleted: number;
+  readonly deadLetters: {
+    /** Messages of the DLQ whose body mentions the user. */
+    readonly matched: number;
+    readonly deleted: number;
+    /** Why some matched messages were not deleted although asked (SQS failed); audited as not deleted. */
+    readonly deleteError?: string;
+    /** Messages this run could not make visible again: hidden until their timeout ends. */
+    readonly leftHidden: number;
+  };
+}
+
+/** Seconds a scanned dead letter stays hidden if this run dies before releasing it. */
+export const SCAN_VISIBILITY_SECONDS = 120;
+
+/** A string or number anywhere in a JSON value, trimmed, equal to `id`. */
+function holds(value: unknown, id: string): boolean {
+  if (typeof value === 'string') return value.trim() === id;
+  if (typeof value === 'number') return String(value) === id;
+  if (Array.isArray(value)) return value.some((item) => holds(item, id));
+  if (value !== null && typeof value === 'object')
+    return Object.values(value).some((item) => holds(item, id));
+  return false;
+}
+
+/**
+ * Whether a dead letter's body mentions the user: a JSON body holding the id as a value (in
+ * any field, escaped or not: a body dead-lettered for a misnamed field still counts), any
+ * other body containing it anywhere.
+ */
+export function mentions(body: string, userId: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return body.includes(userId);
+  }
+  return holds(parsed, userId);
+}
+
+const batches = <T>(items: readonly T[]) =>
+  Array.from({ length: Math.ceil(items.length / 10) }, (_, i) => items.slice(i * 10, i * 10 + 10));
+
+/**
+ * Receives every visible message, hiding each for SCAN_VISIBILITY_SECONDS. A message seen
+ * again (a scan longer than that) keeps its latest receipt handle and is counted once; a
+ * receive that brings nothing new ends the scan.
+ */
+async function scan(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+  const seen = new Map<string, Message>();
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: SCAN_VISIBILITY_SECONDS,
+        // Long polling asks every SQS server: an empty answer means nothing visible is left.
+        WaitTimeSeconds: 1,
+      }),
+    );
+    const fresh = Messages.filter((m) => !seen.has(m.MessageId ?? ''));
+    for (const message of Messages) seen.set(message.MessageId ?? '', message);
+    if (fresh.length === 0) return [...seen.values()];
+  }
+}
+
+/** Makes messages visible at once; resolves to how many could not be (never rejects). */
+async function release(sqs: SQSClient, queueUrl: string, messages: readonly Message[]) {
+  let failed = 0;
+  for (const batch of batches(messages)) {
+    try {
+      const { Failed = [] } = await sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: batch.map((m, i) => ({
+            Id: String(i),
+            ReceiptHandle: m.ReceiptHandle,
+            VisibilityTimeout: 0,
+          })),
+        }),
+      );
+      failed += Failed.length;
+    } catch {
+      failed += batch.length;
+    }
+  }
+  return failed;
+}
+
+/** Deletes messages; the ones deleted, and the first failure's reason (never rejects). */
+async function remove(sqs: SQSClient, queueUrl: string, messages: readonly Message[]) {
+  const deleted = new Set<Message>();
+  let error: string | undefined;
+  for (const batch of batches(messages)) {
+    try {
+      const { Successful = [], Failed = [] } = await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
+      for (const entry of Successful) {
+        const message = batch[Number(entry.Id)];
+        if (message !== undefined) deleted.add(message);
+      }
+      const [first] = Failed;
+      if (first !== undefined) error ??= `${first.Code}: ${first.Message ?? ''}`;
+    } catch (failure) {
+      error ??= reasonOf(failure);
+    }
+  }
+  return { deleted, error };
+}
+
+/**
+ * Erases one user: scans the DLQ (messages that do not mention the user are made visible again
+ * at once), then in one transaction deletes their rows, deletes the matched dead letters when
+ * asked, and appends the audit row with what was deleted. Matched messages not deleted are
+ * made visible again. Rejects with the database's or SQS's error when the scan or the
+ * transaction fails (no row erased, nothing audited; should the audit insert or the commit
+ * fail after dead letters were deleted, those stay deleted). A failed dead-letter delete does
+ * not reject: it is audited as not deleted and the result says why.
+ */
+export async function forgetUser(
+  deps: { readonly pool: Pool; readonly sqs: SQSClient; readonly dlqUrl: string },
+  key: MaskingKey,
+  request: ForgetRequest,
+): Promise<ForgetResult> {
+  const { pool, sqs, dlqUrl } = deps;
+  const userId = request.userId.trim();
+  const userToken = userIdToken(key, userId);
+  // A run that fails here leaves what it received hidden for SCAN_VISIBILITY_SECONDS at most.
+  const seen = await scan(sqs, dlqUrl);
+  const matched = seen.filter((m) => mentions(m.Body ?? '', userId));
+  const mentioning = new Set(matched);
+  const others = seen.filter((m) => !mentioning.has(m));
+  let leftHidden = await release(sqs, dlqUrl, others);
+  let deleted = new Set<Message>();
+  let deleteError: string | undefined;
+  const client = await pool.connect();
+  let audit: { at: Date; db_user: string; rows: number } | undefined;
+  try {
+    await client.query('BEGIN');
+    // The audit row's own defaults (now() is the transaction's start); INSERT … RETURNING
+    // would need SELECT on the audit table, which the operator role does not have.
+    const { rows } = await client.query<{ at: Date; db_user: string }>(
+      'SELECT now() AS at, session_user AS db_user',
+    );
+    const erased = await client.query('DELETE FROM user_logins WHERE user_id = $1', [userId]);
+    if (request.deleteDeadLetters) {
+      ({ deleted, error: deleteError } = await remove(sqs, dlqUrl, matched));
+    }
+    await client.query(
+      `INSERT INTO erasure_audit (operator, user_token, reason, rows_deleted,
+                                  dead_letters_matched, dead_letters_deleted)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        request.operator,
+        userToken,
+        request.reason,
+        erased.rowCount ?? 0,
+        matched.length,
+        deleted.size,
+      ],
+    );
+    await client.query('COMMIT');
+    const [time] = rows;
+    if (time !== undefined) audit = { ...time, rows: erased.rowCount ?? 0 };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+    leftHidden += await release(
+      sqs,
+      dlqUrl,
+      matched.filter((m) => !deleted.has(m)),
+    );
+  }
+  return {
+    at: audit?.at.toISOString() ?? '',
+    dbUser: audit?.db_user ?? '',
+    operator: request.operator,
+    userToken,
+    rowsDeleted: audit?.rows ?? 0,
+    deadLetters: {
+      matched: matched.length,
+      deleted: deleted.size,
+      ...(deleteError === undefined ? {} : { deleteError }),
+      leftHidden,
+    },
+  };
+}
