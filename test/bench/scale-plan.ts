@@ -81,7 +81,17 @@ function lines(node: PlanNode, depth: number): string[] {
 
 /** The plan's shape, one line per node, from EXPLAIN's JSON output. */
 export function planShape(json: unknown): string[] {
-  const [root] = json as { Plan: PlanNode; 'Execution Time'?: number }[];
+  const [root] = json as {
+    Plan: PlanNode;
+    'Planning Time'?: number;
+    'Execution Time'?: number;
+    JIT?: { Timing?: { Total?: number } };
+  }[];
   if (root === undefined) return [];
-  return [...lines(root.Plan, 0), `execution ${root['Execution Time']?.toFixed(1)} ms`];
+  const jit = root.JIT?.Timing?.Total;
+  return [
+    ...lines(root.Plan, 0),
+    `planning ${root['Planning Time']?.toFixed(1)} ms, execution ${root['Execution Time']?.toFixed(1)} ms` +
+      (jit === undefined ? '' : ` (JIT ${jit.toFixed(1)} ms of it)`),
+  ];
 }

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { buildBundles } from '../../infra/build';
 import { bundlePath } from '../../infra/bundling';
 import { integerFlag } from '../../lambda/command';
-import { maintain } from '../../lambda/db/maintain';
+import { maintain, partitionFor } from '../../lambda/db/maintain';
 import { migrate } from '../../lambda/db/migrate';
 import { UsageError } from '../../lambda/errors';
 import { startLocalAws } from '../../lambda/local/aws';
@@ -18,7 +18,7 @@ import { buildChild, FUNCTION_MB, runChild } from './child';
 import { copyRate } from './copy';
 import { FILL_SQL, fillDescription } from './scale-fill';
 import { planShape } from './scale-plan';
-import { QUERIES, type Query } from './scale-queries';
+import { QUERIES, type Query, type Sample } from './scale-queries';
 
 export const SCALE_OPTIONS = {
   scale: { type: 'boolean' },
@@ -38,7 +38,7 @@ export const SCALE_HELP = `
   --rows N,N,...        table sizes, ascending (default 1000000,10000000)
   --days N              retention the rows are spread over, ending today (default 400)
   --batches N           10,000-record batches per handler run (default 5)
-  --rounds N            handler runs per size and table (default 3)
+  --rounds N            handler runs per size and table (default 5)
   --runs N              runs of each query after a warm-up one (default 5)
   --indexes             also: the handler and COPY rates into the empty table with each
                         secondary index dropped in turn, and with none
@@ -111,7 +111,13 @@ type Database = Awaited<ReturnType<typeof database>>;
 
 /** Migrated, with monthly partitions from `days` ago through 90 days ahead, by maintain. */
 async function prepare(pool: pg.Pool, days: number): Promise<void> {
-  await migrate(pool);
+  const started = performance.now();
+  const { applied } = await migrate(pool);
+  if (applied.length > 0) {
+    log(
+      `migrations ${applied.join(', ')} applied in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+  }
   const start = new Date(Date.now() - days * 86_400_000);
   await maintain(pool, { today: start, aheadDays: days + 90 });
 }
@@ -145,6 +151,20 @@ interface Env {
 }
 
 /** Median records/s of the handler's batches, over `rounds` child runs into `db`. */
+/** Removes what the handler and COPY runs wrote, so that every round meets the same table. */
+async function forgetWrites(db: Database): Promise<void> {
+  await db.pool.query(
+    `DELETE FROM user_logins WHERE create_date >= current_date - 1
+        AND (message_id LIKE 'bench-%' OR message_id LIKE 'copy-%')`,
+  );
+  const day = (offset: number) =>
+    new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
+  for (const name of new Set([0, 1].map((offset) => partitionFor(day(offset), 'month').name))) {
+    await db.pool.query(`VACUUM ${name}`);
+  }
+}
+
+/** Records/s of each of the handler's `batches` batches of 10,000 into `db`. */
 async function handlerRates(env: Env, db: Database, batches: number): Promise<number[]> {
   const result = await runChild(
     {
@@ -155,17 +175,33 @@ async function handlerRates(env: Env, db: Database, batches: number): Promise<nu
     },
     FUNCTION_MB,
   );
-  // The handler's rows (and its warm-up's) go again, so every round meets the same table.
-  await db.pool.query(
-    "DELETE FROM user_logins WHERE create_date >= current_date - 1 AND message_id LIKE 'bench-%'",
-  );
-  await db.pool.query('VACUUM user_logins');
+  await forgetWrites(db);
   return result.batchMs.map((ms) => BATCH / (ms / 1000));
 }
 
-async function timeQuery(pool: pg.Pool, query: Query, params: unknown[], runs: number) {
+/** Records/s of `batches` COPYs of 10,000 masked rows into `db`. */
+async function copyRates(db: Database, batches: number, secret: string): Promise<number> {
+  const rate = await copyRate(db.pool, BATCH, secret, batches);
+  await forgetWrites(db);
+  return rate;
+}
+
+/**
+ * Median wall time of `runs` runs after a warm-up one, and the plan's shape; with `without`,
+ * that index is dropped first in a transaction that is rolled back (no rebuild).
+ */
+async function timeQuery(
+  pool: pg.Pool,
+  query: Query,
+  params: unknown[],
+  runs: number,
+  without?: string,
+) {
   const client = await pool.connect();
   try {
+    await client.query('BEGIN');
+    for (const setting of query.settings ?? []) await client.query(setting);
+    if (without) await client.query(`DROP INDEX ${without}`);
     const once = async () => {
       const started = performance.now();
       const { rowCount } = await client.query(query.sql, params);
@@ -180,6 +216,7 @@ async function timeQuery(pool: pg.Pool, query: Query, params: unknown[], runs: n
     );
     return { ms: median(times), times, rows: warm.rows, plan: planShape(rows[0]?.['QUERY PLAN']) };
   } finally {
+    await client.query('ROLLBACK');
     client.release();
   }
 }
@@ -188,6 +225,7 @@ const SECONDARY = [
   'user_logins_masked_ip_idx',
   'user_logins_masked_device_id_idx',
   'user_logins_user_id_idx',
+  'user_logins_create_date_tokens_idx',
 ];
 
 /** Handler and COPY rates into the empty table with each secondary index dropped in turn. */
@@ -206,7 +244,7 @@ async function indexCosts(
   const variants: { label: string; drop: string[] }[] = [
     { label: 'all indexes', drop: [] },
     ...SECONDARY.map((name) => ({ label: `without ${name}`, drop: [name] })),
-    { label: 'without all three', drop: SECONDARY },
+    { label: 'without all four', drop: SECONDARY },
   ];
   const lines: string[][] = [];
   for (const variant of variants) {
@@ -216,8 +254,7 @@ async function indexCosts(
     for (let round = 0; round < rounds; round++) {
       await empty.pool.query('TRUNCATE user_logins');
       handler.push(...(await handlerRates(env, empty, batches)));
-      await empty.pool.query('TRUNCATE user_logins');
-      copy.push(await copyRate(empty.pool, BATCH, secret, batches));
+      copy.push(await copyRates(empty, batches, secret));
     }
     for (const def of defs.filter((d) => variant.drop.includes(d.name)))
       await empty.pool.query(def.def);
@@ -245,7 +282,7 @@ export async function runScale(values: ScaleValues): Promise<void> {
   const sizes = parseSizes(values.rows);
   const days = integerFlag(values.days, 'days', { min: 7, max: 3650, fallback: 400 });
   const batches = integerFlag(values.batches, 'batches', { min: 1, max: 100, fallback: 5 });
-  const rounds = integerFlag(values.rounds, 'rounds', { min: 1, max: 20, fallback: 3 });
+  const rounds = integerFlag(values.rounds, 'rounds', { min: 1, max: 20, fallback: 5 });
   const runs = integerFlag(values.runs, 'runs', { min: 1, max: 100, fallback: 5 });
   const users = Math.max(1_000, Math.round((sizes[sizes.length - 1] ?? 0) / 10));
 
@@ -295,10 +332,14 @@ export async function runScale(values: ScaleValues): Promise<void> {
       );
       const emptyRates: number[] = [];
       const fullRates: number[] = [];
+      const emptyCopy: number[] = [];
+      const fullCopy: number[] = [];
       for (let round = 0; round < rounds; round++) {
         await empty.pool.query('TRUNCATE user_logins');
         emptyRates.push(...(await handlerRates(env, empty, batches)));
         fullRates.push(...(await handlerRates(env, full, batches)));
+        emptyCopy.push(await copyRates(empty, batches, secret));
+        fullCopy.push(await copyRates(full, batches, secret));
         log(`${fmt(size)} rows: handler round ${round + 1} of ${rounds}`);
       }
       writeRows.push([
@@ -309,26 +350,36 @@ export async function runScale(values: ScaleValues): Promise<void> {
         fmt(median(fullRates)),
         spread(fullRates),
         (median(fullRates) / median(emptyRates)).toFixed(2),
+        fmt(median(emptyCopy)),
+        fmt(median(fullCopy)),
+        (median(fullCopy) / median(emptyCopy)).toFixed(2),
       ]);
-      const { rows: sample } = await full.pool.query<{ ip: string }>(
-        'SELECT masked_ip AS ip FROM user_logins WHERE create_date = current_date - 1 LIMIT 1',
+      const { rows: samples } = await full.pool.query<Record<Sample, string>>(
+        `SELECT masked_ip AS ip, masked_device_id AS device, user_id AS user FROM user_logins
+          WHERE create_date = current_date - 1 LIMIT 1`,
       );
       for (const query of QUERIES) {
-        const params = query.token ? [sample[0]?.ip] : [];
+        const params = query.param ? [samples[0]?.[query.param]] : [];
         const timed = await timeQuery(full.pool, query, params, runs);
+        const bare = query.index
+          ? await timeQuery(full.pool, query, params, Math.min(runs, 3), query.index)
+          : undefined;
         queryRows.push([
           fmt(size),
           query.label,
           fmt(timed.rows),
           timed.ms.toFixed(1),
-          `${timed.times.map((t) => t.toFixed(0)).join(', ')}`,
+          timed.times.map((t) => t.toFixed(0)).join(', '),
+          bare ? `${bare.ms.toFixed(1)} (${query.index?.replace('user_logins_', '')})` : '',
         ]);
         plans.push(
-          `${query.label}, ${fmt(size)} rows (${timed.ms.toFixed(1)} ms):`,
+          `${query.label}, ${fmt(size)} rows (${timed.ms.toFixed(1)} ms)${query.settings ? `, ${query.settings.join('; ')}` : ''}:`,
           ...timed.plan.map((l) => `  ${l}`),
           '',
         );
-        log(`${fmt(size)} rows: ${query.label} ${timed.ms.toFixed(1)} ms`);
+        log(
+          `${fmt(size)} rows: ${query.label} ${timed.ms.toFixed(1)} ms${bare ? `, ${bare.ms.toFixed(1)} ms without its index` : ''}`,
+        );
       }
     }
     out.push(
@@ -336,16 +387,22 @@ export async function runScale(values: ScaleValues): Promise<void> {
         [
           'rows',
           'rows this month',
-          'empty rec/s',
+          'handler, empty',
           'spread',
-          'filled rec/s',
+          'handler, filled',
           'spread',
+          'filled/empty',
+          'COPY, empty',
+          'COPY, filled',
           'filled/empty',
         ],
         writeRows,
       ),
       '',
-      ...table(['rows', 'query', 'result rows', 'median ms', 'runs ms'], queryRows),
+      ...table(
+        ['rows', 'query', 'result rows', 'median ms', 'runs ms', 'without its index, ms'],
+        queryRows,
+      ),
       '',
       '```',
       ...plans,
