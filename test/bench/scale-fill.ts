@@ -42,9 +42,9 @@ export const FILL_SQL = `
   .replaceAll('$4', '$4::bigint');
 
 /** One line saying what the rows look like, for the benchmark's output. */
-export function fillDescription(days: number, users: number): string {
+export function fillDescription(days: number, users: number, granularity: string): string {
   return (
-    `Rows: evenly over the ${days} days ending today, monthly partitions made by maintain; ` +
+    `Rows: evenly over the ${days} days ending today, ${granularity === 'day' ? 'daily' : 'monthly'} partitions made by maintain; ` +
     `${users.toLocaleString('en-US')} users drawn as floor(users × r²) (few very active, a long tail); ` +
     'ip: the home address of 2 users 70 %, one of 1,000 carrier-NAT addresses 1 %, one of 5 M ' +
     "mobile ones 29 %; device: the user's own 90 %, another user's 10 %; " +

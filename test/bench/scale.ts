@@ -9,7 +9,7 @@ import pg from 'pg';
 import { buildBundles } from '../../infra/build';
 import { bundlePath } from '../../infra/bundling';
 import { integerFlag } from '../../lambda/command';
-import { maintain, partitionFor } from '../../lambda/db/maintain';
+import { type Granularity, isGranularity, maintain, partitionFor } from '../../lambda/db/maintain';
 import { migrate } from '../../lambda/db/migrate';
 import { UsageError } from '../../lambda/errors';
 import { startLocalAws } from '../../lambda/local/aws';
@@ -29,6 +29,7 @@ export const SCALE_OPTIONS = {
   runs: { type: 'string' },
   database: { type: 'string' },
   indexes: { type: 'boolean' },
+  granularity: { type: 'string' },
 } as const;
 
 export const SCALE_HELP = `
@@ -40,6 +41,7 @@ export const SCALE_HELP = `
   --batches N           10,000-record batches per handler run (default 5)
   --rounds N            handler runs per size and table (default 5)
   --runs N              runs of each query after a warm-up one (default 5)
+  --granularity G       month (default) or day: the partitions maintain makes
   --indexes             also: the handler and COPY rates into the empty table with each
                         secondary index dropped in turn, and with none
   --database NAME       fill and keep this database (created when missing; sizes it already
@@ -65,6 +67,7 @@ interface ScaleValues {
   readonly runs?: string | undefined;
   readonly database?: string | undefined;
   readonly indexes?: boolean | undefined;
+  readonly granularity?: string | undefined;
 }
 
 function parseSizes(raw: string | undefined): number[] {
@@ -79,7 +82,7 @@ function parseSizes(raw: string | undefined): number[] {
 }
 
 /** A database on the server of `adminUrl`, created (or reused) under `name`. */
-async function database(adminUrl: string, name: string, reuse: boolean) {
+async function database(adminUrl: string, name: string, reuse: boolean, granularity: Granularity) {
   const admin = new pg.Client(adminUrl);
   await admin.connect();
   try {
@@ -95,6 +98,7 @@ async function database(adminUrl: string, name: string, reuse: boolean) {
   return {
     url: url.toString(),
     pool,
+    granularity,
     async drop() {
       await pool.end();
       const client = new pg.Client(adminUrl);
@@ -110,7 +114,7 @@ async function database(adminUrl: string, name: string, reuse: boolean) {
 type Database = Awaited<ReturnType<typeof database>>;
 
 /** Migrated, with monthly partitions from `days` ago through 90 days ahead, by maintain. */
-async function prepare(pool: pg.Pool, days: number): Promise<void> {
+async function prepare(pool: pg.Pool, days: number, granularity: Granularity): Promise<void> {
   const started = performance.now();
   const { applied } = await migrate(pool);
   if (applied.length > 0) {
@@ -118,8 +122,16 @@ async function prepare(pool: pg.Pool, days: number): Promise<void> {
       `migrations ${applied.join(', ')} applied in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
   }
+  if (granularity === 'day' && (await count(pool)) === 0) {
+    // Migration 4 makes monthly partitions around today; a daily table has none of them.
+    const { rows } = await pool.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'user_logins'::regclass AND c.relname <> 'user_logins_default'`,
+    );
+    for (const { name } of rows) await pool.query(`DROP TABLE ${name}`);
+  }
   const start = new Date(Date.now() - days * 86_400_000);
-  await maintain(pool, { today: start, aheadDays: days + 90 });
+  await maintain(pool, { today: start, aheadDays: days + 90, granularity });
 }
 
 const count = async (pool: pg.Pool) =>
@@ -159,7 +171,9 @@ async function forgetWrites(db: Database): Promise<void> {
   );
   const day = (offset: number) =>
     new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
-  for (const name of new Set([0, 1].map((offset) => partitionFor(day(offset), 'month').name))) {
+  for (const name of new Set(
+    [0, 1].map((offset) => partitionFor(day(offset), db.granularity).name),
+  )) {
     await db.pool.query(`VACUUM ${name}`);
   }
 }
@@ -256,8 +270,10 @@ async function indexCosts(
       handler.push(...(await handlerRates(env, empty, batches)));
       copy.push(await copyRates(empty, batches, secret));
     }
-    for (const def of defs.filter((d) => variant.drop.includes(d.name)))
-      await empty.pool.query(def.def);
+    // pg_indexes shows a partitioned index as ON ONLY (the parent alone): build it everywhere.
+    for (const def of defs.filter((d) => variant.drop.includes(d.name))) {
+      await empty.pool.query(def.def.replace(' ON ONLY ', ' ON '));
+    }
     log(`index cost: ${variant.label}`);
     lines.push([
       variant.label,
@@ -284,6 +300,10 @@ export async function runScale(values: ScaleValues): Promise<void> {
   const batches = integerFlag(values.batches, 'batches', { min: 1, max: 100, fallback: 5 });
   const rounds = integerFlag(values.rounds, 'rounds', { min: 1, max: 20, fallback: 5 });
   const runs = integerFlag(values.runs, 'runs', { min: 1, max: 100, fallback: 5 });
+  const granularity = values.granularity ?? 'month';
+  if (!isGranularity(granularity)) {
+    throw new UsageError(`--granularity is month or day, got "${granularity}"`);
+  }
   const users = Math.max(1_000, Math.round((sizes[sizes.length - 1] ?? 0) / 10));
 
   log('building the bundles');
@@ -298,19 +318,24 @@ export async function runScale(values: ScaleValues): Promise<void> {
   };
   const suffix = randomUUID().replaceAll('-', '').slice(0, 8);
   const keep = values.database !== undefined;
-  const full = await database(adminUrl, values.database ?? `login_queue_scale_${suffix}`, keep);
-  const empty = await database(adminUrl, `login_queue_scale_empty_${suffix}`, false);
+  const full = await database(
+    adminUrl,
+    values.database ?? `login_queue_scale_${suffix}`,
+    keep,
+    granularity,
+  );
+  const empty = await database(adminUrl, `login_queue_scale_empty_${suffix}`, false, granularity);
   const out: string[] = [];
   try {
-    await prepare(full.pool, days);
-    await prepare(empty.pool, days);
+    await prepare(full.pool, days, granularity);
+    await prepare(empty.pool, days, granularity);
     const { rows: server } = await full.pool.query<{ v: string }>(
       "SELECT current_setting('server_version') AS v",
     );
     out.push(
       `PostgreSQL ${server[0]?.v} (${local ? 'embedded' : 'DATABASE_URL'}); node ${process.version}; ` +
         `handler: ${batches} batches of ${fmt(BATCH)} per run, ${rounds} runs per table alternating with the empty table`,
-      fillDescription(days, users),
+      fillDescription(days, users, granularity),
       '',
     );
     const writeRows: string[][] = [];
