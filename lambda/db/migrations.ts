@@ -262,9 +262,9 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'user_logins_date_covering_index',
     sql: `
       -- The 7-day duplicate queries (README, Queries and their plans): an index-only scan of
-      -- the days asked for, where a monthly partition would otherwise be read whole. Appends
-      -- at its right edge (rows arrive dated today), so it costs writes less than the token
-      -- indexes. Builds under a SHARE lock: writers wait while it builds (README, Schema).
+      -- the days asked for, where a monthly partition would otherwise be read whole; one index
+      -- for the ip and the device query. Builds under a SHARE lock: writers wait while it
+      -- builds (README, Schema).
       CREATE INDEX IF NOT EXISTS user_logins_create_date_tokens_idx
         ON user_logins (create_date) INCLUDE (masked_ip, masked_device_id, user_id);
     `,

@@ -35,7 +35,7 @@ function label(node: PlanNode): string {
 }
 
 function details(node: PlanNode): string {
-  const out = [`rows ${(node['Actual Rows'] ?? 0) * (node['Actual Loops'] ?? 1)}`];
+  const out = [`rows ${Math.round((node['Actual Rows'] ?? 0) * (node['Actual Loops'] ?? 1))}`];
   if (node['Actual Total Time'] !== undefined)
     out.push(`${node['Actual Total Time'].toFixed(1)} ms`);
   if (node['Workers Launched']) out.push(`${node['Workers Launched']} workers`);
@@ -68,7 +68,7 @@ function lines(node: PlanNode, depth: number): string[] {
         0,
       );
       const first = group[0] as PlanNode;
-      out.push(`${indent}  ${group.length} × ${kind} (rows ${rows} in all)`);
+      out.push(`${indent}  ${group.length} × ${kind} (rows ${Math.round(rows)} in all)`);
       for (const grandchild of first.Plans ?? []) out.push(...lines(grandchild, depth + 2));
     }
     return out;

@@ -349,11 +349,10 @@ export async function runScale(values: ScaleValues): Promise<void> {
       }
       log(`filling to ${fmt(size)} rows`);
       await fill(full.pool, size, days, users);
-      // The partition the handler writes into (today's month) and its size.
+      // The partition the handler writes into (today's) and its size.
+      const today = partitionFor(new Date().toISOString().slice(0, 10), granularity);
       const { rows: current } = await full.pool.query<{ n: string }>(
-        `SELECT count(*) AS n FROM user_logins
-          WHERE create_date >= date_trunc('month', current_date)
-            AND create_date < date_trunc('month', current_date) + interval '1 month'`,
+        `SELECT count(*) AS n FROM ${today.name}`,
       );
       const emptyRates: number[] = [];
       const fullRates: number[] = [];
@@ -411,7 +410,7 @@ export async function runScale(values: ScaleValues): Promise<void> {
       ...table(
         [
           'rows',
-          'rows this month',
+          'rows in the written partition',
           'handler, empty',
           'spread',
           'handler, filled',
