@@ -4,131 +4,30 @@
  * else an embedded server. Prints a table; the last line is `ratio: R` (handler / COPY at
  * 10,000 records).
  */
-import { fork } from 'node:child_process';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { build } from 'esbuild';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { buildBundles } from '../../infra/build';
-import { bundlePath, DIST } from '../../infra/bundling';
+import { bundlePath } from '../../infra/bundling';
+import { parseCommandLine, runCommand } from '../../lambda/command';
 import { migrate } from '../../lambda/db/migrate';
-import { parseKeyRing } from '../../lambda/key-ring';
+import { UsageError } from '../../lambda/errors';
 import { startLocalAws } from '../../lambda/local/aws';
 import { RECEIVES_IN_FLIGHT } from '../../lambda/local/event-source';
 import { generateBodies } from '../../lambda/local/generate';
 import { startLocalPostgres } from '../../lambda/local/postgres';
 import { runLocal } from '../../lambda/local/run';
-import { parseLoginEvent } from '../../lambda/login-event';
-import { mask } from '../../lambda/masking';
 import { progressLine } from '../../lambda/ops/progress';
 import { generateRecoveryKeyPair } from '../../lambda/recovery';
-import type { ChildRequest, ChildResult } from './handler-child';
+import { buildChild, FUNCTION_MB, runChild, SMALLEST_MB } from './child';
+import { copyRate, repsFor } from './copy';
+import { runScale, SCALE_HELP, SCALE_OPTIONS } from './scale';
 
 const SIZES = [10, 100, 1_000, 10_000];
-const repsFor = (size: number) => Math.max(5, Math.ceil(40_000 / size));
-
-const CHILD = `${DIST}/bench/handler-child.mjs`;
-
-/** Bundles the benchmark child so that it runs on plain node, like the Lambda runtime. */
-async function buildChild(): Promise<void> {
-  await build({
-    entryPoints: [fileURLToPath(new URL('./handler-child.ts', import.meta.url))],
-    outfile: CHILD,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'warning',
-  });
-}
-
-/** The deployed function's memory (infra/function-defaults.ts), for the throughput runs. */
-const FUNCTION_MB = 512;
-/** The smallest Lambda, for the peak-memory runs. */
-const SMALLEST_MB = 128;
-
-/**
- * Runs the child with the V8 limits the Lambda runtime's bootstrap sets for `memoryMb` (new
- * space = memory / 10, semi space = new / 2, old space = memory - new), without the
- * TypeScript loader of this process.
- */
-function runChild(request: ChildRequest, memoryMb: number): Promise<ChildResult> {
-  const newSpace = Math.floor(memoryMb / 10);
-  return new Promise((resolve, reject) => {
-    const child = fork(CHILD, {
-      execArgv: [
-        `--max-semi-space-size=${Math.floor(newSpace / 2)}`,
-        `--max-old-space-size=${memoryMb - newSpace}`,
-        '--enable-source-maps',
-      ],
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    child.once('message', (result) => resolve(result as ChildResult));
-    child.once('exit', (code) => code !== 0 && reject(new Error(`benchmark child exited ${code}`)));
-    child.send(request);
-  });
-}
-
-/** COPY text-format lines of the rows the handler would write for these bodies. */
-function copyLines(bodies: string[], secret: string, rep: number): string {
-  const key = parseKeyRing(secret).current;
-  const date = new Date().toISOString().slice(0, 10);
-  const out: string[] = [];
-  bodies.forEach((body, i) => {
-    const parsed = parseLoginEvent(body);
-    if (!parsed.ok) return;
-    const e = parsed.event;
-    out.push(
-      [
-        `copy-${rep}-${i}`,
-        e.userId,
-        e.deviceType,
-        mask(key, 'ip', e.ip),
-        mask(key, 'device_id', e.deviceId),
-        e.locale ?? '\\N',
-        e.appVersion,
-        e.appVersionRaw,
-        date,
-        key.id,
-      ].join('\t'),
-    );
-  });
-  return `${out.join('\n')}\n`;
-}
-
-async function copyRate(pool: pg.Pool, size: number, secret: string): Promise<number> {
-  const bodies = generateBodies(size, { seed: size, invalidRate: 0 });
-  const reps = repsFor(size);
-  // One untimed COPY first, as the handler gets one untimed batch (handler-child.ts).
-  const payloads = Array.from({ length: reps + 1 }, (_, rep) => copyLines(bodies, secret, rep));
-  const client = await pool.connect();
-  try {
-    let totalMs = 0;
-    for (const [rep, payload] of payloads.entries()) {
-      const started = performance.now();
-      await pipeline(
-        Readable.from([payload]),
-        client.query(
-          copyFrom(
-            'COPY user_logins (message_id, user_id, device_type, masked_ip, masked_device_id, locale, app_version, app_version_raw, create_date, key_id) FROM STDIN',
-          ),
-        ),
-      );
-      if (rep > 0) totalMs += performance.now() - started;
-    }
-    return (size * reps) / (totalMs / 1000);
-  } finally {
-    client.release();
-  }
-}
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -320,4 +219,27 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const HELP = `Usage: npm run bench [-- --scale [options]]
+
+Without options: the shipped handler's records/s at batches of 10 to 10,000 beside a raw COPY
+of the same rows, and the local drain beside the SQS emulator's own rate. Uses DATABASE_URL
+when set (its user_logins is truncated), else an embedded PostgreSQL.
+${SCALE_HELP}`;
+
+runCommand(
+  'bench',
+  async () => {
+    const parsed = parseCommandLine(HELP, { options: SCALE_OPTIONS });
+    if (parsed === undefined) return 0;
+    const { scale, ...rest } = parsed.values;
+    if (scale) {
+      await runScale(rest);
+      return 0;
+    }
+    const given = Object.keys(rest).filter((k) => k !== 'help');
+    if (given.length > 0) throw new UsageError(`--${given[0]} is an option of --scale`);
+    await main();
+    return 0;
+  },
+  { stack: true },
+);

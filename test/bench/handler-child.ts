@@ -21,6 +21,8 @@ export interface ChildRequest {
 export interface ChildResult {
   readonly size: number;
   readonly totalMs: number;
+  /** Each batch's duration, in order. */
+  readonly batchMs: readonly number[];
   readonly records: number;
   readonly statementsPerBatch: number;
   readonly peakRssMb: number;
@@ -68,18 +70,19 @@ process.once('message', async ({ bundle, size, reps, env }: ChildRequest) => {
   // size: the figures are a warm container's, as in a sustained drain.
   await handler(event(bodies, -1), context);
   statements.length = 0;
-  let totalMs = 0;
+  const batchMs: number[] = [];
   for (let rep = 0; rep < reps; rep++) {
     const batch = event(bodies, rep);
     const started = performance.now();
     const response = await handler(batch, context);
-    totalMs += performance.now() - started;
+    batchMs.push(performance.now() - started);
     if (response.batchItemFailures.length > 0) throw new Error('benchmark batch had failures');
   }
   process.stdout.write = write;
   const result: ChildResult = {
     size,
-    totalMs,
+    totalMs: batchMs.reduce((a, b) => a + b, 0),
+    batchMs,
     records: size * reps,
     statementsPerBatch: statements.reduce((a, b) => a + b, 0) / statements.length,
     peakRssMb: process.resourceUsage().maxRSS / 1024,

@@ -217,6 +217,6 @@ describe('the master password rotated while the migration function logs in', () 
     const { rows } = await db.pool.query(
       'SELECT max(version)::int AS v FROM login_queue_migrations',
     );
-    expect(rows[0].v).toBe(MIGRATIONS.length);
+    expect(rows[0].v).toBe(Math.max(...MIGRATIONS.map((m) => m.version)));
   });
 });

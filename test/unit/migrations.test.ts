@@ -46,6 +46,7 @@ const RELEASED: Readonly<Record<number, string>> = {
   4: '7e400e1841a009cb6a5aaba4221579eafef1690c813a09ef66b9945154073b26',
   5: '9a26ba60e184d7175f2385635e0c69839e44761785b8298a6c1533767dabb3fd',
   6: 'ca74393b8f975387a837d2d3fb6238b8f3ead8d6cd379a6d449dec0a5a523fc4',
+  7: '4e00a2d76044b4649768928d229504b131e699e33f535d692254b0cd7e7b9b40',
 };
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
