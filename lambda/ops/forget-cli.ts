@@ -101,7 +101,15 @@ runCommand('forget', async () => {
     }
   }
   process.stdout.write(`${JSON.stringify(result)}\n`);
-  const { matched, deleted, deleteError, leftHidden } = result.deadLetters;
+  const { matched, deleted, deleteError, leftHidden, possible, hiddenAtStart } = result.deadLetters;
+  if (hiddenAtStart > 0)
+    process.stderr.write(
+      `warning: ${hiddenAtStart} dead letters were held by another reader (a redrive, a dlq --peek, an earlier forget) and were not read; run forget again once they are visible\n`,
+    );
+  if (possible > 0)
+    process.stderr.write(
+      `${possible} other ${possible === 1 ? 'dead letter holds' : 'dead letters hold'} the id outside user_id (another field, or a body that is not JSON): not counted as the user's and never deleted by forget (see them in the SQS console)\n`,
+    );
   if (leftHidden > 0)
     process.stderr.write(
       `warning: ${leftHidden} dead letters could not be made visible again; they return when their visibility timeout ends\n`,

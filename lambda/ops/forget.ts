@@ -8,6 +8,7 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
@@ -15,6 +16,7 @@ import {
 import type { Pool } from 'pg';
 import { type MaskingKey, userIdToken } from '../masking';
 import { reasonOf } from './preflight';
+import { containsWord } from './requests';
 
 export interface ForgetRequest {
   /** As the producer sent it; trimmed here as the parser trims it before storing. */
@@ -37,8 +39,12 @@ export interface ForgetResult {
   readonly userToken: string;
   readonly rowsDeleted: number;
   readonly deadLetters: {
-    /** Messages of the DLQ whose body mentions the user. */
+    /** Messages of the DLQ that are the user's logins (`user_id` is the id). */
     readonly matched: number;
+    /** Messages that hold the id elsewhere (see `mentions`): counted, never deleted. */
+    readonly possible: number;
+    /** Messages other readers held when the scan began: not seen by this run. */
+    readonly hiddenAtStart: number;
     readonly deleted: number;
     /** Why some matched messages were not deleted although asked (SQS failed); audited as not deleted. */
     readonly deleteError?: string;
@@ -61,48 +67,81 @@ function holds(value: unknown, id: string): boolean {
 }
 
 /**
- * Whether a dead letter's body mentions the user: a JSON body holding the id as a value (in
- * any field, escaped or not: a body dead-lettered for a misnamed field still counts), any
- * other body containing it anywhere.
+ * How a dead letter's body mentions the user:
+ * - `'user'`: a JSON object whose `user_id` is the id (trimmed, as the handler stores it): the
+ *   user's own login, which `--delete-dead-letters` deletes;
+ * - `'possible'`: the id elsewhere: as another JSON value (a misnamed field, another user's
+ *   device id that happens to equal it), or as a word of a body that is not JSON (a truncated
+ *   body). Counted, never deleted: it may be another user's record.
+ * - `undefined`: not at all.
  */
-export function mentions(body: string, userId: string): boolean {
+export function mentions(body: string, userId: string): 'user' | 'possible' | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
-    return body.includes(userId);
+    return containsWord(body, userId) ? 'possible' : undefined;
   }
-  return holds(parsed, userId);
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+    const own = (parsed as Record<string, unknown>).user_id;
+    if (typeof own === 'string' && own.trim() === userId) return 'user';
+  }
+  return holds(parsed, userId) ? 'possible' : undefined;
 }
 
 const batches = <T>(items: readonly T[]) =>
   Array.from({ length: Math.ceil(items.length / 10) }, (_, i) => items.slice(i * 10, i * 10 + 10));
 
 /**
- * Receives every visible message, hiding each for SCAN_VISIBILITY_SECONDS. A message seen
- * again (a scan longer than that) keeps its latest receipt handle and is counted once; a
- * receive that brings nothing new ends the scan.
+ * Receives every visible message, hiding each for `holdSeconds` and hiding those already held
+ * again every third of that, so that none comes back while the queue is read; the first empty
+ * receive (long polling asks every SQS server) ends the scan. A message that comes back anyway
+ * (a hold SQS refused to extend) fails the scan rather than end it early: an erasure must not
+ * miss a dead letter silently. On failure, what was received is made visible again.
  */
-async function scan(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+async function scan(sqs: SQSClient, queueUrl: string, holdSeconds: number): Promise<Message[]> {
   const seen = new Map<string, Message>();
-  for (;;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: SCAN_VISIBILITY_SECONDS,
-        // Long polling asks every SQS server: an empty answer means nothing visible is left.
-        WaitTimeSeconds: 1,
-      }),
+  let heldAt = Date.now();
+  try {
+    for (;;) {
+      if (Date.now() - heldAt > (holdSeconds * 1000) / 3) {
+        heldAt = Date.now();
+        const lost = await setVisibility(sqs, queueUrl, [...seen.values()], holdSeconds);
+        if (lost > 0)
+          throw new Error(`could not keep ${lost} dead letters hidden while reading the queue`);
+      }
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: holdSeconds,
+          WaitTimeSeconds: 1,
+        }),
+      );
+      if (Messages.length === 0) return [...seen.values()];
+      let back = 0;
+      for (const message of Messages) {
+        if (seen.has(message.MessageId ?? '')) back++;
+        seen.set(message.MessageId ?? '', message);
+      }
+      if (back > 0) throw new Error(`${back} dead letters came back while the queue was read`);
+    }
+  } catch (error) {
+    await setVisibility(sqs, queueUrl, [...seen.values()], 0);
+    throw new Error(
+      `the dead-letter queue could not be read whole (${reasonOf(error)}); nothing was erased: run forget again`,
+      { cause: error },
     );
-    const fresh = Messages.filter((m) => !seen.has(m.MessageId ?? ''));
-    for (const message of Messages) seen.set(message.MessageId ?? '', message);
-    if (fresh.length === 0) return [...seen.values()];
   }
 }
 
-/** Makes messages visible at once; resolves to how many could not be (never rejects). */
-async function release(sqs: SQSClient, queueUrl: string, messages: readonly Message[]) {
+/** Sets messages' visibility timeout; resolves to how many it could not set (never rejects). */
+async function setVisibility(
+  sqs: SQSClient,
+  queueUrl: string,
+  messages: readonly Message[],
+  seconds: number,
+) {
   let failed = 0;
   for (const batch of batches(messages)) {
     try {
@@ -112,7 +151,7 @@ async function release(sqs: SQSClient, queueUrl: string, messages: readonly Mess
           Entries: batch.map((m, i) => ({
             Id: String(i),
             ReceiptHandle: m.ReceiptHandle,
-            VisibilityTimeout: 0,
+            VisibilityTimeout: seconds,
           })),
         }),
       );
@@ -122,6 +161,21 @@ async function release(sqs: SQSClient, queueUrl: string, messages: readonly Mess
     }
   }
   return failed;
+}
+
+/** Makes messages visible at once; resolves to how many could not be (never rejects). */
+const release = (sqs: SQSClient, queueUrl: string, messages: readonly Message[]) =>
+  setVisibility(sqs, queueUrl, messages, 0);
+
+/** Messages of the queue hidden now (in another reader's hands): this run cannot see them. */
+async function hiddenNow(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
 /** Deletes messages; the ones deleted, and the first failure's reason (never rejects). */
@@ -150,7 +204,7 @@ async function remove(sqs: SQSClient, queueUrl: string, messages: readonly Messa
 }
 
 /**
- * Erases one user: scans the DLQ (messages that do not mention the user are made visible again
+ * Erases one user: scans the DLQ (messages that are not the user's are made visible again
  * at once), then in one transaction deletes their rows, deletes the matched dead letters when
  * asked, and appends the audit row with what was deleted. Matched messages not deleted are
  * made visible again. Rejects with the database's or SQS's error when the scan or the
@@ -159,18 +213,26 @@ async function remove(sqs: SQSClient, queueUrl: string, messages: readonly Messa
  * not reject: it is audited as not deleted and the result says why.
  */
 export async function forgetUser(
-  deps: { readonly pool: Pool; readonly sqs: SQSClient; readonly dlqUrl: string },
+  deps: {
+    readonly pool: Pool;
+    readonly sqs: SQSClient;
+    readonly dlqUrl: string;
+    /** How long the scan holds each dead letter (SCAN_VISIBILITY_SECONDS; tests shorten it). */
+    readonly holdSeconds?: number;
+  },
   key: MaskingKey,
   request: ForgetRequest,
 ): Promise<ForgetResult> {
   const { pool, sqs, dlqUrl } = deps;
   const userId = request.userId.trim();
   const userToken = userIdToken(key, userId);
-  // A run that fails here leaves what it received hidden for SCAN_VISIBILITY_SECONDS at most.
-  const seen = await scan(sqs, dlqUrl);
-  const matched = seen.filter((m) => mentions(m.Body ?? '', userId));
-  const mentioning = new Set(matched);
-  const others = seen.filter((m) => !mentioning.has(m));
+  const hiddenAtStart = await hiddenNow(sqs, dlqUrl);
+  // A run that dies here leaves what it received hidden for the hold at most.
+  const seen = await scan(sqs, dlqUrl, deps.holdSeconds ?? SCAN_VISIBILITY_SECONDS);
+  const kinds = new Map(seen.map((m) => [m, mentions(m.Body ?? '', userId)]));
+  const matched = seen.filter((m) => kinds.get(m) === 'user');
+  const possible = seen.filter((m) => kinds.get(m) === 'possible').length;
+  const others = seen.filter((m) => kinds.get(m) !== 'user');
   let leftHidden = await release(sqs, dlqUrl, others);
   let deleted = new Set<Message>();
   let deleteError: string | undefined;
@@ -222,6 +284,8 @@ export async function forgetUser(
     rowsDeleted: audit?.rows ?? 0,
     deadLetters: {
       matched: matched.length,
+      possible,
+      hiddenAtStart,
       deleted: deleted.size,
       ...(deleteError === undefined ? {} : { deleteError }),
       leftHidden,

@@ -50,16 +50,23 @@ export function callerOf(event: OperationsEvent): Caller {
   return { arn, accountId: iam?.accountId };
 }
 
+/** Whether `text` holds `word` with no letter or digit right before or after it. */
+export function containsWord(text: string, word: string, flags = 'u'): boolean {
+  const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?:^|[^\\p{L}\\p{N}])${escaped}(?:$|[^\\p{L}\\p{N}])`, flags).test(text);
+}
+
 /**
  * Why a forget request cannot run, or undefined. Pure; never repeats the values. The reason is
- * kept in clear, so it may not hold the id as a word of its own (which would undo the token).
+ * kept in clear, so it may not hold the id as a word of its own, in any case (which would undo
+ * the token).
  */
 export function forgetInputProblem(userId: string, reason: string): string | undefined {
   const id = userId.trim();
   if (id === '') return 'a user id is required';
   if (reason.trim() === '') return 'a reason is required';
-  const escaped = id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  if (new RegExp(`(?:^|[^\\p{L}\\p{N}])${escaped}(?:$|[^\\p{L}\\p{N}])`, 'u').test(reason))
+  // Case-insensitive: "Alice" in a reason names the user "alice" as well as "Alice".
+  if (containsWord(reason, id, 'iu'))
     return 'the reason must not contain the user id (the audit keeps the reason in clear)';
   return undefined;
 }

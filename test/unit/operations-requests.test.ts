@@ -106,6 +106,8 @@ describe('forgetInputProblem', () => {
     ['a', 'erasure request', undefined],
     ['u.77', 'ticket u.77', /must not contain the user id/],
     ['u.77', 'ticket ux77', undefined],
+    ['Alice', 'alice asked by mail', /must not contain the user id/],
+    ['ALICE', 'request of Alice', /must not contain the user id/],
     ['  ', 'r', /a user id is required/],
     ['u', ' ', /a reason is required/],
   ])('user %j, reason %j: %s', (userId, reason, problem) => {
