@@ -18,6 +18,7 @@ partition_audit. Safe to run at any time and as often as you like.
   --retention-days N         drop partitions entirely older than N days, 1..36500
                              (default: keep everything)                    [RETENTION_DAYS]
   --ahead-days N             partitions exist through N days ahead, 1..3660 (default 90)
+                                                                         [PARTITION_AHEAD_DAYS]
   --granularity month|day    size of new partitions (default month)      [PARTITION_GRANULARITY]
   --database-url URL         [DATABASE_URL, or DB_HOST/DB_NAME/DB_USER/DB_PASSWORD_SECRET_ID]
   -h, --help                 this text
@@ -27,7 +28,7 @@ runCommand('maintain', async () => {
   const args = parseCommandLine(HELP, {
     options: {
       'retention-days': { type: 'string', default: process.env.RETENTION_DAYS || undefined },
-      'ahead-days': { type: 'string' },
+      'ahead-days': { type: 'string', default: process.env.PARTITION_AHEAD_DAYS || undefined },
       granularity: { type: 'string', default: process.env.PARTITION_GRANULARITY || 'month' },
       'database-url': { type: 'string', default: process.env.DATABASE_URL || undefined },
     },

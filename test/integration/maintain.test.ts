@@ -214,4 +214,23 @@ describe('maintain', () => {
     expect(usage).toMatchObject({ code: 2 });
     expect(usage.stderr).toContain('--retention-days must be an integer from 1 to 36500, got "0"');
   });
+
+  it('takes its settings from the environment the Configuration table names', async () => {
+    await migratedOn(['2026-11']);
+    const result = await runScript(
+      'maintain',
+      ['--database-url', db.url],
+      cleanEnv({
+        RETENTION_DAYS: '400',
+        PARTITION_AHEAD_DAYS: '200',
+        PARTITION_GRANULARITY: 'day',
+      }),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      retentionDays: 400,
+      aheadDays: 200,
+      granularity: 'day',
+    });
+  });
 });
