@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: the shipped handler's throughput against real PostgreSQL, beside a raw
- * COPY of the same rows into the same table in the same run. Uses DATABASE_URL when set,
- * else an embedded server. Prints a table; the last line is `ratio: R` (handler / COPY at
- * 10,000 records).
+ * COPY of the same rows into the same table in the same run. With DATABASE_URL, in a database
+ * of its own on that server (created and dropped), else on an embedded server. Prints a table;
+ * the last line is `ratio: R` (handler / COPY at 10,000 records).
  */
 import {
   DeleteMessageBatchCommand,
@@ -25,7 +25,7 @@ import { progressLine } from '../../lambda/ops/progress';
 import { generateRecoveryKeyPair } from '../../lambda/recovery';
 import { buildChild, FUNCTION_MB, runChild, SMALLEST_MB } from './child';
 import { copyRate, repsFor } from './copy';
-import { runScale, SCALE_HELP, SCALE_OPTIONS } from './scale';
+import { database, runScale, SCALE_HELP, SCALE_OPTIONS } from './scale';
 
 const SIZES = [10, 100, 1_000, 10_000];
 
@@ -117,8 +117,13 @@ function stepDone(what: string): void {
 async function main(): Promise<void> {
   process.stderr.write(`bench: ${STEPS} steps; building the bundles\n`);
   await Promise.all([buildBundles(), buildChild()]);
+  // On DATABASE_URL's server, a database of its own (created, then dropped): the benchmark
+  // empties user_logins between steps, which must never be the caller's.
   const local = process.env.DATABASE_URL ? undefined : await startLocalPostgres();
-  const databaseUrl = process.env.DATABASE_URL || (local?.url as string);
+  const own = process.env.DATABASE_URL
+    ? await database(process.env.DATABASE_URL, `login_queue_bench_${process.pid}`, false, 'month')
+    : undefined;
+  const databaseUrl = own?.url ?? (local?.url as string);
   const aws = await startLocalAws();
   const secret = JSON.stringify({ current: 'bench', bench: 'b'.repeat(44) });
   aws.secretsManager.put('bench-key', secret);
@@ -215,6 +220,7 @@ async function main(): Promise<void> {
   } finally {
     await pool.end();
     await aws.stop();
+    await own?.drop();
     await local?.stop();
   }
 }
@@ -223,7 +229,8 @@ const HELP = `Usage: npm run bench [-- --scale [options]]
 
 Without options: the shipped handler's records/s at batches of 10 to 10,000 beside a raw COPY
 of the same rows, and the local drain beside the SQS emulator's own rate. Uses DATABASE_URL
-when set (its user_logins is truncated), else an embedded PostgreSQL.
+when set (in a database of its own on that server, created and dropped), else an embedded
+PostgreSQL.
 ${SCALE_HELP}`;
 
 runCommand(

@@ -82,7 +82,12 @@ function parseSizes(raw: string | undefined): number[] {
 }
 
 /** A database on the server of `adminUrl`, created (or reused) under `name`. */
-async function database(adminUrl: string, name: string, reuse: boolean, granularity: Granularity) {
+export async function database(
+  adminUrl: string,
+  name: string,
+  reuse: boolean,
+  granularity: Granularity,
+) {
   const admin = new pg.Client(adminUrl);
   await admin.connect();
   try {
