@@ -67,7 +67,7 @@ const EXERCISED: Record<string, readonly [string, string]> = {
   'npm run forget -- --user-id <user_id> --reason "erasure request 2026-17" --delete-dead-letters --dlq-url <DeadLetterQueueUrl>':
     [
       'integration/forget.test.ts',
-      'with --delete-dead-letters deletes exactly the messages that mention the user',
+      "with --delete-dead-letters deletes exactly the user's own, never a body that merely holds the id",
     ],
   'npm run dlq -- --peek --function-url <OpsFunctionUrl>': [
     'integration/operations.test.ts',
