@@ -28,8 +28,8 @@ import {
   StorageType,
 } from 'aws-cdk-lib/aws-rds';
 import { CfnApplication } from 'aws-cdk-lib/aws-sam';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { type ISecret, RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct, type IConstruct } from 'constructs';
 import type { ResolvedDatabaseSizing } from './database-sizing';
 import { retainLogsOf } from './log-retention';
 
@@ -39,6 +39,9 @@ export interface LoginDatabaseProps {
   /** @default RemovalPolicy.SNAPSHOT */
   readonly removalPolicy?: RemovalPolicy;
 }
+
+/** The interface endpoints of the AWS APIs the functions call. */
+export type EndpointName = keyof LoginDatabase['endpoints'];
 
 export const DATABASE_NAME = 'logins';
 export const DATABASE_USER = 'login_queue';
@@ -190,6 +193,13 @@ export class LoginDatabase extends Construct {
       securityGroup: rotation,
     });
     this.endpoints.secretsManager.connections.allowDefaultPortFrom(rotation);
+    // Creating the schedule runs the rotation function's testSecret step (RotateSecret without
+    // RotateImmediately), which reaches PostgreSQL and Secrets Manager: the network comes first.
+    const schedule = this.node
+      .findAll()
+      .find((construct): construct is RotationSchedule => construct instanceof RotationSchedule);
+    if (schedule === undefined) throw new Error('the rotation has no schedule');
+    this.orderAfterNetwork(schedule, rotation, 'secretsManager');
     // The rotation function comes from a SAR application, under the name CDK gives it.
     const application = this.instance.node
       .findAll()
@@ -250,12 +260,29 @@ export class LoginDatabase extends Construct {
   }
 
   /** Opens HTTPS to the given interface endpoints to `peer` (and `peer`'s egress to them). */
-  allowEndpointsFrom(peer: IConnectable, ...names: (keyof LoginDatabase['endpoints'])[]): void {
+  allowEndpointsFrom(peer: IConnectable, ...names: EndpointName[]): void {
     for (const name of names) {
       this.endpoints[name].connections.allowDefaultPortFrom(
         peer,
         `login-queue function to ${name}`,
       );
     }
+  }
+
+  /**
+   * Orders `consumer` (deploy-time code run as `peer`) after what `peer`'s traffic needs: the
+   * security groups at both ends, whose rules CDK keeps under them (a dependency on a group is
+   * one on its rules), the database and the named endpoints.
+   */
+  orderAfterNetwork(consumer: IConstruct, peer: IConnectable, ...names: EndpointName[]): void {
+    consumer.node.addDependency(
+      ...peer.connections.securityGroups,
+      ...this.instance.connections.securityGroups,
+      this.instance,
+      ...names.flatMap((name) => [
+        this.endpoints[name],
+        ...this.endpoints[name].connections.securityGroups,
+      ]),
+    );
   }
 }

@@ -448,6 +448,8 @@ export class LoginQueueStack extends Stack {
       timeout: Duration.minutes(5),
       executeAfter: database ? [database] : [],
     });
+    // Its own security group's egress rules live beside the function, outside the database.
+    database?.orderAfterNetwork(trigger, migrate, 'secretsManager');
     // Only the mapping waits for the schema (the whole function would form a cycle with the
     // database security group rule that names the function's security group).
     const mapping = handler.node.children.find((child) => child instanceof EventSourceMapping);
