@@ -5,7 +5,6 @@
  * but the security groups granted explicitly.
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { type IMetric, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   type IConnectable,
   type InterfaceVpcEndpoint,
@@ -50,8 +49,8 @@ export class LoginDatabase extends Construct {
   readonly vpc: Vpc;
   readonly instance: DatabaseInstance;
   readonly secret: ISecret;
-  /** Matches failed rotations of the master password (an alarm watches it). */
-  readonly rotationFailures: IMetric;
+  /** Matches failed rotations of the master password, and only of it (Monitoring targets it). */
+  readonly rotationFailed: Rule;
   /** The sizing the instance was built with. */
   readonly sizing: ResolvedDatabaseSizing;
   /** The interface endpoints of the AWS APIs the functions call (no NAT, no internet). */
@@ -208,21 +207,18 @@ export class LoginDatabase extends Construct {
       ?.functionName;
     if (typeof functionName !== 'string') throw new Error('the rotation has no function name');
     retainLogsOf(stack, 'RotationLogRetention', functionName, RetentionDays.ONE_MONTH);
-    // Secrets Manager reports a failed rotation as a CloudTrail service event (no trail needed).
-    const rotationFailed = new Rule(this, 'RotationFailed', {
-      description: 'login-queue: a Secrets Manager rotation failed in this account and region',
+    // Secrets Manager reports a failed rotation as a CloudTrail service event (no trail needed),
+    // naming the secret's ARN in additionalEventData.SecretId. Monitoring gives the rule its target.
+    this.rotationFailed = new Rule(this, 'RotationFailed', {
+      description: 'login-queue: a rotation of the master password secret failed',
       eventPattern: {
         source: ['aws.secretsmanager'],
         detailType: ['AWS Service Event via CloudTrail'],
-        detail: { eventName: ['RotationFailed'] },
+        detail: {
+          eventName: ['RotationFailed'],
+          additionalEventData: { SecretId: [secret.secretArn] },
+        },
       },
-    });
-    this.rotationFailures = new Metric({
-      namespace: 'AWS/Events',
-      metricName: 'MatchedEvents',
-      dimensionsMap: { RuleName: rotationFailed.ruleName },
-      statistic: 'Sum',
-      period: Duration.minutes(5),
     });
     this.sizing = sizing;
 

@@ -601,7 +601,7 @@ export class LoginQueueStack extends Stack {
       database: database && {
         instance: database.instance,
         sizing: database.sizing,
-        rotationFailures: database.rotationFailures,
+        rotationFailed: database.rotationFailed,
       },
       // LocalStack's CloudFormation drops dashboards without a word: leave it out there.
       dashboard: target === 'aws',
