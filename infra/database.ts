@@ -23,13 +23,12 @@ import {
   DatabaseInstanceEngine,
   ParameterGroup,
   PerformanceInsightRetention,
-  PostgresEngineVersion,
   StorageType,
 } from 'aws-cdk-lib/aws-rds';
 import { CfnApplication } from 'aws-cdk-lib/aws-sam';
 import { type ISecret, RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IConstruct } from 'constructs';
-import type { ResolvedDatabaseSizing } from './database-sizing';
+import { ENGINE_VERSION, type ResolvedDatabaseSizing } from './database-sizing';
 import { retainLogsOf } from './log-retention';
 
 export interface LoginDatabaseProps {
@@ -128,7 +127,7 @@ export class LoginDatabase extends Construct {
         conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account } },
       }),
     );
-    const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_17 });
+    const engine = DatabaseInstanceEngine.postgres({ version: ENGINE_VERSION });
     this.instance = new DatabaseInstance(this, 'Instance', {
       engine,
       instanceType: sizing.instanceType,
