@@ -273,7 +273,8 @@ export class LoginDatabase extends Construct {
     consumer.node.addDependency(
       ...peer.connections.securityGroups,
       ...this.instance.connections.securityGroups,
-      this.instance,
+      // The DB instance itself, not its construct (which holds the secret and its rotation).
+      this.instance.node.defaultChild as IConstruct,
       ...names.flatMap((name) => [
         this.endpoints[name],
         ...this.endpoints[name].connections.securityGroups,

@@ -157,9 +157,10 @@ describe('deploy-time ordering', () => {
       // Arrange
       const t = templateOf(variant);
       const requirements = requirementsOf(t, id);
-      expect(requirements.length, 'an actor that runs no code found in the template').toBeGreaterThan(
-        0,
-      );
+      expect(
+        requirements.length,
+        'an actor that runs no code found in the template',
+      ).toBeGreaterThan(0);
 
       // Act
       const before = dependenciesOf(t, id);
