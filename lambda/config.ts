@@ -162,11 +162,12 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 /**
- * STS's endpoint: AWS_ENDPOINT_URL_STS (the SDK's name; a local stand-in in tests), else the
- * regional endpoint of AWS_REGION (in the VPC its interface endpoint answers that name).
+ * STS's endpoint, resolved as the AWS SDK resolves it: AWS_ENDPOINT_URL_STS (a local stand-in
+ * in tests), else AWS_ENDPOINT_URL (LocalStack sets it in its functions), else the regional
+ * endpoint of AWS_REGION (in the VPC, its interface endpoint answers that name).
  */
 export function stsEndpoint(env: Env = process.env): URL {
-  const raw = optional(env, 'AWS_ENDPOINT_URL_STS');
+  const raw = optional(env, 'AWS_ENDPOINT_URL_STS') ?? optional(env, 'AWS_ENDPOINT_URL');
   if (raw === undefined)
     return new URL(`https://sts.${required(env, 'AWS_REGION')}.amazonaws.com/`);
   try {
@@ -175,7 +176,9 @@ export function stsEndpoint(env: Env = process.env): URL {
   } catch {
     // named below
   }
-  throw new ConfigError(`AWS_ENDPOINT_URL_STS must be an http(s) URL, got "${raw}"`);
+  throw new ConfigError(
+    `AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL) must be an http(s) URL, got "${raw}"`,
+  );
 }
 
 /** The operations function's configuration (lambda/ops-handler.ts). Throws ConfigError naming the variable. */
