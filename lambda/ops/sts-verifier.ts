@@ -36,13 +36,17 @@ export class UsedProofs {
 }
 
 /** POSTs the proof's signed request to STS; resolves with STS's status and body. */
-function forward(endpoint: URL, proof: CallerProof): Promise<{ status: number; text: string }> {
+function forward(
+  endpoint: URL,
+  proof: CallerProof,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
   const send = endpoint.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = send(
       endpoint,
       // The host STS checks the signature against is the endpoint's, as the client signed it.
-      { method: 'POST', headers: { ...proof, host: endpoint.host }, timeout: 10_000 },
+      { method: 'POST', headers: { ...proof, host: endpoint.host }, timeout: timeoutMs },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -55,7 +59,7 @@ function forward(endpoint: URL, proof: CallerProof): Promise<{ status: number; t
         response.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error('no answer in 10 s')));
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(GET_CALLER_IDENTITY_BODY);
   });
@@ -66,6 +70,8 @@ export interface VerifierOptions {
   readonly stsEndpoint: URL;
   /** The role whose sessions may call (the recovery operator role). */
   readonly operatorRoleArn: string;
+  /** How long STS may take to answer. @default 10000 */
+  readonly timeoutMs?: number;
   readonly now?: () => number;
 }
 
@@ -85,7 +91,7 @@ export function createCallerVerifier(options: VerifierOptions) {
       throw new UnauthenticatedError('the caller proof was already used');
     let answer: { status: number; text: string };
     try {
-      answer = await forward(options.stsEndpoint, proof);
+      answer = await forward(options.stsEndpoint, proof, options.timeoutMs ?? 10_000);
     } catch (error) {
       throw new UnreachableError(
         `STS at ${options.stsEndpoint.origin}: ${(error as Error).message}`,

@@ -3,6 +3,8 @@
  * reads from STS, whose sessions it accepts, and the verifier end to end against the local STS
  * stand-in, which checks real SigV4 signatures.
  */
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnauthenticatedError, UnreachableError } from '../../lambda/errors';
 import {
@@ -267,5 +269,29 @@ describe('the caller verifier against the STS stand-in', () => {
     const failure = verify(await proofBy(ALICE), REQUEST, FUNCTION);
     await expect(failure).rejects.toBeInstanceOf(UnreachableError);
     await expect(failure).rejects.toThrow('STS at http://127.0.0.1:9');
+  });
+
+  it.each([
+    ['answers 503', (_: unknown, res: ServerResponse) => res.writeHead(503).end(), 'answered 503'],
+    ['does not answer in time', () => {}, ': no answer in 300 ms'],
+  ])('fails as unreachable when STS %s', async (_, answer, message) => {
+    const server = createServer(answer);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const at = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const verify = createCallerVerifier({
+        stsEndpoint: new URL(at),
+        operatorRoleArn: ROLE,
+        timeoutMs: 300,
+      });
+      const failure = verify(await proofBy(ALICE), REQUEST, FUNCTION);
+      await expect(failure).rejects.toBeInstanceOf(UnreachableError);
+      await expect(failure).rejects.toThrow(
+        `STS at ${at}${message.startsWith(':') ? '' : ' '}${message}`,
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
