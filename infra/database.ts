@@ -56,6 +56,8 @@ export class LoginDatabase extends Construct {
   readonly endpoints: {
     readonly secretsManager: InterfaceVpcEndpoint;
     readonly sqs: InterfaceVpcEndpoint;
+    /** The operations function forwards its callers' signed GetCallerIdentity here. */
+    readonly sts: InterfaceVpcEndpoint;
   };
 
   constructor(scope: Construct, id: string, props: LoginDatabaseProps) {
@@ -76,7 +78,12 @@ export class LoginDatabase extends Construct {
     // Without a NAT the functions reach these AWS APIs through private endpoints only, each
     // open to the security groups granted (allowEndpointsFrom) and to this account alone.
     const stack = Stack.of(this);
-    const endpoint = (name: string, service: InterfaceVpcEndpointAwsService, arn: string) => {
+    const endpoint = (
+      name: string,
+      service: InterfaceVpcEndpointAwsService,
+      arn: string,
+      actions = ['*'],
+    ) => {
       const created = this.vpc.addInterfaceEndpoint(name, {
         service,
         privateDnsEnabled: true,
@@ -93,7 +100,7 @@ export class LoginDatabase extends Construct {
         new PolicyStatement({
           sid: 'ThisAccountOnly',
           principals: [new AnyPrincipal()],
-          actions: ['*'],
+          actions,
           resources: [arn],
           conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account } },
         }),
@@ -116,6 +123,8 @@ export class LoginDatabase extends Construct {
         InterfaceVpcEndpointAwsService.SQS,
         stack.formatArn({ service: 'sqs', resource: '*' }),
       ),
+      // The principal is the operator who signed the proof; GetCallerIdentity names no resource.
+      sts: endpoint('Sts', InterfaceVpcEndpointAwsService.STS, '*', ['sts:GetCallerIdentity']),
     };
     // GetRandomPassword (the rotation function's) names no resource.
     this.endpoints.secretsManager.addToPolicy(

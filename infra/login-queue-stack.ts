@@ -8,6 +8,7 @@ import {
   Annotations,
   CfnOutput,
   Duration,
+  Fn,
   RemovalPolicy,
   SecretValue,
   Stack,
@@ -518,6 +519,8 @@ export class LoginQueueStack extends Stack {
         RECOVERY_SECRET_ID: recoverySecret.secretArn,
         DLQ_URL: deadLetterQueue.queueUrl,
         SOURCE_QUEUE_URL: queue.queueUrl,
+        // Only this role's sessions may call, as STS names them from each request's proof.
+        OPERATOR_ROLE_ARN: recoveryOperatorRole.roleArn,
       },
       ...network,
     });
@@ -542,7 +545,7 @@ export class LoginQueueStack extends Stack {
     opsUrl.grantInvokeUrl(recoveryOperatorRole);
     if (database !== undefined) {
       database.allowFrom(ops);
-      database.allowEndpointsFrom(ops, 'secretsManager', 'sqs');
+      database.allowEndpointsFrom(ops, 'secretsManager', 'sqs', 'sts');
     }
 
     Validations.of(recoverySecret).acknowledge({
@@ -625,6 +628,9 @@ export class LoginQueueStack extends Stack {
     new CfnOutput(this, 'RecoveryOperatorRoleArn', { value: recoveryOperatorRole.roleArn });
     new CfnOutput(this, 'QueueKeyArn', { value: queueKey.keyArn });
     new CfnOutput(this, 'ProducerPolicyArn', { value: producer.managedPolicyArn });
-    new CfnOutput(this, 'OpsFunctionUrl', { value: opsUrl.url });
+    // The URL with the function's ARN, which the CLI binds each caller proof to.
+    new CfnOutput(this, 'OpsFunctionUrl', {
+      value: Fn.join('', [opsUrl.url, '?function=', ops.functionArn]),
+    });
   }
 }
