@@ -20,6 +20,12 @@ export const BUNDLE = {
   minify: true,
   sourceMap: true,
   sourcesContent: false,
+  /**
+   * ES module builds first: the AWS SDK and Powertools ship both, and esbuild can drop what
+   * their ES builds do not use, where their CommonJS builds keep every export (a quarter less
+   * bundle, a third less load CPU: README, Performance). Output stays CommonJS.
+   */
+  mainFields: ['module', 'main'],
   /** pg's optional native binding is never installed; without this esbuild fails to resolve it. */
   externalModules: ['pg-native'],
 } as const;
@@ -27,6 +33,11 @@ export const BUNDLE = {
 export const DIST = `${root}dist`;
 
 /** Path of a built bundle, e.g. bundlePath('handler') -> <root>/dist/handler/index.js. */
-export function bundlePath(entry: keyof typeof BUNDLE.entries): string {
-  return `${DIST}/${entry}/index.js`;
+export function bundlePath(entry: keyof typeof BUNDLE.entries, dist: string = DIST): string {
+  return `${dist}/${entry}/index.js`;
+}
+
+/** Path of a bundle's esbuild metafile, written beside it by `npm run build`. */
+export function metafilePath(entry: keyof typeof BUNDLE.entries, dist: string = DIST): string {
+  return `${dist}/${entry}/meta.json`;
 }

@@ -70,6 +70,7 @@ export function loginQueueFunction(
       // The same esbuild settings as `npm run build`, so the tested bundle is what ships.
       target: BUNDLE.target,
       format: OutputFormat.CJS,
+      mainFields: [...BUNDLE.mainFields],
       minify: BUNDLE.minify,
       sourceMap: BUNDLE.sourceMap,
       sourcesContent: BUNDLE.sourcesContent,

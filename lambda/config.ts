@@ -4,7 +4,8 @@
  * (DATABASE_URL may hold a password for local use; in AWS the function signs IAM tokens and
  * the migration reads the master password from a secret).
  */
-import { Granularity, isGranularity, type MaintainOptions } from './db/maintain';
+import { Granularity, isGranularity } from './db/granularity';
+import type { MaintainOptions } from './db/maintain';
 import { ConfigError } from './errors';
 import { NAMESPACE, SERVICE } from './metric-names';
 import { isRoleArn } from './ops/caller-proof';

@@ -6,13 +6,10 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { ConfigError } from '../errors';
+import { Granularity } from './granularity';
 import { LOCK_KEY } from './migrate';
 
-export const Granularity = { Month: 'month', Day: 'day' } as const;
-export type Granularity = (typeof Granularity)[keyof typeof Granularity];
-
-export const isGranularity = (value: unknown): value is Granularity =>
-  value === Granularity.Month || value === Granularity.Day;
+export { Granularity, isGranularity } from './granularity';
 
 export interface MaintainOptions {
   /** Drop partitions whose whole range is older than this many days; undefined keeps all. */

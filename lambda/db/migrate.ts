@@ -2,9 +2,10 @@
  * Applies pending migrations under a session advisory lock, so concurrent runners (several
  * cold starts, a deploy-time trigger and a local run) apply each migration exactly once.
  */
-import type { Pool } from 'pg';
+import type { Client, Pool, PoolClient } from 'pg';
+import { ConfigError } from '../errors';
 import { MIGRATIONS, type Migration } from './migrations';
-import { isAuthenticationError } from './pool';
+import { isAuthenticationError, sqlState } from './pool';
 
 // pg_advisory_lock key: the first 8 bytes of sha256("login-queue/migrations"), as int8.
 export const LOCK_KEY = '-3180596402358398718';
@@ -14,40 +15,37 @@ export interface MigrateResult {
   readonly current: number;
 }
 
-/** Applies every migration not yet recorded. Throws (after rollback) on the first failure. */
+/**
+ * A refused privilege (42501) as a ConfigError that says where, as whom, and what to grant:
+ * pg's own text ("permission denied for schema public") names neither the server nor the role.
+ */
+function privilegeError(error: unknown, client: PoolClient): unknown {
+  if (sqlState(error) !== '42501') return error;
+  // Where the client connected, and as whom; never its password.
+  const { host, port, database, user } = client as PoolClient & Client;
+  const schema = /permission denied for schema (\w+)/.exec((error as Error).message)?.[1];
+  const grant = schema
+    ? `the migrations create their tables in schema ${schema}: as its owner, run GRANT CREATE ON SCHEMA ${schema} TO ${user}; or migrate as the database's owner`
+    : 'migrate as the owner of the database and of user_logins';
+  return new ConfigError(
+    `${(error as Error).message} (PostgreSQL at ${host}:${port}/${database}, as ${user}): ${grant}`,
+    { cause: error },
+  );
+}
+
+/**
+ * Applies every migration not yet recorded. Throws (after rollback) on the first failure;
+ * a missing privilege as a ConfigError naming the server, the role and the grant.
+ */
 export async function migrate(
   pool: Pool,
   migrations: readonly Migration[] = MIGRATIONS,
 ): Promise<MigrateResult> {
   const client = await pool.connect();
   try {
-    await client.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEY]);
-    await client.query(`CREATE TABLE IF NOT EXISTS login_queue_migrations (
-      version    integer PRIMARY KEY,
-      name       text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now())`);
-    const { rows } = await client.query<{ version: number }>(
-      'SELECT version FROM login_queue_migrations',
-    );
-    const done = new Set(rows.map((row) => row.version));
-    const applied: number[] = [];
-    for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-      if (done.has(migration.version)) continue;
-      await client.query('BEGIN');
-      try {
-        await client.query(migration.sql);
-        await client.query('INSERT INTO login_queue_migrations (version, name) VALUES ($1, $2)', [
-          migration.version,
-          migration.name,
-        ]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw error;
-      }
-      applied.push(migration.version);
-    }
-    return { applied, current: Math.max(0, ...done, ...applied) };
+    return await migrateOn(client, migrations);
+  } catch (error) {
+    throw privilegeError(error, client);
   } finally {
     // A failed unlock means a broken connection: destroying it releases the lock too.
     const unlockError = await client
@@ -58,6 +56,39 @@ export async function migrate(
       );
     client.release(unlockError);
   }
+}
+
+async function migrateOn(
+  client: PoolClient,
+  migrations: readonly Migration[],
+): Promise<MigrateResult> {
+  await client.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEY]);
+  await client.query(`CREATE TABLE IF NOT EXISTS login_queue_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now())`);
+  const { rows } = await client.query<{ version: number }>(
+    'SELECT version FROM login_queue_migrations',
+  );
+  const done = new Set(rows.map((row) => row.version));
+  const applied: number[] = [];
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(migration.version)) continue;
+    await client.query('BEGIN');
+    try {
+      await client.query(migration.sql);
+      await client.query('INSERT INTO login_queue_migrations (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw error;
+    }
+    applied.push(migration.version);
+  }
+  return { applied, current: Math.max(0, ...done, ...applied) };
 }
 
 export interface LoginRetry {

@@ -110,8 +110,15 @@ export async function endPool(pool: pg.Pool): Promise<void> {
       if (++removed >= open) resolve();
     });
   });
-  await pool.end();
-  await closed;
+  // allowExitOnIdle unrefs idle clients' sockets: with nothing else pending, node would exit
+  // (code 0) before their close completes, and the caller's next step would never run.
+  const hold = setInterval(() => {}, 60_000);
+  try {
+    await pool.end();
+    await closed;
+  } finally {
+    clearInterval(hold);
+  }
 }
 
 /**

@@ -4,9 +4,11 @@
  */
 import { createRequire } from 'node:module';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { bundlePath } from '../../infra/bundling';
+import { type BUNDLE, bundlePath } from '../../infra/bundling';
 
 const require = createRequire(import.meta.url);
+
+type Entry = keyof typeof BUNDLE.entries;
 
 export type SqsHandler = (event: SQSEvent, context: object) => Promise<SQSBatchResponse>;
 
@@ -16,7 +18,7 @@ export type SqsHandler = (event: SQSEvent, context: object) => Promise<SQSBatchR
  */
 export function loadBundle<T = SqsHandler>(
   env: Readonly<Record<string, string>>,
-  entry: 'handler' | 'migrate' | 'ops' = 'handler',
+  entry: Entry = 'handler',
 ): T {
   return loadBundleModule<T>(env, entry).handler;
 }
@@ -30,7 +32,7 @@ export interface BundleModule<T> {
 /** As loadBundle, with the module's `close` for a clean stop (no connection dropped under it). */
 export function loadBundleModule<T = SqsHandler>(
   env: Readonly<Record<string, string>>,
-  entry: 'handler' | 'migrate' | 'ops' = 'handler',
+  entry: Entry = 'handler',
 ): BundleModule<T> {
   const path = bundlePath(entry);
   Object.assign(process.env, env);

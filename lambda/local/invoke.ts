@@ -5,9 +5,10 @@
  * exit code is non-zero only if the handler threw.
  *
  * Without DATABASE_URL (or DB_HOST) an embedded PostgreSQL is started and migrated, and the
- * function logs in as its own role (login_queue_writer); without MASKING_SECRET_ID a local
- * Secrets Manager stand-in with a fresh key is used; without DLQ_URL invalid records are
- * reported in batchItemFailures.
+ * function logs in as its own role (login_queue_writer). Without MASKING_SECRET_ID a local
+ * Secrets Manager stand-in serves the masking key: from a keys file (as `npm start` keeps
+ * one) when the database outlives the run, else a fresh throw-away key. Without DLQ_URL
+ * invalid records are reported in batchItemFailures.
  */
 import { readFileSync } from 'node:fs';
 import type { SQSEvent } from 'aws-lambda';
@@ -16,19 +17,25 @@ import { parseCommandLine, requiredFlag, runCommand } from '../command';
 import { WRITER_ROLE } from '../db/roles';
 import { UsageError } from '../errors';
 import { connectDatabase } from '../ops/cli';
+import { DEFAULT_KEYS_FILE, loadOrCreateKeysFile } from '../ops/keys-file';
 import { localAwsEnv, randomMaskingSecret } from './aws';
 import { loadBundleModule, localContext } from './bundle';
 import { type LocalPostgres, startLocalPostgres } from './postgres';
 import { startLocalSecretsManager } from './secrets-manager';
 
-const HELP = `Usage: npm run invoke -- --event <file> [--env-vars <file>]
+const HELP = `Usage: npm run invoke -- --event <file> [--env-vars <file>] [--keys-file <file>]
 
 Runs the shipped handler bundle once on an SQS event file; the SQSBatchResponse goes to
-stdout, the handler's logs to stderr. Exits 1 only if the function threw.
+stdout, the handler's logs to stderr. Exits 1 only if the function threw, with one line
+naming why.
 
   --event FILE      an SQS event ({"Records": [...]}), e.g. lambda/local/events/mixed-batch.json
   --env-vars FILE   environment for the function, SAM format: {"Parameters": {...}} and/or
                     {"<FunctionLogicalId>": {...}}, or a flat {"NAME": "value"} object
+  --keys-file FILE  the masking key (and recovery public key) when MASKING_SECRET_ID is not
+                    set: read if the file exists, else generated into it, mode 600
+                    [KEYS_FILE] (default with DATABASE_URL or DB_HOST: ${DEFAULT_KEYS_FILE};
+                    without, the embedded database and its key are thrown away)
   -h, --help        this text
 `;
 
@@ -85,6 +92,7 @@ async function main(): Promise<number> {
     options: {
       event: { type: 'string' },
       'env-vars': { type: 'string' },
+      'keys-file': { type: 'string' },
     },
   });
   if (args === undefined) return 0;
@@ -96,11 +104,30 @@ async function main(): Promise<number> {
   const configured = (name: string) => env[name] ?? process.env[name];
   const stops: (() => Promise<void>)[] = [];
   let postgres: LocalPostgres | undefined;
+  const url = configured('DATABASE_URL');
+  // A database that outlives the run needs keys that do too, or its tokens never match again.
+  const persistent = Boolean(url || configured('DB_HOST'));
+  const keysFile = values['keys-file'] ?? (process.env.KEYS_FILE || undefined);
+  if (values['keys-file'] !== undefined && configured('MASKING_SECRET_ID')) {
+    throw new UsageError('--keys-file and MASKING_SECRET_ID both name the masking key; give one');
+  }
+  /** The masking secret the stand-in serves, with RECOVERY_PUBLIC_KEY from the same file. */
+  const maskingSecret = (file: string | undefined): string => {
+    if (file === undefined) return randomMaskingSecret();
+    const { keys, created } = loadOrCreateKeysFile(file);
+    if (!configured('RECOVERY_PUBLIC_KEY')) env.RECOVERY_PUBLIC_KEY = keys.recoveryPublicKey;
+    process.stderr.write(
+      created
+        ? `invoke: keys generated into ${file}, mode 600; later runs, npm start and the operator commands reuse it (KEYS_FILE)\n`
+        : `invoke: keys from ${file}\n`,
+    );
+    return keys.maskingSecret;
+  };
   try {
-    const url = configured('DATABASE_URL');
-    if (url) await (await connectDatabase(url)).end();
+    const source = env.DATABASE_URL === undefined ? 'DATABASE_URL' : `DATABASE_URL in ${envFile}`;
+    if (url) await (await connectDatabase(url, source)).end();
     await buildBundles();
-    if (!url && !configured('DB_HOST')) {
+    if (!persistent) {
       const started = await startLocalPostgres();
       postgres = started;
       stops.push(() => started.stop());
@@ -110,7 +137,8 @@ async function main(): Promise<number> {
     if (!configured('MASKING_SECRET_ID')) {
       const secrets = await startLocalSecretsManager();
       stops.push(() => secrets.stop());
-      env.MASKING_SECRET_ID = secrets.put('login-queue/masking-key', randomMaskingSecret());
+      const file = keysFile ?? (persistent ? DEFAULT_KEYS_FILE : undefined);
+      env.MASKING_SECRET_ID = secrets.put('login-queue/masking-key', maskingSecret(file));
       const { AWS_ENDPOINT_URL_SQS: _, ...aws } = localAwsEnv('', secrets.endpoint);
       Object.assign(env, aws);
     }

@@ -4,6 +4,7 @@
  */
 import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { UsageError } from '../errors';
+import { DEFAULT_KEYS_FILE } from '../ops/keys-file';
 import { databaseUrlFlag } from '../ops/preflight';
 import { progressLine, progressReporter } from '../ops/progress';
 import { runCleanups } from './cleanup';
@@ -47,9 +48,6 @@ const write = process.stdout.write.bind(process.stdout);
 const out = (line = '') => write(`${line}\n`);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-/** Where keys go when an existing database is used and no --keys-file is given. */
-const DEFAULT_KEYS_FILE = 'login-queue-keys.json';
 
 function printSummary(
   summary: RunSummary,

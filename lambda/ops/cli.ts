@@ -73,10 +73,11 @@ export async function readRecoveryRing(
 
 /**
  * A pool from --database-url, DATABASE_URL, or the DB_* variables the function uses, checked
- * with one query. Throws UsageError for a malformed URL, UnreachableError naming the address.
+ * with one query. Throws UsageError for a malformed URL (naming `source`, where it came from),
+ * UnreachableError naming the address.
  */
-export async function connectDatabase(url: string | undefined): Promise<Pool> {
-  const checked = databaseUrlFlag(url);
+export async function connectDatabase(url: string | undefined, source?: string): Promise<Pool> {
+  const checked = databaseUrlFlag(url, source);
   const database = checked ? ({ kind: 'url', url: checked } as const) : loadDatabaseConfig();
   const pool = createDatabasePool(database, {
     queryTimeoutMs: 300_000,

@@ -11,6 +11,9 @@ import { KeyRingError } from '../errors';
 import { parseKeyRing } from '../key-ring';
 import { generateRecoveryKeyPair, parseRecoveryPublicKey, parseRecoveryRing } from '../recovery';
 
+/** Where the local commands keep keys for a database that outlives them, unless told otherwise. */
+export const DEFAULT_KEYS_FILE = 'login-queue-keys.json';
+
 export interface LocalKeys {
   /** The masking key ring's JSON (the masking secret's format). */
   readonly maskingSecret: string;

@@ -15,13 +15,20 @@ export function databaseAddress(database: DatabaseConfig): string {
   return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
 }
 
+/** Where a flag's value came from: the flag when the command line has it, else `envName`. */
+export function flagSource(flag: string, envName: string, argv = process.argv): string {
+  const given = argv.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`));
+  return given ? `--${flag}` : envName;
+}
+
 /**
  * A --database-url value: undefined stays undefined; anything but a postgres:// URL with a
- * host is a UsageError (which does not repeat the value: it may hold a password).
+ * host is a UsageError naming `source` (the flag or DATABASE_URL, whichever gave it), which
+ * does not repeat the value: it may hold a password.
  */
 export function databaseUrlFlag(
   raw: string | undefined,
-  flag = 'database-url',
+  source = flagSource('database-url', 'DATABASE_URL'),
 ): string | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   let url: URL | undefined;
@@ -32,7 +39,7 @@ export function databaseUrlFlag(
   }
   if (url === undefined || !/^postgres(ql)?:$/.test(url.protocol) || url.hostname === '') {
     throw new UsageError(
-      `--${flag} must be a URL like postgres://user:password@host:5432/database`,
+      `${source} must be a URL like postgres://user:password@host:5432/database`,
     );
   }
   return raw;

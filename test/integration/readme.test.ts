@@ -95,7 +95,7 @@ const EXERCISED: Record<string, readonly [string, string]> = {
 
 /** README commands no test here can run, and why. */
 const NOT_RUN_HERE: Record<string, string> = {
-  'sam local invoke -t cdk.out/LoginQueueLocal.template.json --event lambda/local/events/valid-batch.json --env-vars env.json <HandlerLogicalId>':
+  'sam local invoke -t cdk.out/LoginQueueLocal.template.json --event lambda/local/events/valid-batch.json --env-vars lambda/local/events/env.example.json <HandlerLogicalId>':
     'needs the SAM CLI and Docker',
   'aws secretsmanager put-secret-value --secret-id <RecoveryKeySecretArn> --secret-string file://recovery-secret.json':
     'needs an AWS account',

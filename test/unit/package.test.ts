@@ -1,7 +1,8 @@
 /**
- * package.json against the code: what the shipped bundle imports is a runtime dependency,
- * every imported package is declared, install scripts are allowed on every platform the
- * embedded PostgreSQL supports, and .nvmrc names a Node.js the engines field accepts.
+ * package.json against the code: what the shipped bundle imports is a runtime dependency (and
+ * nothing that only tests import is), every imported package is declared, install scripts are
+ * allowed on every platform the embedded PostgreSQL supports, and .nvmrc names a Node.js the
+ * engines field accepts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -46,6 +47,13 @@ describe('package.json', () => {
     const imported = new Set(shipped.flatMap(packagesImported));
     expect(imported.has('pg-copy-streams')).toBe(true);
     for (const name of imported) expect(pkg.dependencies, name).toHaveProperty([name]);
+  });
+
+  it('declares as runtime dependencies only packages the code under lambda/ imports', () => {
+    const imported = new Set(sources('lambda').flatMap(packagesImported));
+    const unused = Object.keys(pkg.dependencies).filter((name) => !imported.has(name));
+    expect(unused).toEqual([]);
+    expect(pkg.devDependencies).toHaveProperty(['ipaddr.js']);
   });
 
   it('declares every package any source file imports', () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../lambda/errors';
-import { databaseAddress, databaseUrlFlag, reasonOf } from '../../lambda/ops/preflight';
+import { databaseAddress, databaseUrlFlag, flagSource, reasonOf } from '../../lambda/ops/preflight';
 
 describe('databaseAddress', () => {
   it('names host, port and database, never user or password', () => {
@@ -38,6 +38,28 @@ describe('databaseUrlFlag', () => {
       expect(() => databaseUrlFlag(raw)).not.toThrow(raw);
     },
   );
+});
+
+describe('flagSource', () => {
+  it('names the flag when the command line gives it, in either form, else the variable', () => {
+    const argv = (...args: string[]) => ['node', 'cli.ts', ...args];
+    expect(flagSource('database-url', 'DATABASE_URL', argv('--database-url', 'x'))).toBe(
+      '--database-url',
+    );
+    expect(flagSource('database-url', 'DATABASE_URL', argv('--database-url=x'))).toBe(
+      '--database-url',
+    );
+    expect(flagSource('database-url', 'DATABASE_URL', argv('--database-url-x'))).toBe(
+      'DATABASE_URL',
+    );
+    expect(flagSource('database-url', 'DATABASE_URL', argv())).toBe('DATABASE_URL');
+  });
+
+  it('is the name a malformed database URL is refused under', () => {
+    expect(() => databaseUrlFlag('notaurl', 'DATABASE_URL')).toThrow(
+      /^DATABASE_URL must be a URL like postgres:/,
+    );
+  });
 });
 
 describe('reasonOf', () => {
