@@ -89,11 +89,17 @@ export function createRuntime(config: Config) {
     deadLetterUrl === undefined
       ? undefined
       : createSqsDeadLetterQueue(sqs, deadLetterUrl, {
-          onFailure: ({ retrying, ...failure }) =>
+          // "message" is a key the logger reserves for the line's own text: passed as is,
+          // SQS's reason would vanish from the line. (SQS's reasons never quote a body.)
+          onFailure: ({ retrying, message, ...failure }) =>
             retrying
-              ? logger.warn('dead-letter send failed; retrying', { ...failure })
+              ? logger.warn('dead-letter send failed; retrying', {
+                  ...failure,
+                  errorMessage: message,
+                })
               : logger.error('dead-letter send failed; records will be redelivered', {
                   ...failure,
+                  errorMessage: message,
                 }),
           onTrimmed: (messageId, dropped) =>
             logger.warn('dead-letter attributes left out to fit the maximum message size', {
