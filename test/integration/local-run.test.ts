@@ -15,6 +15,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WRITER_ROLE } from '../../lambda/db/roles';
 import { UnreachableError } from '../../lambda/errors';
+import { startLocalAws } from '../../lambda/local/aws';
 import { generateBodies } from '../../lambda/local/generate';
 import { type Progress, type RunSummary, runLocal } from '../../lambda/local/run';
 import { parseLoginEvent } from '../../lambda/login-event';
@@ -290,6 +291,28 @@ describe('before changing anything', () => {
     });
     await expect(failure).rejects.toThrow(`SQS at ${sqsServer.address}: queue ${dlqUrl}: `);
     expect(await tables(db)).toEqual([]);
+  });
+
+  it('refuses a path-style queue URL the endpoint spells otherwise, naming the queue and the URL it knows', async () => {
+    // Arrange: the endpoint knows login-queue as http://127.0.0.1:<port>/000000000000/login-queue.
+    const sqsServer = await startLocalAws();
+    cleanups.push(() => sqsServer.stop());
+    const port = new URL(sqsServer.sqsEndpoint).port;
+    const pathStyle = `http://localhost:${port}/000000000000/login-queue`;
+    // Act
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: sqsServer.sqsEndpoint,
+      queueUrl: pathStyle,
+      databaseUrl: (await database()).url,
+      keysFile: keysPath(),
+    });
+    // Assert
+    await expect(failure).rejects.toThrow(
+      `SQS at ${sqsServer.sqsEndpoint}: queue ${pathStyle}: The specified queue does not exist. (${sqsServer.sqsEndpoint} knows queue "login-queue" as ${sqsServer.queueUrl}: give that URL, or the queue's name)`,
+    );
   });
 
   it('names the endpoint when the DLQ cannot be created, before migrating', async () => {
