@@ -1,11 +1,12 @@
 /**
  * The local services listen on 127.0.0.1 only: the embedded SQS endpoint and the Secrets
- * Manager stand-in are unauthenticated and hold raw bodies and keys. Read from the kernel's
+ * Manager stand-in are unauthenticated and hold raw bodies and keys; PostgreSQL holds rows. Read from the kernel's
  * table of listening sockets, so no packet goes to another address to find out.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
+import { startLocalPostgres } from '../../lambda/local/postgres';
 
 let aws: LocalAws | undefined;
 afterEach(async () => {
@@ -44,6 +45,20 @@ describe('local services', () => {
       // Assert
       for (const endpoint of [aws.sqsEndpoint, aws.secretsManager.endpoint]) {
         expect(listeningAddresses(Number(new URL(endpoint).port))).toEqual(['127.0.0.1']);
+      }
+    },
+  );
+
+  it.skipIf(!existsSync('/proc/net/tcp'))(
+    'the embedded PostgreSQL listens on 127.0.0.1 only',
+    async () => {
+      // Arrange / Act
+      const postgres = await startLocalPostgres();
+      // Assert
+      try {
+        expect(listeningAddresses(postgres.port)).toEqual(['127.0.0.1']);
+      } finally {
+        await postgres.stop();
       }
     },
   );
