@@ -12,7 +12,12 @@ import type { BatchSummary } from '../batch';
 import { WRITER_ROLE } from '../db/roles';
 import { UnreachableError } from '../errors';
 import { parseLoginEvent } from '../login-event';
-import { type DeadLetterPeek, peekDeadLetters } from '../ops/dead-letters';
+import {
+  type DeadLetterPeek,
+  deadLettersAmong,
+  type OwnDeadLetters,
+  peekDeadLetters,
+} from '../ops/dead-letters';
 import { queueArnOf } from '../ops/preflight';
 import { localAwsEnv } from './aws';
 import { type Outage, OutageError } from './breaker';
@@ -77,15 +82,6 @@ export interface Progress extends DrainCounts {
   readonly elapsedMs: number;
   /** A dependency that does not answer (receiving has stopped), and for how long. */
   readonly outage?: { readonly service: string; readonly reason: string; readonly seconds: number };
-}
-
-/** Dead letters of one run, told from the queue's total (other runs', earlier ones'). */
-export interface OwnDeadLetters {
-  /** Distinct source messages of this run in the DLQ. */
-  readonly messages: number;
-  /** Further copies of them (a message dead-lettered again after a redelivery). */
-  readonly copies: number;
-  readonly byReason: Readonly<Record<string, number>>;
 }
 
 export interface RunSummary extends DrainCounts {
@@ -387,7 +383,7 @@ export async function runLocal(
         ...totals,
         rejectedByReason,
         deadLetterQueue,
-        ownDeadLetters: ownDeadLetters(deadLetterQueue, mayBeDeadLettered),
+        ownDeadLetters: deadLettersAmong(deadLetterQueue, mayBeDeadLettered),
         rows: facts.rows,
         repeatedIps: facts.ips,
         repeatedDevices: facts.devices,
@@ -402,23 +398,6 @@ export async function runLocal(
     await services.stop();
     throw error;
   }
-}
-
-/** The DLQ entries whose source message this run delivered, distinct and copies. */
-function ownDeadLetters(dlq: DeadLetterPeek, delivered: ReadonlySet<string>): OwnDeadLetters {
-  const byReason: Record<string, number> = {};
-  const ids = new Set<string>();
-  let entries = 0;
-  for (const [reason, sourceIds] of Object.entries(dlq.messageIds)) {
-    for (const id of sourceIds) {
-      if (!delivered.has(id)) continue;
-      entries++;
-      if (ids.has(id)) continue;
-      ids.add(id);
-      byReason[reason] = (byReason[reason] ?? 0) + 1;
-    }
-  }
-  return { messages: ids.size, copies: entries - ids.size, byReason };
 }
 
 /** The one line that ends a run whose database (or key source) stayed down past the limit. */

@@ -191,6 +191,40 @@ describe('the local pipeline', () => {
     expect(rows[0].data_type).toBe('integer');
   });
 
+  it("tells each run's own dead letters from the DLQ's total when runs share a DLQ", async () => {
+    // Arrange: one endpoint and DLQ, drained by two runs in turn.
+    const aws = await startLocalAws();
+    cleanups.push(() => aws.stop());
+    const db = await database();
+    const run = async (seed: number) => {
+      const { summary, services } = await runLocal({
+        messages: 300,
+        seed,
+        batchSize: 25,
+        concurrency: 2,
+        sqsEndpoint: aws.sqsEndpoint,
+        queueUrl: aws.queueUrl,
+        dlqUrl: aws.dlqUrl,
+        databaseUrl: db.url,
+        keysFile: keysPath(),
+      });
+      await services.stop();
+      return summary;
+    };
+    const invalid = (seed: number) => 300 - validCount(generateBodies(300, { seed }));
+    // Act
+    const first = await run(1);
+    const second = await run(2);
+    // Assert: each counts its own invalid messages; the DLQ holds both runs'.
+    expect(first.ownDeadLetters.messages).toBe(invalid(1));
+    expect(second.ownDeadLetters.messages).toBe(invalid(2));
+    const distinct = new Set(Object.values(second.deadLetterQueue.messageIds).flat());
+    expect(distinct.size).toBe(invalid(1) + invalid(2));
+    expect(second.ownDeadLetters.copies).toBe(
+      second.deadLetterQueue.total - distinct.size - first.ownDeadLetters.copies,
+    );
+  });
+
   it('retries while PostgreSQL is gone mid-drain, then lands every valid message exactly once', async () => {
     // Arrange: the pipeline reaches PostgreSQL through a link we cut once writes are flowing.
     const db = await database();
