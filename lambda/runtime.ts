@@ -4,7 +4,6 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { createBatchProcessor } from './batch';
 import type { Config, DatabaseConfig } from './config';
 import { type DatabaseCredential, iamCredential, secretCredential } from './db/credentials';
@@ -15,13 +14,11 @@ import { parseKeyRing } from './key-ring';
 import { parseRecoveryPublicKey } from './recovery';
 import { cached, getSecretString } from './secrets';
 import { createSqsSourceQueue } from './source-queue';
+import { createSqsClient } from './sqs-client';
 import { createLogger, createMetricsPublisher } from './telemetry';
 
-/**
- * An SQS client that sends to its configured endpoint (the region's, or AWS_ENDPOINT_URL_SQS),
- * not to the host inside a queue URL: emulators hand out URLs with hosts that may not resolve.
- */
-export const sqsClient = () => new SQSClient({ useQueueUrlAsEndpoint: false });
+/** An SQS client for the configured endpoint, with timeouts (sqs-client.ts). */
+export const sqsClient = () => createSqsClient();
 
 const errorName = (error: unknown) => (error as Error | undefined)?.name;
 
@@ -92,11 +89,17 @@ export function createRuntime(config: Config) {
     deadLetterUrl === undefined
       ? undefined
       : createSqsDeadLetterQueue(sqs, deadLetterUrl, {
-          onFailure: ({ retrying, ...failure }) =>
+          // "message" is a key the logger reserves for the line's own text: passed as is,
+          // SQS's reason would vanish from the line. (SQS's reasons never quote a body.)
+          onFailure: ({ retrying, message, ...failure }) =>
             retrying
-              ? logger.warn('dead-letter send failed; retrying', { ...failure })
+              ? logger.warn('dead-letter send failed; retrying', {
+                  ...failure,
+                  errorMessage: message,
+                })
               : logger.error('dead-letter send failed; records will be redelivered', {
                   ...failure,
+                  errorMessage: message,
                 }),
           onTrimmed: (messageId, dropped) =>
             logger.warn('dead-letter attributes left out to fit the maximum message size', {

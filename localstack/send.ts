@@ -5,11 +5,12 @@
  * Reads the queue URLs from cdk.out/localstack-outputs.json (written by localstack:deploy).
  */
 import { readFileSync } from 'node:fs';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { queueDepth } from '../lambda/local/event-source';
 import { generateBodies } from '../lambda/local/generate';
 import { peekDeadLetters } from '../lambda/ops/dead-letters';
+import { createSqsClient } from '../lambda/sqs-client';
 
 const endpoint = process.env.AWS_ENDPOINT_URL ?? 'http://localhost:4566';
 const databaseUrl =
@@ -23,11 +24,10 @@ const { QueueUrl: queueUrl, DeadLetterQueueUrl: dlqUrl } = outputs.LoginQueueLoc
   string,
   string
 >;
-const sqs = new SQSClient({
+const sqs = createSqsClient({
   endpoint,
   region: process.env.AWS_REGION ?? 'us-east-1',
   credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  useQueueUrlAsEndpoint: false,
 });
 
 const bodies = generateBodies(count, { seed: Date.now() });

@@ -3,7 +3,9 @@
  * real protocol (fauxqs) with a source queue and a DLQ (redrive after maxReceiveCount), and a
  * Secrets Manager stand-in holding the masking key. The bundle only sees endpoint variables.
  */
-import { startFauxqs } from 'fauxqs';
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { buildApp } from 'fauxqs';
+import { createSqsClient } from '../sqs-client';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager';
 
 export interface LocalAwsOptions {
@@ -47,33 +49,63 @@ export function randomMaskingSecret(): string {
   return JSON.stringify({ current: 'local', local: material });
 }
 
+/**
+ * fauxqs on 127.0.0.1 only: it is unauthenticated and holds raw bodies. (Its startFauxqs
+ * listens on every interface, so the app is listened here and the queues made over the
+ * protocol.) Resolves to its endpoint and a stop function.
+ */
+async function startSqsEndpoint(port: number) {
+  const app = buildApp({ logger: false });
+  await app.listen({ port, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('fauxqs has no port');
+  return { endpoint: `http://127.0.0.1:${address.port}`, stop: () => app.close() };
+}
+
 /** Starts fauxqs and the Secrets Manager stand-in, with the queues and the masking secret. */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const name = options.queueName ?? 'login-queue';
-  const sqs = await startFauxqs({ port: options.sqsPort ?? 0, logger: false });
-  const secretsManager = await startLocalSecretsManager();
-  const dlq = sqs.createQueue(`${name}-dlq`, { attributes: { MessageRetentionPeriod: '1209600' } });
-  const queue = sqs.createQueue(name, {
-    attributes: {
-      VisibilityTimeout: String(options.visibilityTimeout ?? 30),
-      RedrivePolicy: JSON.stringify({
-        deadLetterTargetArn: dlq.queueArn,
-        maxReceiveCount: String(options.maxReceiveCount ?? 5),
-      }),
-    },
+  const sqs = await startSqsEndpoint(options.sqsPort ?? 0);
+  const secretsManager = await startLocalSecretsManager().catch(async (error: unknown) => {
+    await sqs.stop();
+    throw error;
   });
+  const env = localAwsEnv(sqs.endpoint, secretsManager.endpoint);
+  const client = createSqsClient({
+    endpoint: sqs.endpoint,
+    region: env.AWS_REGION,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const create = async (queueName: string, attributes: Record<string, string>) => {
+    const { QueueUrl = '' } = await client.send(
+      new CreateQueueCommand({ QueueName: queueName, Attributes: attributes }),
+    );
+    const { Attributes = {} } = await client.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    return { queueUrl: QueueUrl, queueArn: Attributes.QueueArn ?? '' };
+  };
+  const dlq = await create(`${name}-dlq`, { MessageRetentionPeriod: '1209600' });
+  const queue = await create(name, {
+    VisibilityTimeout: String(options.visibilityTimeout ?? 30),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: dlq.queueArn,
+      maxReceiveCount: String(options.maxReceiveCount ?? 5),
+    }),
+  });
+  client.destroy();
   const maskingSecretArn = secretsManager.put(
     'login-queue/masking-key',
     options.maskingSecret ?? randomMaskingSecret(),
   );
   return {
-    sqsEndpoint: sqs.address,
+    sqsEndpoint: sqs.endpoint,
     secretsManager,
     queueUrl: queue.queueUrl,
     queueArn: queue.queueArn,
     dlqUrl: dlq.queueUrl,
     maskingSecretArn,
-    awsEnv: localAwsEnv(sqs.address, secretsManager.endpoint),
+    awsEnv: env,
     async stop() {
       await Promise.all([sqs.stop(), secretsManager.stop()]);
     },

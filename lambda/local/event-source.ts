@@ -4,9 +4,10 @@
  * handler with a real SQSEvent, deletes what succeeded, and leaves reported failures to
  * reappear after the visibility timeout (and to the queue's redrive policy after
  * maxReceiveCount). A thrown handler, or a response naming an unknown id, fails the batch;
- * the poller then slows down, as Lambda scales its pollers down. Visibility is left to the
- * queue, so a handler's ChangeMessageVisibility takes effect exactly as in SQS. SQS calls
- * ride through blips (retry.ts).
+ * the poller then slows down, as Lambda scales its pollers down. With a probe, a systemic
+ * failure stops every poller until the dependency answers again (breaker.ts). Visibility is
+ * left to the queue, so a handler's ChangeMessageVisibility takes effect exactly as in SQS.
+ * SQS calls ride through blips (retry.ts).
  */
 import {
   DeleteMessageBatchCommand,
@@ -16,6 +17,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { type Breaker, createBreaker, type Outage, type Probe } from './breaker';
 import { retrySqs } from './retry';
 
 export interface EventSourceOptions {
@@ -39,7 +41,23 @@ export interface EventSourceOptions {
   readonly sqsTimeoutMs?: number;
   /** Told of each SQS call that failed and will be retried. */
   readonly onSqsRetry?: (what: string, error: unknown, timeoutMs: number) => void;
+  /**
+   * Asks the dependencies after a systemic failure (see `isSystemic`); until it says they
+   * answer, no poller receives. Without it, a failed batch only slows its own poller.
+   */
+  readonly probe?: Probe;
+  /** A handler error that means a dependency is down (default: a TransientError). */
+  readonly isSystemic?: (error: unknown) => boolean;
+  /** How long the probe may go unanswered before the run fails with OutageError, ms. */
+  readonly outageLimitMs?: number;
+  /** Told when an outage starts, when the probe learns more, and (undefined) when it ends. */
+  readonly onOutage?: (outage: Outage | undefined) => void;
 }
+
+/** The default of EventSourceOptions.outageLimitMs: 5 minutes. */
+export const OUTAGE_LIMIT_MS = 300_000;
+
+const isTransient = (error: unknown) => (error as Error | undefined)?.name === 'TransientError';
 
 /** The default of EventSourceOptions.sqsTimeoutMs. */
 export const SQS_TIMEOUT_MS = 60_000;
@@ -196,7 +214,7 @@ const MAX_FAILED_BATCH_PAUSE_MS = 2_000;
 async function poll(
   options: EventSourceOptions,
   handler: (event: SQSEvent) => Promise<SQSBatchResponse>,
-  run: { stopped: boolean },
+  run: { stopped: boolean; breaker?: Breaker },
 ) {
   const retry = retrying(options);
   const stop =
@@ -212,9 +230,13 @@ async function poll(
   let next: Promise<Message[]> | undefined = prefetch();
   let failedInARow = 0;
   for (;;) {
+    await run.breaker?.ready();
     const messages = await (next ?? prefetch());
     next = undefined;
     if (run.stopped) return;
+    // Received as another poller's batch failed: not handled now, so they come back after
+    // their visibility timeout, once the dependency answers (one receive spent, not three).
+    if (run.breaker?.outage !== undefined) continue;
     if (messages.length === 0) {
       if (await stop()) return;
       await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
@@ -224,7 +246,7 @@ async function poll(
     // Poll ahead while this batch is handled, as Lambda's pollers do, but not while
     // invocations fail: a prefetched batch held through the pause below could outlive its
     // visibility timeout and be handled twice.
-    if (failedInARow === 0) next = prefetch();
+    if (failedInARow === 0 && run.breaker?.outage === undefined) next = prefetch();
     const records = messages.map((message) =>
       toRecord(message, options.queueArn, options.region ?? 'us-east-1'),
     );
@@ -236,6 +258,7 @@ async function poll(
         run.stopped = true;
         throw error;
       }
+      if ((options.isSystemic ?? isTransient)(error)) run.breaker?.trip();
       failed = 'all';
     }
     const succeeded =
@@ -259,13 +282,23 @@ async function poll(
 
 /**
  * Runs one poller per handler until the queue is drained (or `shouldStop` says so). Rejects
- * with a fatal handler error (see `isFatal`) or an SqsUnreachableError.
+ * with a fatal handler error (see `isFatal`), an SqsUnreachableError, or an OutageError when
+ * the probe went unanswered past `outageLimitMs`.
  */
 export async function runEventSource(options: EventSourceOptions): Promise<void> {
   if (options.batchSize < 1 || options.batchSize > 10_000) {
     throw new RangeError(`batch size must be 1..10000, got ${options.batchSize}`);
   }
-  const run = { stopped: false };
+  const run = {
+    stopped: false,
+    breaker:
+      options.probe &&
+      createBreaker({
+        probe: options.probe,
+        limitMs: options.outageLimitMs ?? OUTAGE_LIMIT_MS,
+        onChange: options.onOutage,
+      }),
+  };
   try {
     await Promise.all(options.handlers.map((handler) => poll(options, handler, run)));
   } finally {

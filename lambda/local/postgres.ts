@@ -81,6 +81,9 @@ export async function startLocalPostgres(
     // PostgreSQL refuses to run as root; the package can create an unprivileged user for it.
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: [
+      // Loopback IPv4 only (the default, "localhost", is also ::1): the URLs say 127.0.0.1.
+      '-c',
+      'listen_addresses=127.0.0.1',
       '-c',
       'fsync=off',
       '-c',

@@ -45,11 +45,14 @@ export async function retrySqs<T>(
     options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let firstFailure: number | undefined;
   for (let attempt = 1; ; attempt++) {
+    const attemptStarted = now();
     try {
       return await call();
     } catch (error) {
       if (isPermanentSqsError(error)) throw error;
-      firstFailure ??= now();
+      // From the start of the first failed call: one that hung until its request timeout
+      // counts its wait, so a silent endpoint fails as soon as a refusing one does.
+      firstFailure ??= attemptStarted;
       if (now() - firstFailure >= options.timeoutMs) {
         const reason = error instanceof Error ? error.message : String(error);
         throw new SqsUnreachableError(

@@ -5,16 +5,26 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
 import pg from 'pg';
 import { buildBundles } from '../../infra/build';
 import type { BatchSummary } from '../batch';
 import { WRITER_ROLE } from '../db/roles';
-import { type DeadLetterPeek, peekDeadLetters } from '../ops/dead-letters';
+import { UnreachableError } from '../errors';
+import { parseLoginEvent } from '../login-event';
+import {
+  type DeadLetterPeek,
+  deadLettersAmong,
+  type OwnDeadLetters,
+  peekDeadLetters,
+} from '../ops/dead-letters';
 import { queueArnOf } from '../ops/preflight';
 import { localAwsEnv } from './aws';
+import { type Outage, OutageError } from './breaker';
 import { type BundleModule, loadBundleModule, localContext, type SqsHandler } from './bundle';
-import { queueDepth, runEventSource, SQS_TIMEOUT_MS } from './event-source';
+import { OUTAGE_LIMIT_MS, queueDepth, runEventSource, SQS_TIMEOUT_MS } from './event-source';
 import { generateBodies } from './generate';
+import { dependencyProbe } from './probe';
 import { type ServiceOptions, type Services, sqsClient, startServices } from './services';
 
 export type { Services } from './services';
@@ -43,6 +53,11 @@ export interface RunOptions extends ServiceOptions {
   readonly backoff?: { readonly baseSeconds: number; readonly maxSeconds: number };
   /** How long SQS may stay unreachable before the run fails, ms (default 60 s). */
   readonly sqsTimeoutMs?: number;
+  /**
+   * How long the database (or the key source) may stay down before the run fails, ms (default
+   * 5 min). Meanwhile no poller receives: records wait in the queue, none dead-lettered.
+   */
+  readonly outageLimitMs?: number;
   /** One-line notices for the operator (SQS retries). */
   readonly onNotice?: (line: string) => void;
 }
@@ -65,12 +80,16 @@ export interface Progress extends DrainCounts {
   /** Messages to send, or messages in the queue when the drain started. */
   readonly total: number;
   readonly elapsedMs: number;
+  /** A dependency that does not answer (receiving has stopped), and for how long. */
+  readonly outage?: { readonly service: string; readonly reason: string; readonly seconds: number };
 }
 
 export interface RunSummary extends DrainCounts {
   readonly sent: number;
   readonly rejectedByReason: Readonly<Record<string, number>>;
+  /** The whole DLQ: this run's dead letters and any others. */
   readonly deadLetterQueue: DeadLetterPeek;
+  readonly ownDeadLetters: OwnDeadLetters;
   readonly rows: number;
   readonly repeatedIps: number;
   readonly repeatedDevices: number;
@@ -225,6 +244,7 @@ export async function runLocal(
     }
     env.DATABASE_URL = services.handlerDatabaseUrl;
 
+    let outage: Outage | undefined;
     const report = (phase: Progress['phase'], done: number, total: number, since: number) =>
       options.onProgress?.({
         phase,
@@ -232,6 +252,13 @@ export async function runLocal(
         total,
         elapsedMs: performance.now() - since,
         ...totals,
+        ...(outage && {
+          outage: {
+            service: outage.service,
+            reason: outage.reason,
+            seconds: (Date.now() - outage.since) / 1000,
+          },
+        }),
       });
     const sent = options.messages;
     if (sent > 0) {
@@ -246,16 +273,36 @@ export async function runLocal(
     }
 
     const queueArn = await queueArnOf(sqs, services.sqsEndpoint, services.queueUrl);
+    // Ids of this run's records that may be in the DLQ because of it: invalid ones (the
+    // handler's sends) and failed ones (the redrive policy after maxReceiveCount). Not every
+    // id: a set of a million would cost a hundred megabytes.
+    const mayBeDeadLettered = new Set<string>();
+    const noteMayBeDeadLettered = (
+      records: readonly SQSRecord[],
+      held: readonly BatchSummary[],
+      failed: ReadonlySet<string> | undefined,
+    ) => {
+      const invalid = records.filter((record) => !parseLoginEvent(record.body).ok);
+      const sent = held.reduce((n, batch) => n + batch.deadLettered, 0);
+      // Failed whole (threw), or rows the database rejected: any record may be there.
+      const all = failed === undefined || sent > invalid.length;
+      for (const record of all ? records : invalid) mayBeDeadLettered.add(record.messageId);
+      for (const id of failed ?? []) mayBeDeadLettered.add(id);
+    };
     const handlers = Array.from({ length: options.concurrency }, () => {
       const module = loadBundleModule(env);
       modules.push(module);
       return async (event: Parameters<SqsHandler>[0]) => {
         const held: BatchSummary[] = [];
+        let failed: ReadonlySet<string> | undefined;
         try {
-          return await invocation.run(held, () => module.handler(event, localContext()));
+          const response = await invocation.run(held, () => module.handler(event, localContext()));
+          failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+          return response;
         } finally {
           totals.delivered += event.Records.length;
           for (const batch of held) count(batch);
+          noteMayBeDeadLettered(event.Records, held, failed);
         }
       };
     });
@@ -305,7 +352,20 @@ export async function runLocal(
           totals.batches++;
           drained();
         },
+        probe: dependencyProbe({
+          databaseUrl: services.handlerDatabaseUrl,
+          secretsEndpoint: services.secretsEndpoint,
+          maskingSecretId: services.maskingSecretId,
+        }),
+        outageLimitMs: options.outageLimitMs ?? OUTAGE_LIMIT_MS,
+        onOutage: (now) => {
+          outage = now;
+          drained();
+        },
       });
+    } catch (error) {
+      if (!(error instanceof OutageError)) throw error;
+      throw await outageFailure(error, () => queueDepth(sqs, services.queueUrl));
     } finally {
       clearInterval(ticker);
     }
@@ -323,6 +383,7 @@ export async function runLocal(
         ...totals,
         rejectedByReason,
         deadLetterQueue,
+        ownDeadLetters: deadLettersAmong(deadLetterQueue, mayBeDeadLettered),
         rows: facts.rows,
         repeatedIps: facts.ips,
         repeatedDevices: facts.devices,
@@ -337,6 +398,20 @@ export async function runLocal(
     await services.stop();
     throw error;
   }
+}
+
+/** The one line that ends a run whose database (or key source) stayed down past the limit. */
+async function outageFailure(error: OutageError, depth: () => Promise<number>) {
+  const waiting = await depth().then(
+    (n) => `${n.toLocaleString('en-US')} messages wait in the queue`,
+    () => 'the messages wait in the queue',
+  );
+  const minutes = (s: number) =>
+    s < 120 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return new UnreachableError(
+    `${error.outage.service} did not answer for ${minutes(error.seconds)} (the outage limit is ${minutes(error.limitMs / 1000)}): ${error.outage.reason}; ${waiting}, none dead-lettered for the outage`,
+    { cause: error },
+  );
 }
 
 /** Depth of a queue, for progress displays. */

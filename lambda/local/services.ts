@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import {
   generateLocalKeys,
@@ -21,6 +21,7 @@ import {
   resolveQueueUrl,
   sqsCall,
 } from '../ops/preflight';
+import { createSqsClient } from '../sqs-client';
 import { localAwsEnv, startLocalAws } from './aws';
 import { onCleanup } from './cleanup';
 import { type LocalPostgres, startLocalPostgres } from './postgres';
@@ -72,14 +73,13 @@ export interface Services {
 
 /** An SQS client for a local or given endpoint (local credentials unless set). */
 export function sqsClient(endpoint: string): SQSClient {
-  return new SQSClient({
+  return createSqsClient({
     endpoint,
     region: process.env.AWS_REGION ?? 'us-east-1',
     credentials: {
       accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'local',
       secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
     },
-    useQueueUrlAsEndpoint: false,
   });
 }
 

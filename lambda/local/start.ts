@@ -9,7 +9,7 @@ import { databaseUrlFlag } from '../ops/preflight';
 import { progressLine, progressReporter } from '../ops/progress';
 import { runCleanups } from './cleanup';
 import { releaseSignal } from './postgres';
-import { type Progress, type RunSummary, runLocal, type Services } from './run';
+import { type RunSummary, runLocal, type Services } from './run';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -32,6 +32,9 @@ DLQ, and a Secrets Manager stand-in holding fresh keys.
                         generated and written there (mode 600)             [KEYS_FILE]
                         (default with --database-url: login-queue-keys.json; without it
                         the keys live in a temporary file removed at the end)
+  --outage-limit S      how long PostgreSQL (or the key source) may not answer, in
+                        seconds, 10..86400 (default 300): meanwhile nothing is received
+                        and records wait in the queue; then the run fails, exit 1
   --verbose             print the handler's JSON log lines to stderr
   -h, --help            this text
 
@@ -55,18 +58,22 @@ function printSummary(
   keep: boolean,
   keysPersist: boolean,
 ): void {
-  const reasons = Object.entries(summary.deadLetterQueue.byReason)
-    .sort((a, b) => b[1] - a[1])
-    .map(([reason, n]) => `${reason} ${n}`)
-    .join(', ');
+  const reasons = reasonList(summary.deadLetterQueue.byReason);
+  const own = summary.ownDeadLetters;
+  const ownExtra = [
+    reasonList(own.byReason),
+    own.copies > 0 ? `and ${fmt(own.copies)} copies of them (delivered again)` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
   const rows: [string, number, string?][] = [
     ['messages sent', summary.sent],
     ['deliveries received by the handler', summary.delivered],
     ['rows written', summary.written],
     ['duplicate deliveries ignored', summary.duplicates],
-    ['dead-lettered by the handler', summary.deadLettered],
+    ['dead-lettered by this run (messages)', own.messages, ownExtra],
     ['deliveries reported failed (retried)', summary.retried],
-    ['messages in the DLQ now', summary.deadLetterQueue.total, reasons],
+    ['messages in the DLQ now (every run)', summary.deadLetterQueue.total, reasons],
     ['rows in user_logins', summary.rows],
     ['masked ips seen more than once', summary.repeatedIps],
     ['masked device ids seen more than once', summary.repeatedDevices],
@@ -113,6 +120,14 @@ function printSummary(
   }
 }
 
+/** "user_id.missing 12, body.not_json 3", most first. */
+function reasonList(byReason: Readonly<Record<string, number>>): string {
+  return Object.entries(byReason)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+}
+
 /** The environment the operator commands need, as one `export` line (no key material). */
 function operatorEnvLine(services: Services): string {
   const env: Record<string, string> = {
@@ -147,6 +162,7 @@ async function main(): Promise<number> {
       'dlq-url': { type: 'string', default: process.env.DLQ_URL || undefined },
       'database-url': { type: 'string', default: process.env.DATABASE_URL || undefined },
       'keys-file': { type: 'string', default: process.env.KEYS_FILE || undefined },
+      'outage-limit': { type: 'string' },
       verbose: { type: 'boolean', default: false },
     },
   });
@@ -185,12 +201,15 @@ async function main(): Promise<number> {
       fallback: 100,
     }),
     concurrency: integerFlag(values.concurrency, 'concurrency', { min: 1, max: 64, fallback: 2 }),
+    outageLimitMs:
+      1000 *
+      integerFlag(values['outage-limit'], 'outage-limit', { min: 10, max: 86_400, fallback: 300 }),
   };
   const progress = progressReporter(err);
   err(
     `  ${external || databaseUrl ? 'checking the given services, then starting' : 'starting'} the local services and building the bundle\n`,
   );
-  let phase: Progress['phase'] | undefined;
+  let phase: string | undefined;
   let lastForced = '';
   const { summary, services } = await runLocal({
     ...options,
@@ -203,13 +222,17 @@ async function main(): Promise<number> {
     onLog: values.verbose ? (line) => err(`${line}\n`) : undefined,
     onNotice: (line) => err(`${process.stderr.isTTY ? '\n' : ''}${line}\n`),
     onProgress: (p) => {
-      const changed = p.phase !== phase;
-      phase = p.phase;
+      // An outage's start and end show at once, as a new phase would.
+      const stage = p.outage ? `${p.phase}, ${p.outage.service} down` : p.phase;
+      const changed = stage !== phase;
+      phase = stage;
       const line = progressLine(p, 'messages');
       const text =
         p.phase === 'sending'
           ? `  sending   ${line}`
-          : `  draining  ${line}  |  delivered ${fmt(p.delivered)}  written ${fmt(p.written)}  dead-lettered ${fmt(p.deadLettered)}  retried ${fmt(p.retried)}`;
+          : p.outage
+            ? `  waiting   ${p.outage.service}: not answering (${p.outage.reason}), records back off (${Math.floor(p.outage.seconds)} s)  |  ${fmt(p.done)} / ${fmt(p.total)} messages`
+            : `  draining  ${line}  |  delivered ${fmt(p.delivered)}  written ${fmt(p.written)}  dead-lettered ${fmt(p.deadLettered)}  retried ${fmt(p.retried)}`;
       // A phase's first line and its final counts always show; the same final counts once.
       const counts = [p.phase, p.done, p.total, p.delivered, p.written, p.deadLettered, p.retried];
       const key = counts.join(' ');

@@ -5,7 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Pool } from 'pg';
 import { loadDatabaseConfig } from '../config';
 import { UnreachableError, UsageError } from '../errors';
@@ -13,6 +13,7 @@ import { type KeyRing, parseKeyRing } from '../key-ring';
 import { parseRecoveryRing } from '../recovery';
 import { createDatabasePool } from '../runtime';
 import { getSecretString } from '../secrets';
+import { createSqsClient } from '../sqs-client';
 import { createLogger } from '../telemetry';
 import { readKeysFile } from './keys-file';
 import { checkDatabase, databaseAddress, databaseUrlFlag, reasonOf } from './preflight';
@@ -96,7 +97,7 @@ export async function connectDatabase(url: string | undefined, source?: string):
 
 /** An SQS client for --sqs-endpoint / AWS_ENDPOINT_URL_SQS, else the region's endpoint. */
 export function sqsClientFor(endpoint: string | undefined): SQSClient {
-  return new SQSClient({ ...(endpoint ? { endpoint } : {}), useQueueUrlAsEndpoint: false });
+  return createSqsClient(endpoint ? { endpoint } : {});
 }
 
 /** How an SQS endpoint is named in messages: the URL, or the region's. */

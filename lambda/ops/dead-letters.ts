@@ -87,6 +87,33 @@ export async function peekDeadLetters(sqs: SQSClient, queueUrl: string): Promise
   return { total: seen.length, byReason, messageIds, duplicates };
 }
 
+/** Some runs' dead letters, told from the queue's total (other runs', earlier ones'). */
+export interface OwnDeadLetters {
+  /** Distinct source messages in the DLQ. */
+  readonly messages: number;
+  /** Further copies of them (a message dead-lettered again after a redelivery). */
+  readonly copies: number;
+  /** Distinct messages by reason. */
+  readonly byReason: Readonly<Record<string, number>>;
+}
+
+/** The dead letters of a peek whose source message id is in `ids`: distinct, and copies apart. */
+export function deadLettersAmong(peek: DeadLetterPeek, ids: ReadonlySet<string>): OwnDeadLetters {
+  const byReason: Record<string, number> = {};
+  const seen = new Set<string>();
+  let entries = 0;
+  for (const [reason, sourceIds] of Object.entries(peek.messageIds)) {
+    for (const id of sourceIds) {
+      if (!ids.has(id)) continue;
+      entries++;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      byReason[reason] = (byReason[reason] ?? 0) + 1;
+    }
+  }
+  return { messages: seen.size, copies: entries - seen.size, byReason };
+}
+
 export interface RedriveTarget {
   readonly dlqUrl: string;
   readonly dlqArn: string;

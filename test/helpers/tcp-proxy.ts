@@ -1,6 +1,7 @@
 /**
- * A TCP proxy in front of PostgreSQL whose link can be cut, to make "database gone" happen
- * for real: open sockets are destroyed and new connections refused until `restore()`.
+ * A TCP proxy whose link can be cut, to make "service gone" happen for real: open sockets
+ * are destroyed and new connections refused until `restore()`. Or held: connections are
+ * accepted and kept open, and bytes go nowhere either way (an endpoint that never answers).
  */
 import { connect, createServer, type Socket } from 'node:net';
 
@@ -8,11 +9,15 @@ export interface TcpProxy {
   readonly port: number;
   cut(): Promise<void>;
   restore(): Promise<void>;
+  /** From now on, bytes are swallowed both ways (open connections included) until `release()`. */
+  hold(): void;
+  release(): void;
   stop(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  let holding = false;
   const server = createServer((client) => {
     const upstream = connect(targetPort, targetHost);
     for (const socket of [client, upstream]) {
@@ -20,7 +25,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => socket.destroy());
     }
-    client.pipe(upstream).pipe(client);
+    const forward = (from: Socket, to: Socket) =>
+      from.on('data', (chunk) => {
+        if (!holding) to.write(chunk);
+      });
+    forward(client, upstream);
+    forward(upstream, client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -38,6 +48,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     port: address.port,
     cut: close,
     restore: () => listen(address.port),
+    hold: () => {
+      holding = true;
+    },
+    release: () => {
+      holding = false;
+    },
     stop: close,
   };
 }

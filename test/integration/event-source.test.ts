@@ -7,6 +7,7 @@ import { ChangeMessageVisibilityCommand, SendMessageBatchCommand } from '@aws-sd
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
+import { OutageError } from '../../lambda/local/breaker';
 import { runEventSource } from '../../lambda/local/event-source';
 import { SqsUnreachableError } from '../../lambda/local/retry';
 import { drainVisible, sqsClientFor } from '../helpers/queues';
@@ -72,6 +73,63 @@ describe('local event source mapping', () => {
     const dead = await drainVisible(sqs, local.dlqUrl);
     expect(dead.map((m) => m.Body).sort()).toEqual(['x', 'y']);
     expect(calls).toBeGreaterThanOrEqual(2);
+  });
+
+  it('with a probe, stops receiving while a dependency is down: no record spends its receives on the outage', async () => {
+    // Arrange: visibility 1 s, maxReceiveCount 3, and a dependency down for 8 s whose failures
+    // the handler reports as TransientError (as the function does).
+    const bodies = Array.from({ length: 10 }, (_, i) => `m${i}`);
+    const { aws: local, sqs } = await queueWith(bodies, 3);
+    const downUntil = Date.now() + 8_000;
+    const isDown = () => Date.now() < downUntil;
+    const written = new Set<string>();
+    const outages: boolean[] = [];
+    let maxReceives = 0;
+    // Act
+    await runEventSource({
+      sqs,
+      queueUrl: local.queueUrl,
+      queueArn: local.queueArn,
+      batchSize: 5,
+      batchingWindowMs: 0,
+      handlers: [1, 2].map(() => async (event: SQSEvent) => {
+        for (const r of event.Records)
+          maxReceives = Math.max(maxReceives, Number(r.attributes.ApproximateReceiveCount));
+        if (isDown()) throw Object.assign(new Error('database down'), { name: 'TransientError' });
+        for (const r of event.Records) written.add(r.body);
+        return { batchItemFailures: [] };
+      }),
+      probe: async () => (isDown() ? { service: 'PostgreSQL', reason: 'down' } : undefined),
+      onOutage: (outage) => outages.push(outage !== undefined),
+    });
+    // Assert: every record handled once it was back; none went to the DLQ.
+    expect(outages).toContain(true);
+    expect(outages.at(-1)).toBe(false);
+    expect(written).toEqual(new Set(bodies));
+    expect(await drainVisible(sqs, local.dlqUrl)).toEqual([]);
+    expect(maxReceives).toBeLessThanOrEqual(3);
+  });
+
+  it('with a probe, fails with an OutageError naming the service once the outage outlasts its limit', async () => {
+    const { aws: local, sqs } = await queueWith(['a', 'b'], 3);
+    const run = runEventSource({
+      sqs,
+      queueUrl: local.queueUrl,
+      queueArn: local.queueArn,
+      batchSize: 10,
+      handlers: [
+        async () => {
+          throw Object.assign(new Error('database down'), { name: 'TransientError' });
+        },
+      ],
+      probe: async () => ({ service: 'PostgreSQL at 127.0.0.1:1/x', reason: 'ECONNREFUSED' }),
+      outageLimitMs: 2_000,
+    });
+    await expect(run).rejects.toBeInstanceOf(OutageError);
+    await expect(run).rejects.toThrow(
+      /^PostgreSQL at 127\.0\.0\.1:1\/x did not answer for \d s: ECONNREFUSED$/,
+    );
+    expect(await drainVisible(sqs, local.dlqUrl)).toEqual([]);
   });
 
   it("honours a handler's ChangeMessageVisibility as SQS does: no redelivery before it ends", async () => {

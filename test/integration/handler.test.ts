@@ -150,4 +150,31 @@ describe('logs', () => {
       }
     }
   });
+
+  it("keep the SQS error's message on a failed dead-letter send", async () => {
+    // Arrange: a container whose DLQ does not exist, and a capture of its log lines.
+    const container = loadBundleModule({
+      DLQ_URL: `${aws.sqsEndpoint}/000000000000/no-such-dlq`,
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    });
+    const printed: string[] = [];
+    const [out, err] = [process.stdout.write, process.stderr.write];
+    process.stdout.write = process.stderr.write = ((chunk: unknown) => {
+      printed.push(...String(chunk).split('\n').filter(Boolean));
+      return true;
+    }) as typeof process.stdout.write;
+    // Act
+    try {
+      await container.handler(sqsEvent(['not json']), localContext());
+    } finally {
+      [process.stdout.write, process.stderr.write] = [out, err];
+      await container.close();
+    }
+    // Assert: each failure line says why SQS refused, not only the error's class.
+    const failures = printed
+      .filter((line) => line.includes('dead-letter send failed'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(failures.length).toBeGreaterThan(0);
+    for (const line of failures) expect(line.errorMessage).toMatch(/queue.*does not exist/i);
+  });
 });

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WRITER_ROLE } from '../../lambda/db/roles';
 import { UnreachableError } from '../../lambda/errors';
+import { startLocalAws } from '../../lambda/local/aws';
 import { generateBodies } from '../../lambda/local/generate';
 import { type Progress, type RunSummary, runLocal } from '../../lambda/local/run';
 import { parseLoginEvent } from '../../lambda/login-event';
@@ -190,6 +191,40 @@ describe('the local pipeline', () => {
     expect(rows[0].data_type).toBe('integer');
   });
 
+  it("tells each run's own dead letters from the DLQ's total when runs share a DLQ", async () => {
+    // Arrange: one endpoint and DLQ, drained by two runs in turn.
+    const aws = await startLocalAws();
+    cleanups.push(() => aws.stop());
+    const db = await database();
+    const run = async (seed: number) => {
+      const { summary, services } = await runLocal({
+        messages: 300,
+        seed,
+        batchSize: 25,
+        concurrency: 2,
+        sqsEndpoint: aws.sqsEndpoint,
+        queueUrl: aws.queueUrl,
+        dlqUrl: aws.dlqUrl,
+        databaseUrl: db.url,
+        keysFile: keysPath(),
+      });
+      await services.stop();
+      return summary;
+    };
+    const invalid = (seed: number) => 300 - validCount(generateBodies(300, { seed }));
+    // Act
+    const first = await run(1);
+    const second = await run(2);
+    // Assert: each counts its own invalid messages; the DLQ holds both runs'.
+    expect(first.ownDeadLetters.messages).toBe(invalid(1));
+    expect(second.ownDeadLetters.messages).toBe(invalid(2));
+    const distinct = new Set(Object.values(second.deadLetterQueue.messageIds).flat());
+    expect(distinct.size).toBe(invalid(1) + invalid(2));
+    expect(second.ownDeadLetters.copies).toBe(
+      second.deadLetterQueue.total - distinct.size - first.ownDeadLetters.copies,
+    );
+  });
+
   it('retries while PostgreSQL is gone mid-drain, then lands every valid message exactly once', async () => {
     // Arrange: the pipeline reaches PostgreSQL through a link we cut once writes are flowing.
     const db = await database();
@@ -290,6 +325,28 @@ describe('before changing anything', () => {
     });
     await expect(failure).rejects.toThrow(`SQS at ${sqsServer.address}: queue ${dlqUrl}: `);
     expect(await tables(db)).toEqual([]);
+  });
+
+  it('refuses a path-style queue URL the endpoint spells otherwise, naming the queue and the URL it knows', async () => {
+    // Arrange: the endpoint knows login-queue as http://127.0.0.1:<port>/000000000000/login-queue.
+    const sqsServer = await startLocalAws();
+    cleanups.push(() => sqsServer.stop());
+    const port = new URL(sqsServer.sqsEndpoint).port;
+    const pathStyle = `http://localhost:${port}/000000000000/login-queue`;
+    // Act
+    const failure = runLocal({
+      messages: 0,
+      batchSize: 10,
+      concurrency: 1,
+      sqsEndpoint: sqsServer.sqsEndpoint,
+      queueUrl: pathStyle,
+      databaseUrl: (await database()).url,
+      keysFile: keysPath(),
+    });
+    // Assert
+    await expect(failure).rejects.toThrow(
+      `SQS at ${sqsServer.sqsEndpoint}: queue ${pathStyle}: The specified queue does not exist. (${sqsServer.sqsEndpoint} knows queue "login-queue" as ${sqsServer.queueUrl}: give that URL, or the queue's name)`,
+    );
   });
 
   it('names the endpoint when the DLQ cannot be created, before migrating', async () => {

@@ -65,6 +65,7 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
     const bodies = generateBodies(2_000, { seed });
     let cutAt = 0;
     let restoredAt = 0;
+    let waitingAtCut = 0;
     // Act
     const { summary, services } = await runLocal({
       messages: bodies.length,
@@ -78,6 +79,7 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
       onProgress: (progress) => {
         if (cutAt > 0 || progress.written < 100) return;
         cutAt = Date.now();
+        waitingAtCut = progress.total - progress.done;
         void proxy.cut().then(() =>
           setTimeout(() => {
             restoredAt = Date.now();
@@ -87,9 +89,10 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
       },
     });
     cleanups.push(() => services.stop());
-    // Assert: the outage happened, lasted, and hit most of the messages.
+    // Assert: the outage happened, lasted, and most of the messages waited it out.
     expect(restoredAt - cutAt).toBeGreaterThanOrEqual(OUTAGE_MS);
-    expect(summary.retried).toBeGreaterThan(bodies.length / 4);
+    expect(summary.retried).toBeGreaterThan(0);
+    expect(waitingAtCut).toBeGreaterThan(bodies.length / 2);
     // Every valid message once, every invalid one dead-lettered by the handler with its reason.
     expect(await rowFacts(db)).toEqual({ n: validCount(bodies), ids: validCount(bodies) });
     // (A delivery that outlived its 2 s visibility may leave a second copy of an invalid
