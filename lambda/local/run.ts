@@ -13,6 +13,7 @@ import { type DeadLetterPeek, peekDeadLetters } from '../ops/dead-letters';
 import { queueArnOf } from '../ops/preflight';
 import { localAwsEnv } from './aws';
 import { type BundleModule, loadBundleModule, localContext, type SqsHandler } from './bundle';
+import { onCleanup } from './cleanup';
 import { queueDepth, runEventSource, SQS_TIMEOUT_MS } from './event-source';
 import { generateBodies } from './generate';
 import { type ServiceOptions, type Services, sqsClient, startServices } from './services';
@@ -154,7 +155,23 @@ async function tableFacts(databaseUrl: string) {
   }
 }
 
-/** Runs the pipeline; resolves to the summary and the (still running) services. */
+/** How long a stop waits for the handlers' pools to end, ms. */
+const POOL_CLOSE_MS = 5_000;
+
+/** Closes the modules' pools, waiting at most `ms` (a pool waits for its checked-out clients). */
+async function closeWithin(ms: number, modules: readonly BundleModule<unknown>[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  const closed = Promise.all(modules.map((module) => module.close().catch(() => {})));
+  await Promise.race([closed, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs the pipeline; resolves to the summary and the (still running) services. They are
+ * registered with onCleanup, so runCleanups() stops them in any phase (npm start's Ctrl-C).
+ */
 export async function runLocal(
   options: RunOptions,
 ): Promise<{ summary: RunSummary; services: RunServices }> {
@@ -186,15 +203,27 @@ export async function runLocal(
     else count(batch);
   }, options.onLog);
   const modules: BundleModule<unknown>[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      unregister();
+      try {
+        // Pools end before their server stops, so no connection is dropped under them; a
+        // pool whose client waits on the database (Ctrl-C mid-batch) is not waited for long.
+        await closeWithin(POOL_CLOSE_MS, modules.splice(0));
+        await started.stop();
+      } finally {
+        restore();
+      }
+    })();
+    return stopped;
+  };
+  // Ctrl-C (runCleanups) stops them too, in any phase, and once they are handed back.
+  const unregister = onCleanup(stop);
   const services = {
     ...started,
     handlerDatabaseUrl: started.databaseUrl,
-    async stop() {
-      // Pools end before their server stops, so no connection is dropped under them.
-      for (const module of modules.splice(0)) await module.close();
-      await started.stop();
-      restore();
-    },
+    stop,
   } satisfies RunServices;
   try {
     await buildBundles();

@@ -6,7 +6,7 @@ import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { UsageError } from '../errors';
 import { databaseUrlFlag } from '../ops/preflight';
 import { progressLine, progressReporter } from '../ops/progress';
-import { runCleanups } from './cleanup';
+import { onInterrupt, runCleanups } from './cleanup';
 import { releaseSignal } from './postgres';
 import { type Progress, type RunSummary, runLocal, type Services } from './run';
 
@@ -154,16 +154,18 @@ async function main(): Promise<number> {
   });
   if (args === undefined) return 0;
   const { values } = args;
-  // Ctrl-C while it runs: remove the temporary cluster and keys file, then exit 130. (The
-  // embedded server's own exit hook could not: the same Ctrl-C has stopped the server.)
+  // Ctrl-C (or SIGTERM) in any phase: one stop that ends the services, removes what this run
+  // put in the temp folder, says so in one line and exits 130. (The embedded server's own
+  // exit hook could not: the same Ctrl-C has stopped the server.)
   releaseSignal('SIGINT');
   releaseSignal('SIGTERM');
-  const interrupt = () => {
-    process.stderr.write('\nnpm start: interrupted; removing what it created\n');
-    runCleanups().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  let stopping = false;
+  const interrupted = new Promise<void>((resolve) =>
+    onInterrupt(() => {
+      stopping = true;
+      resolve();
+    }),
+  );
   if (values['queue-name'] !== undefined && values['queue-url'] !== undefined)
     throw new UsageError('give --queue-name or --queue-url, not both');
   const queueUrl = urlFlag(values['queue-url'], 'queue-url');
@@ -193,8 +195,9 @@ async function main(): Promise<number> {
     `  ${external || databaseUrl ? 'checking the given services, then starting' : 'starting'} the local services and building the bundle\n`,
   );
   let phase: Progress['phase'] | undefined;
+  let last: Progress | undefined;
   let lastForced = '';
-  const { summary, services } = await runLocal({
+  const run = runLocal({
     ...options,
     sqsEndpoint,
     queueName: values['queue-name'],
@@ -203,8 +206,12 @@ async function main(): Promise<number> {
     databaseUrl,
     keysFile,
     onLog: values.verbose ? (line) => err(`${line}\n`) : undefined,
-    onNotice: (line) => err(`${process.stderr.isTTY ? '\n' : ''}${line}\n`),
+    onNotice: (line) => {
+      if (!stopping) err(`${process.stderr.isTTY ? '\n' : ''}${line}\n`);
+    },
     onProgress: (p) => {
+      if (stopping) return;
+      last = p;
       const changed = p.phase !== phase;
       phase = p.phase;
       const line = progressLine(p, 'messages');
@@ -219,22 +226,52 @@ async function main(): Promise<number> {
       if (changed || p.done >= p.total) lastForced = key;
     },
   });
+  const stop = async (where: string) => {
+    progress.end();
+    err(`${where}${await stopEverything({ databaseUrl, keysFile })}\n`);
+    return 130;
+  };
+  const ran = await Promise.race([run, interrupted]);
+  if (ran === undefined) {
+    // What the run does after this fails against stopped services; the stop is its end.
+    run.catch(() => {});
+    return stop(`${howFar(last)}; `);
+  }
+  const { summary, services } = ran;
   progress.end();
   printSummary(summary, services, values.keep, keysFile !== undefined);
   if (!values.keep) {
     await services.stop();
     return 0;
   }
-  // With --keep, Ctrl-C is the way to stop: the services stop cleanly and the exit is 0.
-  process.off('SIGINT', interrupt);
-  process.off('SIGTERM', interrupt);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await services.stop();
-  await runCleanups();
-  return 0;
+  await interrupted;
+  return stop('ended: ');
+}
+
+/** How far an interrupted run got: "interrupted: 22,800 of 200,000 drained". */
+function howFar(last: Progress | undefined): string {
+  if (last === undefined) return 'interrupted while starting';
+  const what = last.phase === 'sending' ? 'sent' : 'drained';
+  return `interrupted: ${fmt(last.done)} of ${fmt(last.total)} ${what}`;
+}
+
+/**
+ * Stops everything this run started and removes what it put in the temp folder (runCleanups);
+ * returns what was done, for the one line Ctrl-C prints.
+ */
+async function stopEverything(given: { databaseUrl?: string; keysFile?: string }): Promise<string> {
+  const failures = await runCleanups();
+  if (failures.length > 0) {
+    const reasons = failures.map((error) => (error as Error | undefined)?.message ?? String(error));
+    return `stopping failed: ${reasons.join('; ')}`;
+  }
+  const removed =
+    given.databaseUrl === undefined
+      ? `temporary database${given.keysFile === undefined ? ' and keys file' : ''}`
+      : given.keysFile === undefined
+        ? 'temporary keys file'
+        : undefined;
+  return removed === undefined ? 'services stopped' : `services stopped, ${removed} removed`;
 }
 
 /** An http(s) URL flag; UsageError otherwise. */

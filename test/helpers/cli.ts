@@ -24,8 +24,14 @@ export function commandScripts(): Record<string, string[]> {
   };
   const commands: Record<string, string[]> = {};
   for (const [name, line] of Object.entries(scripts)) {
-    const [tool, file, ...args] = line.split(' ');
-    if (tool === 'tsx' && file?.startsWith('lambda/')) commands[name] = [file, ...args];
+    // `tsx FILE` or `node --import tsx FILE` (tsx's own process would stand between a
+    // signal and the command, and kill a command that is slow to answer it).
+    const [file, ...args] = line
+      .replace(/^node --import tsx /, 'tsx ')
+      .split(' ')
+      .slice(1);
+    if (/^(node --import )?tsx lambda\//.test(line) && file !== undefined)
+      commands[name] = [file, ...args];
   }
   return commands;
 }
