@@ -16,6 +16,7 @@ import { parseCommandLine, requiredFlag, runCommand } from '../command';
 import { WRITER_ROLE } from '../db/roles';
 import { UsageError } from '../errors';
 import { connectDatabase } from '../ops/cli';
+import { redactPasswords } from '../redact';
 import { localAwsEnv, randomMaskingSecret } from './aws';
 import { loadBundleModule, localContext } from './bundle';
 import { type LocalPostgres, startLocalPostgres } from './postgres';
@@ -105,7 +106,7 @@ async function main(): Promise<number> {
       postgres = started;
       stops.push(() => started.stop());
       env.DATABASE_URL = started.url;
-      process.stderr.write(`invoke: embedded PostgreSQL at ${started.url}\n`);
+      process.stderr.write(`invoke: embedded PostgreSQL at ${redactPasswords(started.url)}\n`);
     }
     if (!configured('MASKING_SECRET_ID')) {
       const secrets = await startLocalSecretsManager();

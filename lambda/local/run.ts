@@ -75,7 +75,10 @@ export interface RunSummary extends DrainCounts {
   readonly rows: number;
   readonly repeatedIps: number;
   readonly repeatedDevices: number;
-  /** Rows masked with keys not in this run's ring, by key id: their tokens never match ours. */
+  /**
+   * Rows masked with keys not in this run's ring, by key id, found before the run wrote any
+   * (and told to onNotice then): their tokens never match ours.
+   */
   readonly rowsOnOtherKeys: Readonly<Record<string, number>>;
   readonly seconds: number;
   readonly messagesPerSecond: number;
@@ -145,14 +148,38 @@ async function tableFacts(databaseUrl: string) {
       SELECT (SELECT count(*) FROM user_logins)::int AS rows,
              (SELECT count(*) FROM (SELECT 1 FROM user_logins GROUP BY masked_ip HAVING count(*) > 1) t)::int AS ips,
              (SELECT count(*) FROM (SELECT 1 FROM user_logins GROUP BY masked_device_id HAVING count(*) > 1) t)::int AS devices`);
-    const { rows: byKey } = await client.query<{ key_id: string; n: number }>(
-      'SELECT key_id, count(*)::int AS n FROM user_logins WHERE key_id IS NOT NULL GROUP BY 1 ORDER BY 1',
-    );
     const [facts = { rows: 0, ips: 0, devices: 0 }] = rows;
-    return { ...facts, rowsByKeyId: Object.fromEntries(byKey.map((r) => [r.key_id, r.n])) };
+    return facts;
   } finally {
     await client.end();
   }
+}
+
+/** Rows masked with keys not in `keyIds`, by key id: their tokens never equal this run's. */
+async function rowsOnKeysOtherThan(
+  databaseUrl: string,
+  keyIds: readonly string[],
+): Promise<Record<string, number>> {
+  const client = new pg.Client(databaseUrl);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ key_id: string; n: number }>(
+      `SELECT key_id, count(*)::int AS n FROM user_logins
+        WHERE key_id IS NOT NULL AND key_id <> ALL($1::text[]) GROUP BY 1 ORDER BY 1`,
+      [keyIds],
+    );
+    return Object.fromEntries(rows.map((r) => [r.key_id, r.n]));
+  } finally {
+    await client.end();
+  }
+}
+
+/** The warning for rows on other keys, with what to do about them. */
+function otherKeysWarning(keysFile: string, rows: Readonly<Record<string, number>>): string {
+  const list = Object.entries(rows)
+    .map(([id, n]) => `${n.toLocaleString('en-US')} on "${id}"`)
+    .join(', ');
+  return `Warning: user_logins holds rows masked with keys not in ${keysFile} (${list}); their tokens never equal this run's. Run with the keys file they were made with (--keys-file); or, to bring them onto this ring, add that file's recovery key to this file's recovery ring and re-key (npm run rekey), which opens each row's sealed values with it.`;
 }
 
 /** How long a stop waits for the handlers' pools to end, ms. */
@@ -253,6 +280,11 @@ export async function runLocal(
       services.handlerDatabaseUrl = await services.postgres.loginAs(WRITER_ROLE);
     }
     env.DATABASE_URL = services.handlerDatabaseUrl;
+    // Said before any row is written with this run's keys, while stopping still helps.
+    const rowsOnOtherKeys = await rowsOnKeysOtherThan(services.databaseUrl, services.maskingKeyIds);
+    if (Object.keys(rowsOnOtherKeys).length > 0) {
+      options.onNotice?.(otherKeysWarning(services.keysFile, rowsOnOtherKeys));
+    }
 
     const report = (phase: Progress['phase'], done: number, total: number, since: number) =>
       options.onProgress?.({
@@ -355,9 +387,7 @@ export async function runLocal(
         rows: facts.rows,
         repeatedIps: facts.ips,
         repeatedDevices: facts.devices,
-        rowsOnOtherKeys: Object.fromEntries(
-          Object.entries(facts.rowsByKeyId).filter(([id]) => !services.maskingKeyIds.includes(id)),
-        ),
+        rowsOnOtherKeys,
         seconds,
         messagesPerSecond: (totals.delivered - totals.retried) / seconds,
       },

@@ -4,8 +4,9 @@
  */
 import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { UsageError } from '../errors';
-import { databaseUrlFlag } from '../ops/preflight';
+import { databaseAddress, databaseUrlFlag } from '../ops/preflight';
 import { progressLine, progressReporter } from '../ops/progress';
+import { hasPassword, redactPasswords } from '../redact';
 import { onInterrupt, runCleanups } from './cleanup';
 import { releaseSignal } from './postgres';
 import { type Progress, type RunSummary, runLocal, type Services } from './run';
@@ -41,10 +42,12 @@ Take-home environment (LocalStack on 4566 with login-queue, Postgres with user_l
     --database-url postgres://postgres:postgres@localhost:5432/postgres
 `;
 
-// Handler logs are captured while the pipeline runs; our own output uses these.
-const err = process.stderr.write.bind(process.stderr);
-const write = process.stdout.write.bind(process.stdout);
-const out = (line = '') => write(`${line}\n`);
+// Handler logs are captured while the pipeline runs; our own output uses these, and no
+// password in a URL gets through them.
+const stderr = process.stderr.write.bind(process.stderr);
+const stdout = process.stdout.write.bind(process.stdout);
+const err = (text: string) => stderr(redactPasswords(text));
+const out = (line = '') => stdout(redactPasswords(`${line}\n`));
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -78,26 +81,12 @@ function printSummary(
   );
   for (const [label, n, extra] of rows)
     out(`  ${label.padEnd(40)} ${fmt(n).padStart(8)}  ${extra ?? ''}`);
-  const others = Object.entries(summary.rowsOnOtherKeys);
-  if (others.length > 0) {
-    const list = others.map(([id, n]) => `${fmt(n)} on "${id}"`).join(', ');
-    err(
-      `\nWarning: user_logins holds rows masked with keys not in ${services.keysFile} (${list}); their tokens never equal this run's. Run with the keys file they were made with (--keys-file); or, to bring them onto this ring, add that file's recovery key to this file's recovery ring and re-key (npm run rekey), which opens each row's sealed values with it.\n`,
-    );
-  }
-  const psql = `psql '${services.databaseUrl}'`;
-  out(
-    `\n${keep ? 'Query the result:' : 'Query the result (add --keep to leave the services running):'}`,
-  );
-  out(
-    `  ${psql} -c "SELECT masked_ip, count(*) FROM user_logins GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC LIMIT 5"`,
-  );
-  out(
-    `  ${psql} -c "SELECT create_date, device_type, count(*) FROM user_logins GROUP BY 1, 2 ORDER BY 1, 2"`,
-  );
+  // psql hints only for a server that stays up: with --keep, or one this run did not start.
+  const serverStays = keep || services.postgres === undefined;
+  const database = databaseUrlRef(services);
   if (keep) {
     out('\nServices (Ctrl-C stops them):');
-    out(`  DATABASE_URL=${services.databaseUrl}`);
+    out(`  PostgreSQL ${databaseAddress({ kind: 'url', url: services.databaseUrl })}`);
     out(
       `  SQS endpoint ${services.sqsEndpoint}  queue ${services.queueUrl}  DLQ ${services.dlqUrl}`,
     );
@@ -105,7 +94,8 @@ function printSummary(
       `  Secrets Manager endpoint ${services.secretsEndpoint}  masking secret ${services.maskingSecretId}`,
     );
     out(`\nOperator commands against these services (${keysNote(services, keysPersist)}):`);
-    out(`  export ${operatorEnvLine(services)}`);
+    if (database.note) out(`  ${database.note}`);
+    out(`  export ${operatorEnvLine(services, database.shell)}`);
     out(
       '  npm run dlq -- --peek;  npm run redrive;  npm run unmask -- <token> --reason "<why>";  npm run rekey',
     );
@@ -113,20 +103,52 @@ function printSummary(
   } else if (services.keysCreated && keysPersist) {
     out(`\nKeys: ${keysNote(services, keysPersist)}.`);
   }
+  if (serverStays) {
+    out(`\nQuery the result${keep ? ' (after the export above)' : ''}:`);
+    if (!keep && database.note) out(`  ${database.note}`);
+    const psql = `psql ${keep || database.note ? '"$DATABASE_URL"' : database.shell}`;
+    out(
+      `  ${psql} -c "SELECT masked_ip, count(*) FROM user_logins GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC LIMIT 5"`,
+    );
+    out(
+      `  ${psql} -c "SELECT create_date, device_type, count(*) FROM user_logins GROUP BY 1, 2 ORDER BY 1, 2"`,
+    );
+  }
 }
 
-/** The environment the operator commands need, as one `export` line (no key material). */
-function operatorEnvLine(services: Services): string {
+/**
+ * How printed commands refer to the database URL without printing its password: the embedded
+ * server's mode-600 URL file; a given URL as it is when it has no password; else the
+ * DATABASE_URL the user sets to the URL they gave (`note` says so, password masked).
+ */
+function databaseUrlRef(services: Services): { shell: string; note?: string } {
+  const url = services.databaseUrl;
+  if (services.postgres !== undefined)
+    return { shell: `"$(cat ${shellQuote(services.postgres.urlFile)})"` };
+  if (!hasPassword(url)) return { shell: shellQuote(url) };
+  return {
+    shell: '"$DATABASE_URL"',
+    note: `with DATABASE_URL set to the URL you gave (${redactPasswords(url)}):`,
+  };
+}
+
+const shellQuote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
+
+/**
+ * The environment the operator commands need, as one `export` line: no key material, and the
+ * database URL as `database` refers to it (left out when it is the user's own DATABASE_URL).
+ */
+function operatorEnvLine(services: Services, database: string): string {
   const env: Record<string, string> = {
-    DATABASE_URL: services.databaseUrl,
     ...services.awsEnv,
     QUEUE_URL: services.queueUrl,
     DLQ_URL: services.dlqUrl,
     KEYS_FILE: services.keysFile,
   };
-  return Object.entries(env)
-    .map(([name, value]) => `${name}='${value.replaceAll("'", "'\\''")}'`)
-    .join(' ');
+  return [
+    ...(database === '"$DATABASE_URL"' ? [] : [`DATABASE_URL=${database}`]),
+    ...Object.entries(env).map(([name, value]) => `${name}=${shellQuote(value)}`),
+  ].join(' ');
 }
 
 function keysNote(services: Services, persist: boolean): string {
@@ -278,7 +300,7 @@ async function stopEverything(given: { databaseUrl?: string; keysFile?: string }
 function urlFlag(raw: string | undefined, flag: string): string | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol))
-    throw new UsageError(`--${flag} must be an http(s) URL, got "${raw}"`);
+    throw new UsageError(`--${flag} must be an http(s) URL, got "${redactPasswords(raw)}"`);
   return raw;
 }
 

@@ -133,6 +133,27 @@ describe('user mistakes', () => {
     );
   });
 
+  it('a password in a URL is never printed: not in a usage error, nor in a failure', async () => {
+    // Arrange
+    const secret = 'Secr3tPw';
+    const port = await closedPort();
+    // Act
+    const usage = await runScript('start', ['--sqs-endpoint', `ftp://key:${secret}@localhost`]);
+    const failed = await runScript('start', [
+      '--database-url',
+      `postgres://app:${secret}@127.0.0.1:${port}/app`,
+    ]);
+    // Assert
+    expectUsageError(
+      usage,
+      '--sqs-endpoint must be an http(s) URL, got "ftp://key:****@localhost"',
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(`PostgreSQL at 127.0.0.1:${port}/app`);
+    for (const result of [usage, failed])
+      expect(result.stdout + result.stderr).not.toContain(secret);
+  });
+
   it('npm start refuses a queue name or DLQ without an SQS endpoint to find them at', async () => {
     expectUsageError(
       await runScript('start', ['--queue-name', 'logins']),
@@ -293,9 +314,16 @@ describe('npm start against an existing SQS endpoint and database', () => {
       expect(second.code, second.stderr).toBe(0);
       expect(await db.count()).toBe(100);
       expect(await distinctIps()).toBe(afterFirst);
+      const password = new URL(db.url).password;
+      expect(password).not.toBe('');
       for (const run of [first, second]) {
         expect(run.stderr).not.toMatch(NOISE);
         expect(run.stderr).not.toContain('Warning');
+        // The server stays up, so the result can be queried; the password is never printed.
+        expect(run.stdout).toContain('with DATABASE_URL set to the URL you gave (postgres://');
+        expect(run.stdout).toContain(':****@');
+        expect(run.stdout).toContain('psql "$DATABASE_URL" -c');
+        expect(run.stdout + run.stderr).not.toContain(password);
       }
       // A run with other keys says which rows its tokens cannot match.
       const other = await start('--keys-file', 'other-keys.json');
@@ -303,6 +331,8 @@ describe('npm start against an existing SQS endpoint and database', () => {
       expect(other.stderr).toMatch(
         /Warning: user_logins holds rows masked with keys not in other-keys\.json \(100 on "k\d{8}T\d{6}-[0-9a-f]{4}"\)/,
       );
+      // Before any row is written with the other keys: before the drain starts.
+      expect(other.stderr.indexOf('Warning')).toBeLessThan(other.stderr.indexOf('draining'));
       // unmask reads the same file.
       const { rows } = await db.pool.query('SELECT masked_ip FROM user_logins LIMIT 1');
       const unmask = await runScript(
@@ -317,6 +347,46 @@ describe('npm start against an existing SQS endpoint and database', () => {
       await db.drop();
       await sqsServer.stop();
     }
+  });
+});
+
+describe('operator commands against an endpoint on this machine', () => {
+  it('need no region or credentials, as npm start needs none', async () => {
+    // Arrange: an SQS emulator with one dead letter, and an environment naming only it.
+    const server = await startFauxqs({ port: 0, logger: false });
+    try {
+      const { queueUrl } = server.createQueue('local-dlq');
+      await sqsClientFor(server.address).send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [{ Id: '0', MessageBody: '{"user_id":"u"}' }],
+        }),
+      );
+      // Act
+      const peek = await runScript(
+        'dlq',
+        ['--peek'],
+        cleanEnv({ AWS_ENDPOINT_URL_SQS: server.address, DLQ_URL: queueUrl }),
+      );
+      // Assert
+      expect(peek.stderr).not.toMatch(/Region is missing|Could not load credentials/);
+      expect(peek.code, peek.stderr).toBe(0);
+      expect(JSON.parse(peek.stdout).total).toBe(1);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('npm start without --keep', () => {
+  it('prints no psql command for the embedded server it has stopped', async () => {
+    // Act
+    const result = await runScript('start', ['--messages', '20', '--batch-size', '10']);
+    // Assert
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('rows in user_logins');
+    expect(result.stdout).not.toMatch(/psql|Query the result|DATABASE_URL/);
+    expect(result.stdout + result.stderr).not.toMatch(/postgres:\/\/[^\s]*@/);
   });
 });
 
@@ -340,6 +410,12 @@ describe('npm start --keep', () => {
       );
       const exportLine = printed.split('\n').find((line) => line.startsWith('  export ')) ?? '';
       const env = cleanEnv(parseExportLine(exportLine));
+      // The database's password is in no line printed; the export line reads it from a file.
+      const password = new URL(env.DATABASE_URL ?? '').password;
+      expect(password.length).toBeGreaterThan(8);
+      expect(printed + startErr).not.toContain(password);
+      expect(exportLine).toMatch(/^ {2}export DATABASE_URL="\$\(cat '[^']+\/url'\)" /);
+      expect(printed).toContain('psql "$DATABASE_URL" -c');
       keysFile = env.KEYS_FILE ?? '';
       // The printed environment names no key material, only the keys file.
       expect(Object.keys(env)).toEqual(
