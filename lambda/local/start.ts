@@ -253,7 +253,15 @@ async function main(): Promise<number> {
     err(`${where}${await stopEverything({ databaseUrl, keysFile })}\n`);
     return 130;
   };
-  const ran = await Promise.race([run, interrupted]);
+  let ran: Awaited<typeof run> | undefined;
+  try {
+    ran = (await Promise.race([run, interrupted])) ?? undefined;
+  } catch (error) {
+    // A terminal's Ctrl-C reaches PostgreSQL too: a failure it caused may arrive just before
+    // the signal itself, and is then the stop, not a failure of its own.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (!stopping) throw error;
+  }
   if (ran === undefined) {
     // What the run does after this fails against stopped services; the stop is its end.
     run.catch(() => {});

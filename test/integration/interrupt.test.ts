@@ -129,6 +129,16 @@ describe('npm start interrupted', { timeout: 300_000 }, () => {
     await expectCleanStop(run, new RegExp(`^interrupted while starting; ${REMOVED}$`));
   });
 
+  it('stops cleanly on a SIGTERM to it alone while it starts the services', async () => {
+    // Arrange
+    const run = npmStart(['--messages', '1000'], 'entry');
+    await waitFor(() => (leftIn(run.tmp).length > 0 ? true : undefined));
+    // Act
+    run.child.kill('SIGTERM');
+    // Assert
+    await expectCleanStop(run, new RegExp(`^interrupted while starting; ${REMOVED}$`));
+  });
+
   it('stops cleanly on Ctrl-C while it sends', async () => {
     // Arrange
     const run = npmStart(['--messages', '100000']);
