@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import pg from 'pg';
@@ -400,6 +400,7 @@ describe('npm start --keep', () => {
     );
     let startErr = '';
     let keysFile = '';
+    let dataDir = '';
     start.stderr?.on('data', (chunk) => {
       startErr += String(chunk);
     });
@@ -415,6 +416,7 @@ describe('npm start --keep', () => {
       expect(password.length).toBeGreaterThan(8);
       expect(printed + startErr).not.toContain(password);
       expect(exportLine).toMatch(/^ {2}export DATABASE_URL="\$\(cat '[^']+\/url'\)" /);
+      dataDir = dirname(/cat '([^']+)'/.exec(exportLine)?.[1] ?? '');
       expect(printed).toContain('psql "$DATABASE_URL" -c');
       keysFile = env.KEYS_FILE ?? '';
       // The printed environment names no key material, only the keys file.
@@ -469,6 +471,8 @@ describe('npm start --keep', () => {
     // Ctrl-C ends a --keep session as it ends any other: a clean stop, one line, exit 130.
     expect(await exited).toBe(130);
     expect(existsSync(keysFile)).toBe(false);
+    expect(dataDir).toMatch(/login-queue-pg-/);
+    expect(existsSync(dataDir)).toBe(false);
     expect(startErr).toMatch(
       /\nended: services stopped, temporary database and keys file removed\n$/,
     );
