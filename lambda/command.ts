@@ -6,6 +6,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UsageError } from './errors';
+import { redactPasswords } from './redact';
 
 /**
  * Parses the command line strictly (unknown flags and missing values are usage errors).
@@ -82,15 +83,16 @@ export function runCommand(
   command().then(
     (code) => process.exit(code),
     (error: unknown) => {
+      // A URL in an error keeps its host and loses its password.
       if (error instanceof UsageError) {
-        process.stderr.write(`${name}: ${error.message} (see --help)\n`);
+        process.stderr.write(redactPasswords(`${name}: ${error.message} (see --help)\n`));
         process.exit(2);
       }
       const text =
         error instanceof Error
           ? (options.stack && !isProjectError(error) && error.stack) || error.message
           : String(error);
-      process.stderr.write(`${name} failed: ${text}\n`);
+      process.stderr.write(redactPasswords(`${name} failed: ${text}\n`));
       process.exit(1);
     },
   );

@@ -18,6 +18,7 @@ import { WRITER_ROLE } from '../db/roles';
 import { UsageError } from '../errors';
 import { connectDatabase } from '../ops/cli';
 import { DEFAULT_KEYS_FILE, loadOrCreateKeysFile } from '../ops/keys-file';
+import { redactPasswords } from '../redact';
 import { localAwsEnv, randomMaskingSecret } from './aws';
 import { loadBundleModule, localContext } from './bundle';
 import { type LocalPostgres, startLocalPostgres } from './postgres';
@@ -132,7 +133,7 @@ async function main(): Promise<number> {
       postgres = started;
       stops.push(() => started.stop());
       env.DATABASE_URL = started.url;
-      process.stderr.write(`invoke: embedded PostgreSQL at ${started.url}\n`);
+      process.stderr.write(`invoke: embedded PostgreSQL at ${redactPasswords(started.url)}\n`);
     }
     if (!configured('MASKING_SECRET_ID')) {
       const secrets = await startLocalSecretsManager();

@@ -22,6 +22,7 @@ import { queueArnOf } from '../ops/preflight';
 import { localAwsEnv } from './aws';
 import { type Outage, OutageError } from './breaker';
 import { type BundleModule, loadBundleModule, localContext, type SqsHandler } from './bundle';
+import { onCleanup } from './cleanup';
 import { OUTAGE_LIMIT_MS, queueDepth, runEventSource, SQS_TIMEOUT_MS } from './event-source';
 import { generateBodies } from './generate';
 import { dependencyProbe } from './probe';
@@ -93,7 +94,10 @@ export interface RunSummary extends DrainCounts {
   readonly rows: number;
   readonly repeatedIps: number;
   readonly repeatedDevices: number;
-  /** Rows masked with keys not in this run's ring, by key id: their tokens never match ours. */
+  /**
+   * Rows masked with keys not in this run's ring, by key id, found before the run wrote any
+   * (and told to onNotice then): their tokens never match ours.
+   */
   readonly rowsOnOtherKeys: Readonly<Record<string, number>>;
   readonly seconds: number;
   readonly messagesPerSecond: number;
@@ -163,17 +167,57 @@ async function tableFacts(databaseUrl: string) {
       SELECT (SELECT count(*) FROM user_logins)::int AS rows,
              (SELECT count(*) FROM (SELECT 1 FROM user_logins GROUP BY masked_ip HAVING count(*) > 1) t)::int AS ips,
              (SELECT count(*) FROM (SELECT 1 FROM user_logins GROUP BY masked_device_id HAVING count(*) > 1) t)::int AS devices`);
-    const { rows: byKey } = await client.query<{ key_id: string; n: number }>(
-      'SELECT key_id, count(*)::int AS n FROM user_logins WHERE key_id IS NOT NULL GROUP BY 1 ORDER BY 1',
-    );
     const [facts = { rows: 0, ips: 0, devices: 0 }] = rows;
-    return { ...facts, rowsByKeyId: Object.fromEntries(byKey.map((r) => [r.key_id, r.n])) };
+    return facts;
   } finally {
     await client.end();
   }
 }
 
-/** Runs the pipeline; resolves to the summary and the (still running) services. */
+/** Rows masked with keys not in `keyIds`, by key id: their tokens never equal this run's. */
+async function rowsOnKeysOtherThan(
+  databaseUrl: string,
+  keyIds: readonly string[],
+): Promise<Record<string, number>> {
+  const client = new pg.Client(databaseUrl);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ key_id: string; n: number }>(
+      `SELECT key_id, count(*)::int AS n FROM user_logins
+        WHERE key_id IS NOT NULL AND key_id <> ALL($1::text[]) GROUP BY 1 ORDER BY 1`,
+      [keyIds],
+    );
+    return Object.fromEntries(rows.map((r) => [r.key_id, r.n]));
+  } finally {
+    await client.end();
+  }
+}
+
+/** The warning for rows on other keys, with what to do about them. */
+function otherKeysWarning(keysFile: string, rows: Readonly<Record<string, number>>): string {
+  const list = Object.entries(rows)
+    .map(([id, n]) => `${n.toLocaleString('en-US')} on "${id}"`)
+    .join(', ');
+  return `Warning: user_logins holds rows masked with keys not in ${keysFile} (${list}); their tokens never equal this run's. Run with the keys file they were made with (--keys-file); or, to bring them onto this ring, add that file's recovery key to this file's recovery ring and re-key (npm run rekey), which opens each row's sealed values with it.`;
+}
+
+/** How long a stop waits for the handlers' pools to end, ms. */
+const POOL_CLOSE_MS = 5_000;
+
+/** Closes the modules' pools, waiting at most `ms` (a pool waits for its checked-out clients). */
+async function closeWithin(ms: number, modules: readonly BundleModule<unknown>[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  const closed = Promise.all(modules.map((module) => module.close().catch(() => {})));
+  await Promise.race([closed, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs the pipeline; resolves to the summary and the (still running) services. They are
+ * registered with onCleanup, so runCleanups() stops them in any phase (npm start's Ctrl-C).
+ */
 export async function runLocal(
   options: RunOptions,
 ): Promise<{ summary: RunSummary; services: RunServices }> {
@@ -205,15 +249,27 @@ export async function runLocal(
     else count(batch);
   }, options.onLog);
   const modules: BundleModule<unknown>[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      unregister();
+      try {
+        // Pools end before their server stops, so no connection is dropped under them; a
+        // pool whose client waits on the database (Ctrl-C mid-batch) is not waited for long.
+        await closeWithin(POOL_CLOSE_MS, modules.splice(0));
+        await started.stop();
+      } finally {
+        restore();
+      }
+    })();
+    return stopped;
+  };
+  // Ctrl-C (runCleanups) stops them too, in any phase, and once they are handed back.
+  const unregister = onCleanup(stop);
   const services = {
     ...started,
     handlerDatabaseUrl: started.databaseUrl,
-    async stop() {
-      // Pools end before their server stops, so no connection is dropped under them.
-      for (const module of modules.splice(0)) await module.close();
-      await started.stop();
-      restore();
-    },
+    stop,
   } satisfies RunServices;
   try {
     await buildBundles();
@@ -243,6 +299,11 @@ export async function runLocal(
       services.handlerDatabaseUrl = await services.postgres.loginAs(WRITER_ROLE);
     }
     env.DATABASE_URL = services.handlerDatabaseUrl;
+    // Said before any row is written with this run's keys, while stopping still helps.
+    const rowsOnOtherKeys = await rowsOnKeysOtherThan(services.databaseUrl, services.maskingKeyIds);
+    if (Object.keys(rowsOnOtherKeys).length > 0) {
+      options.onNotice?.(otherKeysWarning(services.keysFile, rowsOnOtherKeys));
+    }
 
     let outage: Outage | undefined;
     const report = (phase: Progress['phase'], done: number, total: number, since: number) =>
@@ -387,9 +448,7 @@ export async function runLocal(
         rows: facts.rows,
         repeatedIps: facts.ips,
         repeatedDevices: facts.devices,
-        rowsOnOtherKeys: Object.fromEntries(
-          Object.entries(facts.rowsByKeyId).filter(([id]) => !services.maskingKeyIds.includes(id)),
-        ),
+        rowsOnOtherKeys,
         seconds,
         messagesPerSecond: (totals.delivered - totals.retried) / seconds,
       },

@@ -5,11 +5,12 @@
 import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { UsageError } from '../errors';
 import { DEFAULT_KEYS_FILE } from '../ops/keys-file';
-import { databaseUrlFlag } from '../ops/preflight';
+import { databaseAddress, databaseUrlFlag } from '../ops/preflight';
 import { progressLine, progressReporter } from '../ops/progress';
-import { runCleanups } from './cleanup';
+import { hasPassword, redactPasswords } from '../redact';
+import { onInterrupt, runCleanups } from './cleanup';
 import { releaseSignal } from './postgres';
-import { type RunSummary, runLocal, type Services } from './run';
+import { type Progress, type RunSummary, runLocal, type Services } from './run';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -45,10 +46,12 @@ Take-home environment (LocalStack on 4566 with login-queue, Postgres with user_l
     --database-url postgres://postgres:postgres@localhost:5432/postgres
 `;
 
-// Handler logs are captured while the pipeline runs; our own output uses these.
-const err = process.stderr.write.bind(process.stderr);
-const write = process.stdout.write.bind(process.stdout);
-const out = (line = '') => write(`${line}\n`);
+// Handler logs are captured while the pipeline runs; our own output uses these, and no
+// password in a URL gets through them.
+const stderr = process.stderr.write.bind(process.stderr);
+const stdout = process.stdout.write.bind(process.stdout);
+const err = (text: string) => stderr(redactPasswords(text));
+const out = (line = '') => stdout(redactPasswords(`${line}\n`));
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -83,26 +86,12 @@ function printSummary(
   );
   for (const [label, n, extra] of rows)
     out(`  ${label.padEnd(40)} ${fmt(n).padStart(8)}  ${extra ?? ''}`);
-  const others = Object.entries(summary.rowsOnOtherKeys);
-  if (others.length > 0) {
-    const list = others.map(([id, n]) => `${fmt(n)} on "${id}"`).join(', ');
-    err(
-      `\nWarning: user_logins holds rows masked with keys not in ${services.keysFile} (${list}); their tokens never equal this run's. Run with the keys file they were made with (--keys-file); or, to bring them onto this ring, add that file's recovery key to this file's recovery ring and re-key (npm run rekey), which opens each row's sealed values with it.\n`,
-    );
-  }
-  const psql = `psql '${services.databaseUrl}'`;
-  out(
-    `\n${keep ? 'Query the result:' : 'Query the result (add --keep to leave the services running):'}`,
-  );
-  out(
-    `  ${psql} -c "SELECT masked_ip, count(*) FROM user_logins GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC LIMIT 5"`,
-  );
-  out(
-    `  ${psql} -c "SELECT create_date, device_type, count(*) FROM user_logins GROUP BY 1, 2 ORDER BY 1, 2"`,
-  );
+  // psql hints only for a server that stays up: with --keep, or one this run did not start.
+  const serverStays = keep || services.postgres === undefined;
+  const database = databaseUrlRef(services);
   if (keep) {
     out('\nServices (Ctrl-C stops them):');
-    out(`  DATABASE_URL=${services.databaseUrl}`);
+    out(`  PostgreSQL ${databaseAddress({ kind: 'url', url: services.databaseUrl })}`);
     out(
       `  SQS endpoint ${services.sqsEndpoint}  queue ${services.queueUrl}  DLQ ${services.dlqUrl}`,
     );
@@ -110,13 +99,25 @@ function printSummary(
       `  Secrets Manager endpoint ${services.secretsEndpoint}  masking secret ${services.maskingSecretId}`,
     );
     out(`\nOperator commands against these services (${keysNote(services, keysPersist)}):`);
-    out(`  export ${operatorEnvLine(services)}`);
+    if (database.note) out(`  ${database.note}`);
+    out(`  export ${operatorEnvLine(services, database.shell)}`);
     out(
       '  npm run dlq -- --peek;  npm run redrive;  npm run unmask -- <token> --reason "<why>";  npm run rekey',
     );
     out('  npm run forget -- --user-id <user_id> --reason "<why>" [--delete-dead-letters]');
   } else if (services.keysCreated && keysPersist) {
     out(`\nKeys: ${keysNote(services, keysPersist)}.`);
+  }
+  if (serverStays) {
+    out(`\nQuery the result${keep ? ' (after the export above)' : ''}:`);
+    if (!keep && database.note) out(`  ${database.note}`);
+    const psql = `psql ${keep || database.note ? '"$DATABASE_URL"' : database.shell}`;
+    out(
+      `  ${psql} -c "SELECT masked_ip, count(*) FROM user_logins GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC LIMIT 5"`,
+    );
+    out(
+      `  ${psql} -c "SELECT create_date, device_type, count(*) FROM user_logins GROUP BY 1, 2 ORDER BY 1, 2"`,
+    );
   }
 }
 
@@ -128,18 +129,39 @@ function reasonList(byReason: Readonly<Record<string, number>>): string {
     .join(', ');
 }
 
-/** The environment the operator commands need, as one `export` line (no key material). */
-function operatorEnvLine(services: Services): string {
+/**
+ * How printed commands refer to the database URL without printing its password: the embedded
+ * server's mode-600 URL file; a given URL as it is when it has no password; else the
+ * DATABASE_URL the user sets to the URL they gave (`note` says so, password masked).
+ */
+function databaseUrlRef(services: Services): { shell: string; note?: string } {
+  const url = services.databaseUrl;
+  if (services.postgres !== undefined)
+    return { shell: `"$(cat ${shellQuote(services.postgres.urlFile)})"` };
+  if (!hasPassword(url)) return { shell: shellQuote(url) };
+  return {
+    shell: '"$DATABASE_URL"',
+    note: `with DATABASE_URL set to the URL you gave (${redactPasswords(url)}):`,
+  };
+}
+
+const shellQuote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
+
+/**
+ * The environment the operator commands need, as one `export` line: no key material, and the
+ * database URL as `database` refers to it (left out when it is the user's own DATABASE_URL).
+ */
+function operatorEnvLine(services: Services, database: string): string {
   const env: Record<string, string> = {
-    DATABASE_URL: services.databaseUrl,
     ...services.awsEnv,
     QUEUE_URL: services.queueUrl,
     DLQ_URL: services.dlqUrl,
     KEYS_FILE: services.keysFile,
   };
-  return Object.entries(env)
-    .map(([name, value]) => `${name}='${value.replaceAll("'", "'\\''")}'`)
-    .join(' ');
+  return [
+    ...(database === '"$DATABASE_URL"' ? [] : [`DATABASE_URL=${database}`]),
+    ...Object.entries(env).map(([name, value]) => `${name}=${shellQuote(value)}`),
+  ].join(' ');
 }
 
 function keysNote(services: Services, persist: boolean): string {
@@ -168,16 +190,18 @@ async function main(): Promise<number> {
   });
   if (args === undefined) return 0;
   const { values } = args;
-  // Ctrl-C while it runs: remove the temporary cluster and keys file, then exit 130. (The
-  // embedded server's own exit hook could not: the same Ctrl-C has stopped the server.)
+  // Ctrl-C (or SIGTERM) in any phase: one stop that ends the services, removes what this run
+  // put in the temp folder, says so in one line and exits 130. (The embedded server's own
+  // exit hook could not: the same Ctrl-C has stopped the server.)
   releaseSignal('SIGINT');
   releaseSignal('SIGTERM');
-  const interrupt = () => {
-    process.stderr.write('\nnpm start: interrupted; removing what it created\n');
-    runCleanups().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  let stopping = false;
+  const interrupted = new Promise<void>((resolve) =>
+    onInterrupt(() => {
+      stopping = true;
+      resolve();
+    }),
+  );
   if (values['queue-name'] !== undefined && values['queue-url'] !== undefined)
     throw new UsageError('give --queue-name or --queue-url, not both');
   const queueUrl = urlFlag(values['queue-url'], 'queue-url');
@@ -210,8 +234,9 @@ async function main(): Promise<number> {
     `  ${external || databaseUrl ? 'checking the given services, then starting' : 'starting'} the local services and building the bundle\n`,
   );
   let phase: string | undefined;
+  let last: Progress | undefined;
   let lastForced = '';
-  const { summary, services } = await runLocal({
+  const run = runLocal({
     ...options,
     sqsEndpoint,
     queueName: values['queue-name'],
@@ -220,8 +245,12 @@ async function main(): Promise<number> {
     databaseUrl,
     keysFile,
     onLog: values.verbose ? (line) => err(`${line}\n`) : undefined,
-    onNotice: (line) => err(`${process.stderr.isTTY ? '\n' : ''}${line}\n`),
+    onNotice: (line) => {
+      if (!stopping) err(`${process.stderr.isTTY ? '\n' : ''}${line}\n`);
+    },
     onProgress: (p) => {
+      if (stopping) return;
+      last = p;
       // An outage's start and end show at once, as a new phase would.
       const stage = p.outage ? `${p.phase}, ${p.outage.service} down` : p.phase;
       const changed = stage !== phase;
@@ -240,29 +269,67 @@ async function main(): Promise<number> {
       if (changed || p.done >= p.total) lastForced = key;
     },
   });
+  const stop = async (where: string) => {
+    progress.end();
+    err(`${where}${await stopEverything({ databaseUrl, keysFile })}\n`);
+    return 130;
+  };
+  let ran: Awaited<typeof run> | undefined;
+  try {
+    ran = (await Promise.race([run, interrupted])) ?? undefined;
+  } catch (error) {
+    // A terminal's Ctrl-C reaches PostgreSQL too: a failure it caused may arrive just before
+    // the signal itself, and is then the stop, not a failure of its own.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (!stopping) throw error;
+  }
+  if (ran === undefined) {
+    // What the run does after this fails against stopped services; the stop is its end.
+    run.catch(() => {});
+    return stop(`${howFar(last)}; `);
+  }
+  const { summary, services } = ran;
   progress.end();
   printSummary(summary, services, values.keep, keysFile !== undefined);
   if (!values.keep) {
     await services.stop();
     return 0;
   }
-  // With --keep, Ctrl-C is the way to stop: the services stop cleanly and the exit is 0.
-  process.off('SIGINT', interrupt);
-  process.off('SIGTERM', interrupt);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  await services.stop();
-  await runCleanups();
-  return 0;
+  await interrupted;
+  return stop('ended: ');
+}
+
+/** How far an interrupted run got: "interrupted: 22,800 of 200,000 drained". */
+function howFar(last: Progress | undefined): string {
+  if (last === undefined) return 'interrupted while starting';
+  const what = last.phase === 'sending' ? 'sent' : 'drained';
+  return `interrupted: ${fmt(last.done)} of ${fmt(last.total)} ${what}`;
+}
+
+/**
+ * Stops everything this run started and removes what it put in the temp folder (runCleanups);
+ * returns what was done, for the one line Ctrl-C prints.
+ */
+async function stopEverything(given: { databaseUrl?: string; keysFile?: string }): Promise<string> {
+  const failures = await runCleanups();
+  if (failures.length > 0) {
+    const reasons = failures.map((error) => (error as Error | undefined)?.message ?? String(error));
+    return `stopping failed: ${reasons.join('; ')}`;
+  }
+  const removed =
+    given.databaseUrl === undefined
+      ? `temporary database${given.keysFile === undefined ? ' and keys file' : ''}`
+      : given.keysFile === undefined
+        ? 'temporary keys file'
+        : undefined;
+  return removed === undefined ? 'services stopped' : `services stopped, ${removed} removed`;
 }
 
 /** An http(s) URL flag; UsageError otherwise. */
 function urlFlag(raw: string | undefined, flag: string): string | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol))
-    throw new UsageError(`--${flag} must be an http(s) URL, got "${raw}"`);
+    throw new UsageError(`--${flag} must be an http(s) URL, got "${redactPasswords(raw)}"`);
   return raw;
 }
 

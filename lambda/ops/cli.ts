@@ -31,7 +31,7 @@ export async function readSecret(
   if (!id)
     throw new UsageError(`${what} is needed: --keys-file (local runs) or its Secrets Manager id`);
   try {
-    return await getSecretString(new SecretsManagerClient({}), id);
+    return await getSecretString(secretsClient(), id);
   } catch (error) {
     const endpoint = process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? process.env.AWS_REGION ?? '';
     throw new UnreachableError(
@@ -84,7 +84,7 @@ export async function connectDatabase(url: string | undefined, source?: string):
     queryTimeoutMs: 300_000,
     secretTtlMs: 0,
     logger: createLogger(),
-    secrets: new SecretsManagerClient({}),
+    secrets: secretsClient(),
   });
   try {
     await checkDatabase(pool, databaseAddress(database));
@@ -97,7 +97,44 @@ export async function connectDatabase(url: string | undefined, source?: string):
 
 /** An SQS client for --sqs-endpoint / AWS_ENDPOINT_URL_SQS, else the region's endpoint. */
 export function sqsClientFor(endpoint: string | undefined): SQSClient {
-  return createSqsClient(endpoint ? { endpoint } : {});
+  return createSqsClient({
+    ...(endpoint ? { endpoint } : {}),
+    ...localEndpointDefaults(endpoint ?? process.env.AWS_ENDPOINT_URL_SQS),
+  });
+}
+
+/** A Secrets Manager client (AWS_ENDPOINT_URL_SECRETS_MANAGER when set, as the SDK reads it). */
+function secretsClient(): SecretsManagerClient {
+  return new SecretsManagerClient(
+    localEndpointDefaults(process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER),
+  );
+}
+
+/**
+ * Client settings for an endpoint on this machine (npm start's, LocalStack's): a region and
+ * dummy credentials where the environment sets none, as npm start's own clients use (an
+ * emulator checks no signature, and the SDK would otherwise stop at "Region is missing", then
+ * "Could not load credentials"). Nothing for other endpoints: the SDK's own chain applies.
+ */
+export function localEndpointDefaults(
+  endpoint: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): { region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } {
+  if (endpoint === undefined || !isLoopback(endpoint)) return {};
+  return {
+    ...(env.AWS_REGION || env.AWS_DEFAULT_REGION ? {} : { region: 'us-east-1' }),
+    ...(env.AWS_ACCESS_KEY_ID
+      ? {}
+      : { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+  };
+}
+
+function isLoopback(endpoint: string): boolean {
+  if (!URL.canParse(endpoint)) return false;
+  const host = new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
+  return (
+    host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1'
+  );
 }
 
 /** How an SQS endpoint is named in messages: the URL, or the region's. */

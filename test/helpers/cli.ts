@@ -2,7 +2,7 @@
  * Running the project's commands as a user does, in a child process with a clean
  * environment: only PATH, HOME and what the test passes.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,8 +24,14 @@ export function commandScripts(): Record<string, string[]> {
   };
   const commands: Record<string, string[]> = {};
   for (const [name, line] of Object.entries(scripts)) {
-    const [tool, file, ...args] = line.split(' ');
-    if (tool === 'tsx' && file?.startsWith('lambda/')) commands[name] = [file, ...args];
+    // `tsx FILE` or `node --import tsx FILE` (tsx's own process would stand between a
+    // signal and the command, and kill a command that is slow to answer it).
+    const [file, ...args] = line
+      .replace(/^node --import tsx /, 'tsx ')
+      .split(' ')
+      .slice(1);
+    if (/^(node --import )?tsx lambda\//.test(line) && file !== undefined)
+      commands[name] = [file, ...args];
   }
   return commands;
 }
@@ -94,11 +100,18 @@ export function readUntil(
   });
 }
 
-/** Parses `NAME='value' NAME2='value'` as printed by `npm start --keep` after `export`. */
-export function parseExportLine(line: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const match of line.matchAll(/(\w+)='((?:[^']|'\\'')*)'/g)) {
-    env[match[1] as string] = (match[2] as string).replaceAll("'\\''", "'");
-  }
-  return env;
+/**
+ * The variables an `export …` line printed by `npm start --keep` sets, as a shell pasting it
+ * gets them (values may read files: `DATABASE_URL="$(cat '/tmp/…/url')"`).
+ */
+export function parseExportLine(
+  line: string,
+  env: Record<string, string> = {},
+): Record<string, string> {
+  const names = [...line.matchAll(/\s(\w+)=/g)].map((match) => match[1] as string);
+  const script = `${line.trim()}\nnode -e 'process.stdout.write(JSON.stringify(process.env))'`;
+  const all = JSON.parse(
+    execFileSync('sh', ['-c', script], { env: cleanEnv(env), encoding: 'utf8' }),
+  ) as Record<string, string>;
+  return Object.fromEntries(names.map((name) => [name, all[name] ?? '']));
 }

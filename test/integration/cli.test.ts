@@ -4,18 +4,9 @@
  * the service and address, no stack trace for a user mistake, no SDK or pool noise; and the
  * environment `npm start --keep` prints runs every operator command as printed.
  */
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import pg from 'pg';
@@ -140,6 +131,27 @@ describe('user mistakes', () => {
       await runScript('start', ['--database-url', 'notaurl']),
       '--database-url must be a URL',
     );
+  });
+
+  it('a password in a URL is never printed: not in a usage error, nor in a failure', async () => {
+    // Arrange
+    const secret = 'Secr3tPw';
+    const port = await closedPort();
+    // Act
+    const usage = await runScript('start', ['--sqs-endpoint', `ftp://key:${secret}@localhost`]);
+    const failed = await runScript('start', [
+      '--database-url',
+      `postgres://app:${secret}@127.0.0.1:${port}/app`,
+    ]);
+    // Assert
+    expectUsageError(
+      usage,
+      '--sqs-endpoint must be an http(s) URL, got "ftp://key:****@localhost"',
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(`PostgreSQL at 127.0.0.1:${port}/app`);
+    for (const result of [usage, failed])
+      expect(result.stdout + result.stderr).not.toContain(secret);
   });
 
   it('npm start refuses a queue name or DLQ without an SQS endpoint to find them at', async () => {
@@ -302,9 +314,16 @@ describe('npm start against an existing SQS endpoint and database', () => {
       expect(second.code, second.stderr).toBe(0);
       expect(await db.count()).toBe(100);
       expect(await distinctIps()).toBe(afterFirst);
+      const password = new URL(db.url).password;
+      expect(password).not.toBe('');
       for (const run of [first, second]) {
         expect(run.stderr).not.toMatch(NOISE);
         expect(run.stderr).not.toContain('Warning');
+        // The server stays up, so the result can be queried; the password is never printed.
+        expect(run.stdout).toContain('with DATABASE_URL set to the URL you gave (postgres://');
+        expect(run.stdout).toContain(':****@');
+        expect(run.stdout).toContain('psql "$DATABASE_URL" -c');
+        expect(run.stdout + run.stderr).not.toContain(password);
       }
       // A run with other keys says which rows its tokens cannot match.
       const other = await start('--keys-file', 'other-keys.json');
@@ -312,6 +331,8 @@ describe('npm start against an existing SQS endpoint and database', () => {
       expect(other.stderr).toMatch(
         /Warning: user_logins holds rows masked with keys not in other-keys\.json \(100 on "k\d{8}T\d{6}-[0-9a-f]{4}"\)/,
       );
+      // Before any row is written with the other keys: before the drain starts.
+      expect(other.stderr.indexOf('Warning')).toBeLessThan(other.stderr.indexOf('draining'));
       // unmask reads the same file.
       const { rows } = await db.pool.query('SELECT masked_ip FROM user_logins LIMIT 1');
       const unmask = await runScript(
@@ -329,6 +350,46 @@ describe('npm start against an existing SQS endpoint and database', () => {
   });
 });
 
+describe('operator commands against an endpoint on this machine', () => {
+  it('need no region or credentials, as npm start needs none', async () => {
+    // Arrange: an SQS emulator with one dead letter, and an environment naming only it.
+    const server = await startFauxqs({ port: 0, logger: false });
+    try {
+      const { queueUrl } = server.createQueue('local-dlq');
+      await sqsClientFor(server.address).send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [{ Id: '0', MessageBody: '{"user_id":"u"}' }],
+        }),
+      );
+      // Act
+      const peek = await runScript(
+        'dlq',
+        ['--peek'],
+        cleanEnv({ AWS_ENDPOINT_URL_SQS: server.address, DLQ_URL: queueUrl }),
+      );
+      // Assert
+      expect(peek.stderr).not.toMatch(/Region is missing|Could not load credentials/);
+      expect(peek.code, peek.stderr).toBe(0);
+      expect(JSON.parse(peek.stdout).total).toBe(1);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('npm start without --keep', () => {
+  it('prints no psql command for the embedded server it has stopped', async () => {
+    // Act
+    const result = await runScript('start', ['--messages', '20', '--batch-size', '10']);
+    // Assert
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('rows in user_logins');
+    expect(result.stdout).not.toMatch(/psql|Query the result|DATABASE_URL/);
+    expect(result.stdout + result.stderr).not.toMatch(/postgres:\/\/[^\s]*@/);
+  });
+});
+
 describe('npm start --keep', () => {
   it('prints an environment with which every operator command works as printed', async () => {
     // Arrange: npm start with embedded services, left running.
@@ -339,6 +400,7 @@ describe('npm start --keep', () => {
     );
     let startErr = '';
     let keysFile = '';
+    let dataDir = '';
     start.stderr?.on('data', (chunk) => {
       startErr += String(chunk);
     });
@@ -349,6 +411,13 @@ describe('npm start --keep', () => {
       );
       const exportLine = printed.split('\n').find((line) => line.startsWith('  export ')) ?? '';
       const env = cleanEnv(parseExportLine(exportLine));
+      // The database's password is in no line printed; the export line reads it from a file.
+      const password = new URL(env.DATABASE_URL ?? '').password;
+      expect(password.length).toBeGreaterThan(8);
+      expect(printed + startErr).not.toContain(password);
+      expect(exportLine).toMatch(/^ {2}export DATABASE_URL="\$\(cat '[^']+\/url'\)" /);
+      dataDir = dirname(/cat '([^']+)'/.exec(exportLine)?.[1] ?? '');
+      expect(printed).toContain('psql "$DATABASE_URL" -c');
       keysFile = env.KEYS_FILE ?? '';
       // The printed environment names no key material, only the keys file.
       expect(Object.keys(env)).toEqual(
@@ -399,42 +468,16 @@ describe('npm start --keep', () => {
     } finally {
       start.kill('SIGINT');
     }
-    expect(await exited).toBe(0);
+    // Ctrl-C ends a --keep session as it ends any other: a clean stop, one line, exit 130.
+    expect(await exited).toBe(130);
     expect(existsSync(keysFile)).toBe(false);
+    expect(dataDir).toMatch(/login-queue-pg-/);
+    expect(existsSync(dataDir)).toBe(false);
+    expect(startErr).toMatch(
+      /\nended: services stopped, temporary database and keys file removed\n$/,
+    );
     // Progress was shown while draining, and the shutdown made no noise.
     expect(startErr).toMatch(/draining {2}300 \/ 300 messages \(100 %\)/);
     expect(startErr).not.toMatch(NOISE);
-  });
-});
-
-describe('npm start interrupted', () => {
-  it('removes its temporary cluster and keys file on a terminal Ctrl-C, and exits 130', async () => {
-    // Arrange: its own temporary directory (the embedded server's user must traverse it), and
-    // a process group of its own, as in a terminal, where Ctrl-C reaches PostgreSQL too.
-    const tmp = mkdtempSync(join(tmpdir(), 'login-queue-ctrl-c-'));
-    chmodSync(tmp, 0o755);
-    const start = spawnScript(
-      'start',
-      ['--messages', '20000'],
-      cleanEnv({ TMPDIR: tmp, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }),
-      true,
-    );
-    const exited = new Promise<number | null>((resolve) => start.once('exit', resolve));
-    try {
-      await readUntil(start.stderr as NodeJS.ReadableStream, (text) => text.includes('draining'));
-      const ours = () => readdirSync(tmp).filter((name) => name.startsWith('login-queue-'));
-      expect(ours().sort()).toEqual([
-        expect.stringMatching(/^login-queue-keys-/),
-        expect.stringMatching(/^login-queue-pg-/),
-      ]);
-      // Act: Ctrl-C, to the whole group.
-      process.kill(-(start.pid as number), 'SIGINT');
-      // Assert
-      expect(await exited).toBe(130);
-      expect(ours()).toEqual([]);
-    } finally {
-      if (start.exitCode === null) process.kill(-(start.pid as number), 'SIGKILL');
-      rmSync(tmp, { recursive: true, force: true });
-    }
   });
 });
