@@ -37,15 +37,23 @@ describe('parseRequest', () => {
       token: 't',
       reason: 'r',
     });
-    expect(parseRequest(post({ command: 'rekey' }))).toEqual({ command: 'rekey', batchSize: 1000 });
+    expect(parseRequest(post({ command: 'rekey' }))).toEqual({
+      command: 'rekey',
+      batchSize: 1000,
+      dryRun: false,
+    });
     expect(parseRequest(post({ command: 'dlq-peek' }))).toEqual({ command: 'dlq-peek' });
     const encoded = Buffer.from(JSON.stringify({ command: 'redrive' })).toString('base64');
-    expect(parseRequest({ body: encoded, isBase64Encoded: true })).toEqual({ command: 'redrive' });
+    expect(parseRequest({ body: encoded, isBase64Encoded: true })).toEqual({
+      command: 'redrive',
+      dryRun: false,
+    });
     expect(parseRequest(post({ command: 'forget', userId: 'u-1', reason: 'r' }))).toEqual({
       command: 'forget',
       userId: 'u-1',
       reason: 'r',
       deleteDeadLetters: false,
+      dryRun: false,
     });
     expect(
       parseRequest(
@@ -54,7 +62,18 @@ describe('parseRequest', () => {
     ).toMatchObject({ deleteDeadLetters: true });
   });
 
+  it('takes dryRun on rekey, redrive and forget', () => {
+    expect(parseRequest(post({ command: 'rekey', dryRun: true }))).toMatchObject({ dryRun: true });
+    expect(parseRequest(post({ command: 'redrive', dryRun: true }))).toMatchObject({
+      dryRun: true,
+    });
+    expect(
+      parseRequest(post({ command: 'forget', userId: 'u-1', reason: 'r', dryRun: true })),
+    ).toMatchObject({ dryRun: true });
+  });
+
   it.each([
+    ['a dryRun not a boolean', post({ command: 'redrive', dryRun: 'yes' }), /"dryRun"/],
     ['a GET', { requestContext: { http: { method: 'GET' } } }, /use POST/],
     ['no body', { body: undefined }, /not JSON/],
     ['an array', post([1]), /JSON object/],
