@@ -86,6 +86,23 @@ describe('npm run send', () => {
     );
   });
 
+  it('lists the bodies SQS refuses by their place in the file, sends the rest, and exits 1', async () => {
+    // SQS takes no control characters but tab, CR and LF in a body.
+    const file = join(dir, 'refused.jsonl');
+    writeFileSync(file, '{"a":1}\n{"bad":"\u0001"}\n{"a":3}\n');
+    const result = await runScript(
+      'send',
+      [file, '--queue', queueUrl, '--sqs-endpoint', server.address],
+      cleanEnv(),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe(`sent 2 of 3 messages to ${queueUrl}\n`);
+    expect(result.stderr).toMatch(
+      /SQS refused 1 bodies \(in file order\): #2 InvalidMessageContents\n$/,
+    );
+    expect(await bodiesIn()).toEqual(['{"a":1}', '{"a":3}']);
+  });
+
   it('fails naming SQS, its endpoint and how far it got, when SQS does not answer (exit 1)', async () => {
     const closed = await startTcpProxy('127.0.0.1', 9);
     await closed.stop();
