@@ -4,9 +4,13 @@
  * follows from the class's memory (RDS sets PostgreSQL's max_connections from it).
  */
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
+import { PostgresEngineVersion } from 'aws-cdk-lib/aws-rds';
 
 export interface DatabaseSizing {
-  /** RDS instance class without the `db.` prefix, e.g. `t4g.micro`, `m7g.large`. @default 't4g.micro' */
+  /**
+   * RDS instance class without the `db.` prefix, one RDS offers for PostgreSQL 17
+   * (POSTGRES_17_CLASSES), e.g. `t4g.micro`, `m7g.large`. @default 't4g.micro'
+   */
   readonly instanceType?: string;
   /** A standby in a second AZ (automatic failover). @default false */
   readonly multiAz?: boolean;
@@ -39,8 +43,53 @@ export interface ResolvedDatabaseSizing {
 export const RESERVED_CONNECTIONS = 13;
 
 const GIB = 1024 ** 3;
+
+/** The engine the classes below are checked against (database.ts builds the instance with it). */
+export const ENGINE_VERSION = PostgresEngineVersion.VER_17;
+
+const T_SIZES = ['micro', 'small', 'medium', 'large', 'xlarge', '2xlarge'] as const;
+const TO_16XL = ['large', 'xlarge', '2xlarge', '4xlarge', '8xlarge', '12xlarge', '16xlarge'];
+const TO_24XL = [...TO_16XL, '24xlarge'];
+const TO_32XL = [...TO_24XL, '32xlarge'];
+const TO_48XL = [...TO_24XL, '48xlarge'];
+
+/**
+ * The classes of the t, m, r and x families that RDS offers for PostgreSQL 17, with their
+ * sizes. Source: Amazon RDS User Guide, "Supported DB engines for DB instance classes"
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Support.html),
+ * the RDS for PostgreSQL column. Left out on purpose: classes without PostgreSQL 17 (db.t2,
+ * db.m4, db.r4), and those whose memory per vCPU the connection estimate below does not model
+ * (db.x2iedn, db.x2idn, db.x2iezn, db.z1d). Review this table whenever ENGINE_VERSION changes.
+ */
+export const POSTGRES_17_CLASSES: Readonly<Record<string, readonly string[]>> = {
+  t3: T_SIZES,
+  t4g: T_SIZES,
+  m5: TO_24XL,
+  m6g: TO_16XL,
+  m6gd: TO_16XL,
+  m6i: TO_32XL,
+  m6id: TO_32XL,
+  m6idn: TO_32XL,
+  m6in: TO_32XL,
+  m7g: TO_16XL,
+  m7i: TO_48XL,
+  m8g: TO_48XL,
+  r5: TO_24XL,
+  r5b: TO_24XL,
+  r6g: TO_16XL,
+  r6gd: TO_16XL,
+  r6i: TO_32XL,
+  r6id: TO_32XL,
+  r6idn: TO_32XL,
+  r6in: TO_32XL,
+  r7g: TO_16XL,
+  r7i: TO_48XL,
+  r8g: TO_48XL,
+  x2g: TO_16XL,
+};
+
 // Memory of a size: t-classes by name; m, r and x classes by vCPUs (large = 2) x GiB per vCPU.
-const T_SIZES: Readonly<Record<string, number>> = {
+const T_MEMORY_GIB: Readonly<Record<string, number>> = {
   micro: 1,
   small: 2,
   medium: 4,
@@ -54,22 +103,28 @@ function fail(message: string): never {
   throw new Error(`LoginQueueStack: ${message}`);
 }
 
+/** Checks `instanceType` against POSTGRES_17_CLASSES and returns its memory in GiB. */
 function memoryGiB(instanceType: string): number {
-  const match = /^([tmrx])(\d+[a-z]*)\.(micro|small|medium|large|(\d*)xlarge)$/.exec(instanceType);
-  const family = match?.[1];
-  const size = match?.[3];
-  if (family === undefined || size === undefined) {
+  const classes = Object.keys(POSTGRES_17_CLASSES).join(', ');
+  if (instanceType.startsWith('db.')) {
+    fail(`instanceType is "${instanceType}"; use an RDS class without "db." (e.g. t4g.micro)`);
+  }
+  const [name = '', size = '', ...rest] = instanceType.split('.');
+  const sizes = POSTGRES_17_CLASSES[name];
+  if (sizes === undefined || rest.length > 0) {
     fail(
-      `instanceType is "${instanceType}"; use an RDS class without "db.", of the t, m, r or x families (e.g. t4g.micro, m7g.large, r7g.xlarge)`,
+      `instanceType is "${instanceType}", which RDS does not offer for PostgreSQL 17; use one of the classes ${classes} with a size (e.g. t4g.micro, m7g.large, r7g.xlarge)`,
     );
   }
-  if (family === 't') {
-    return T_SIZES[size] ?? fail(`instanceType "${instanceType}" is not a burstable size`);
+  if (!sizes.includes(size)) {
+    fail(
+      `instanceType is "${instanceType}", but db.${name} comes in ${sizes.join(', ')}; use one of those (e.g. ${name}.${sizes[0]})`,
+    );
   }
-  const perVcpu = GIB_PER_VCPU[family] ?? 0;
-  if (size === 'large') return 2 * perVcpu;
-  if (size.endsWith('xlarge')) return 4 * Number(match?.[4] || 1) * perVcpu;
-  return fail(`instanceType "${instanceType}": ${size} exists only for t classes`);
+  const family = name.charAt(0);
+  if (family === 't') return T_MEMORY_GIB[size] ?? fail(`no memory known for ${instanceType}`);
+  const vcpus = size === 'large' ? 2 : 4 * Number(size.replace('xlarge', '') || 1);
+  return vcpus * (GIB_PER_VCPU[family] ?? fail(`no memory known for ${instanceType}`));
 }
 
 function integer(name: string, value: number, min: number, max: number, fix: string): number {

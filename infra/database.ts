@@ -5,7 +5,6 @@
  * but the security groups granted explicitly.
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { type IMetric, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   type IConnectable,
   type InterfaceVpcEndpoint,
@@ -24,13 +23,12 @@ import {
   DatabaseInstanceEngine,
   ParameterGroup,
   PerformanceInsightRetention,
-  PostgresEngineVersion,
   StorageType,
 } from 'aws-cdk-lib/aws-rds';
 import { CfnApplication } from 'aws-cdk-lib/aws-sam';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
-import type { ResolvedDatabaseSizing } from './database-sizing';
+import { type ISecret, RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct, type IConstruct } from 'constructs';
+import { ENGINE_VERSION, type ResolvedDatabaseSizing } from './database-sizing';
 import { retainLogsOf } from './log-retention';
 
 export interface LoginDatabaseProps {
@@ -40,6 +38,9 @@ export interface LoginDatabaseProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
+/** The interface endpoints of the AWS APIs the functions call. */
+export type EndpointName = keyof LoginDatabase['endpoints'];
+
 export const DATABASE_NAME = 'logins';
 export const DATABASE_USER = 'login_queue';
 
@@ -47,14 +48,16 @@ export class LoginDatabase extends Construct {
   readonly vpc: Vpc;
   readonly instance: DatabaseInstance;
   readonly secret: ISecret;
-  /** Matches failed rotations of the master password (an alarm watches it). */
-  readonly rotationFailures: IMetric;
+  /** Matches failed rotations of the master password, and only of it (Monitoring targets it). */
+  readonly rotationFailed: Rule;
   /** The sizing the instance was built with. */
   readonly sizing: ResolvedDatabaseSizing;
   /** The interface endpoints of the AWS APIs the functions call (no NAT, no internet). */
   readonly endpoints: {
     readonly secretsManager: InterfaceVpcEndpoint;
     readonly sqs: InterfaceVpcEndpoint;
+    /** The operations function forwards its callers' signed GetCallerIdentity here. */
+    readonly sts: InterfaceVpcEndpoint;
   };
 
   constructor(scope: Construct, id: string, props: LoginDatabaseProps) {
@@ -75,7 +78,12 @@ export class LoginDatabase extends Construct {
     // Without a NAT the functions reach these AWS APIs through private endpoints only, each
     // open to the security groups granted (allowEndpointsFrom) and to this account alone.
     const stack = Stack.of(this);
-    const endpoint = (name: string, service: InterfaceVpcEndpointAwsService, arn: string) => {
+    const endpoint = (
+      name: string,
+      service: InterfaceVpcEndpointAwsService,
+      arn: string,
+      actions = ['*'],
+    ) => {
       const created = this.vpc.addInterfaceEndpoint(name, {
         service,
         privateDnsEnabled: true,
@@ -92,7 +100,7 @@ export class LoginDatabase extends Construct {
         new PolicyStatement({
           sid: 'ThisAccountOnly',
           principals: [new AnyPrincipal()],
-          actions: ['*'],
+          actions,
           resources: [arn],
           conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account } },
         }),
@@ -115,6 +123,8 @@ export class LoginDatabase extends Construct {
         InterfaceVpcEndpointAwsService.SQS,
         stack.formatArn({ service: 'sqs', resource: '*' }),
       ),
+      // The principal is the operator who signed the proof; GetCallerIdentity names no resource.
+      sts: endpoint('Sts', InterfaceVpcEndpointAwsService.STS, '*', ['sts:GetCallerIdentity']),
     };
     // GetRandomPassword (the rotation function's) names no resource.
     this.endpoints.secretsManager.addToPolicy(
@@ -126,7 +136,7 @@ export class LoginDatabase extends Construct {
         conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account } },
       }),
     );
-    const engine = DatabaseInstanceEngine.postgres({ version: PostgresEngineVersion.VER_17 });
+    const engine = DatabaseInstanceEngine.postgres({ version: ENGINE_VERSION });
     this.instance = new DatabaseInstance(this, 'Instance', {
       engine,
       instanceType: sizing.instanceType,
@@ -190,6 +200,13 @@ export class LoginDatabase extends Construct {
       securityGroup: rotation,
     });
     this.endpoints.secretsManager.connections.allowDefaultPortFrom(rotation);
+    // Creating the schedule runs the rotation function's testSecret step (RotateSecret without
+    // RotateImmediately), which reaches PostgreSQL and Secrets Manager: the network comes first.
+    const schedule = this.node
+      .findAll()
+      .find((construct): construct is RotationSchedule => construct instanceof RotationSchedule);
+    if (schedule === undefined) throw new Error('the rotation has no schedule');
+    this.orderAfterNetwork(schedule, rotation, 'secretsManager');
     // The rotation function comes from a SAR application, under the name CDK gives it.
     const application = this.instance.node
       .findAll()
@@ -198,21 +215,18 @@ export class LoginDatabase extends Construct {
       ?.functionName;
     if (typeof functionName !== 'string') throw new Error('the rotation has no function name');
     retainLogsOf(stack, 'RotationLogRetention', functionName, RetentionDays.ONE_MONTH);
-    // Secrets Manager reports a failed rotation as a CloudTrail service event (no trail needed).
-    const rotationFailed = new Rule(this, 'RotationFailed', {
-      description: 'login-queue: a Secrets Manager rotation failed in this account and region',
+    // Secrets Manager reports a failed rotation as a CloudTrail service event (no trail needed),
+    // naming the secret's ARN in additionalEventData.SecretId. Monitoring gives the rule its target.
+    this.rotationFailed = new Rule(this, 'RotationFailed', {
+      description: 'login-queue: a rotation of the master password secret failed',
       eventPattern: {
         source: ['aws.secretsmanager'],
         detailType: ['AWS Service Event via CloudTrail'],
-        detail: { eventName: ['RotationFailed'] },
+        detail: {
+          eventName: ['RotationFailed'],
+          additionalEventData: { SecretId: [secret.secretArn] },
+        },
       },
-    });
-    this.rotationFailures = new Metric({
-      namespace: 'AWS/Events',
-      metricName: 'MatchedEvents',
-      dimensionsMap: { RuleName: rotationFailed.ruleName },
-      statistic: 'Sum',
-      period: Duration.minutes(5),
     });
     this.sizing = sizing;
 
@@ -250,12 +264,30 @@ export class LoginDatabase extends Construct {
   }
 
   /** Opens HTTPS to the given interface endpoints to `peer` (and `peer`'s egress to them). */
-  allowEndpointsFrom(peer: IConnectable, ...names: (keyof LoginDatabase['endpoints'])[]): void {
+  allowEndpointsFrom(peer: IConnectable, ...names: EndpointName[]): void {
     for (const name of names) {
       this.endpoints[name].connections.allowDefaultPortFrom(
         peer,
         `login-queue function to ${name}`,
       );
     }
+  }
+
+  /**
+   * Orders `consumer` (deploy-time code run as `peer`) after what `peer`'s traffic needs: the
+   * security groups at both ends, whose rules CDK keeps under them (a dependency on a group is
+   * one on its rules), the database and the named endpoints.
+   */
+  orderAfterNetwork(consumer: IConstruct, peer: IConnectable, ...names: EndpointName[]): void {
+    consumer.node.addDependency(
+      ...peer.connections.securityGroups,
+      ...this.instance.connections.securityGroups,
+      // The DB instance itself, not its construct (which holds the secret and its rotation).
+      this.instance.node.defaultChild as IConstruct,
+      ...names.flatMap((name) => [
+        this.endpoints[name],
+        ...this.endpoints[name].connections.securityGroups,
+      ]),
+    );
   }
 }

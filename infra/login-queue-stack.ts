@@ -8,6 +8,7 @@ import {
   Annotations,
   CfnOutput,
   Duration,
+  Fn,
   RemovalPolicy,
   SecretValue,
   Stack,
@@ -36,6 +37,7 @@ import type { Construct } from 'constructs';
 import { OPERATOR_ROLE, WRITER_ROLE } from '../lambda/db/roles';
 import { NAMESPACE, SERVICE } from '../lambda/metric-names';
 import { parseRecoveryPublicKey } from '../lambda/recovery';
+import { FIRST_VERSION } from '../lambda/secret-init';
 import { DATABASE_NAME, DATABASE_USER, LoginDatabase } from './database';
 import { type DatabaseSizing, resolveDatabaseSizing } from './database-sizing';
 import { loginQueueFunction } from './function-defaults';
@@ -448,6 +450,8 @@ export class LoginQueueStack extends Stack {
       timeout: Duration.minutes(5),
       executeAfter: database ? [database] : [],
     });
+    // Its own security group's egress rules live beside the function, outside the database.
+    database?.orderAfterNetwork(trigger, migrate, 'secretsManager');
     // Only the mapping waits for the schema (the whole function would form a cycle with the
     // database security group rule that names the function's security group).
     const mapping = handler.node.children.find((child) => child instanceof EventSourceMapping);
@@ -472,11 +476,23 @@ export class LoginQueueStack extends Stack {
         resources: [maskingSecret.secretArn],
       }),
     );
-    allowSecretUse(
-      maskingKey,
-      'InitialiserWritesFirstKeyRing',
-      roleOf(secretInit),
-      SECRET_USE.write,
+    // Encrypting the first version only (lambda/secret-init.ts): once it exists KMS refuses the
+    // initialiser every other version and Secrets Manager refuses to rewrite that one, so the
+    // grant is spent with the first value; DescribeSecret is all it keeps. No kms:Decrypt: it
+    // never reads the ring, not even to compare a repeated write.
+    maskingKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'InitialiserWritesFirstKeyRing',
+        principals: [roleOf(secretInit)],
+        actions: [...SECRET_USE.write],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `secretsmanager.${this.region}.${this.urlSuffix}`,
+            'kms:EncryptionContext:SecretVersionId': FIRST_VERSION,
+          },
+        },
+      }),
     );
     new Trigger(this, 'InitialiseSecretsOnDeploy', {
       handler: secretInit,
@@ -503,6 +519,8 @@ export class LoginQueueStack extends Stack {
         RECOVERY_SECRET_ID: recoverySecret.secretArn,
         DLQ_URL: deadLetterQueue.queueUrl,
         SOURCE_QUEUE_URL: queue.queueUrl,
+        // Only this role's sessions may call, as STS names them from each request's proof.
+        OPERATOR_ROLE_ARN: recoveryOperatorRole.roleArn,
       },
       ...network,
     });
@@ -527,7 +545,7 @@ export class LoginQueueStack extends Stack {
     opsUrl.grantInvokeUrl(recoveryOperatorRole);
     if (database !== undefined) {
       database.allowFrom(ops);
-      database.allowEndpointsFrom(ops, 'secretsManager', 'sqs');
+      database.allowEndpointsFrom(ops, 'secretsManager', 'sqs', 'sts');
     }
 
     Validations.of(recoverySecret).acknowledge({
@@ -586,7 +604,7 @@ export class LoginQueueStack extends Stack {
       database: database && {
         instance: database.instance,
         sizing: database.sizing,
-        rotationFailures: database.rotationFailures,
+        rotationFailed: database.rotationFailed,
       },
       // LocalStack's CloudFormation drops dashboards without a word: leave it out there.
       dashboard: target === 'aws',
@@ -610,6 +628,9 @@ export class LoginQueueStack extends Stack {
     new CfnOutput(this, 'RecoveryOperatorRoleArn', { value: recoveryOperatorRole.roleArn });
     new CfnOutput(this, 'QueueKeyArn', { value: queueKey.keyArn });
     new CfnOutput(this, 'ProducerPolicyArn', { value: producer.managedPolicyArn });
-    new CfnOutput(this, 'OpsFunctionUrl', { value: opsUrl.url });
+    // The URL with the function's ARN, which the CLI binds each caller proof to.
+    new CfnOutput(this, 'OpsFunctionUrl', {
+      value: Fn.join('', [opsUrl.url, '?function=', ops.functionArn]),
+    });
   }
 }

@@ -17,6 +17,8 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { Rule } from 'aws-cdk-lib/aws-events';
+import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IDatabaseInstance } from 'aws-cdk-lib/aws-rds';
@@ -30,8 +32,8 @@ import type { ResolvedDatabaseSizing } from './database-sizing';
 export interface MonitoredDatabase {
   readonly instance: IDatabaseInstance;
   readonly sizing: ResolvedDatabaseSizing;
-  /** The EventBridge rule matching failed rotations of the master password. */
-  readonly rotationFailures: IMetric;
+  /** The EventBridge rule matching failed rotations of the master password (given a target here). */
+  readonly rotationFailed: Rule;
 }
 
 export interface MonitoringProps {
@@ -190,12 +192,14 @@ export class Monitoring extends Construct {
           { below: true },
         );
       }
+      // A share of what is allocated, not of the autoscaling cap: at 10 % free RDS also starts
+      // autoscaling (5 minutes below it), so the alarm waits 15 minutes for that to add space.
       alarm(
         'DatabaseStorageLow',
         instance.metricFreeStorageSpace({ period: FIVE_MINUTES, statistic: 'Minimum' }),
-        sizing.maxAllocatedStorageGiB * 1024 ** 3 * 0.1,
-        `Less than 10 % of the ${sizing.maxAllocatedStorageGiB} GiB storage cap is free: raise maxAllocatedStorageGiB or apply retention.`,
-        { below: true },
+        sizing.allocatedStorageGiB * 1024 ** 3 * 0.1,
+        `Less than 10 % of the ${sizing.allocatedStorageGiB} GiB allocated at creation has been free for 15 minutes: storage autoscaling (up to ${sizing.maxAllocatedStorageGiB} GiB) has not kept up or reached its cap; raise maxAllocatedStorageGiB or apply retention.`,
+        { below: true, periods: 3 },
       );
       alarm(
         'DatabaseConnectionsHigh',
@@ -204,9 +208,19 @@ export class Monitoring extends Construct {
         `Over 80 % of the ~${sizing.maxConnections} connections the instance allows are in use.`,
         { periods: 3 },
       );
+      // The rule sends each failure to the topic, and Invocations (dimension RuleName) counts
+      // those sends: emitted whenever the target is invoked, never zero-filled (EventBridge user
+      // guide, "Monitoring Amazon EventBridge"). MatchedEvents per rule was never documented.
+      database.rotationFailed.addTarget(new SnsTopic(this.topic, { authorizeUsingRole: true }));
       alarm(
         'DatabaseRotationFailed',
-        database.rotationFailures,
+        new Metric({
+          namespace: 'AWS/Events',
+          metricName: 'Invocations',
+          dimensionsMap: { RuleName: database.rotationFailed.ruleName },
+          statistic: 'Sum',
+          period: FIVE_MINUTES,
+        }),
         0,
         'The master password rotation failed: see the rotation function logs; the old password stays valid.',
       );

@@ -7,6 +7,7 @@
 import { Granularity, isGranularity, type MaintainOptions } from './db/maintain';
 import { ConfigError } from './errors';
 import { NAMESPACE, SERVICE } from './metric-names';
+import { isRoleArn } from './ops/caller-proof';
 
 export type SslMode = 'disable' | 'require' | 'verify-full';
 
@@ -160,9 +161,37 @@ export function loadConfig(env: Env = process.env): Config {
   });
 }
 
+/**
+ * STS's endpoint, resolved as the AWS SDK resolves it: AWS_ENDPOINT_URL_STS (a local stand-in
+ * in tests), else AWS_ENDPOINT_URL (LocalStack sets it in its functions), else the regional
+ * endpoint of AWS_REGION (in the VPC, its interface endpoint answers that name).
+ */
+export function stsEndpoint(env: Env = process.env): URL {
+  const raw = optional(env, 'AWS_ENDPOINT_URL_STS') ?? optional(env, 'AWS_ENDPOINT_URL');
+  if (raw === undefined)
+    return new URL(`https://sts.${required(env, 'AWS_REGION')}.amazonaws.com/`);
+  try {
+    const url = new URL(raw);
+    if (url.protocol === 'https:' || url.protocol === 'http:') return url;
+  } catch {
+    // named below
+  }
+  throw new ConfigError(
+    `AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL) must be an http(s) URL, got "${raw}"`,
+  );
+}
+
 /** The operations function's configuration (lambda/ops-handler.ts). Throws ConfigError naming the variable. */
 export function loadOperationsConfig(env: Env = process.env) {
+  const operatorRoleArn = required(env, 'OPERATOR_ROLE_ARN');
+  if (!isRoleArn(operatorRoleArn))
+    throw new ConfigError(
+      `OPERATOR_ROLE_ARN must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${operatorRoleArn}"`,
+    );
   return Object.freeze({
+    /** Only sessions of this role may call the function (caller-proof.ts). */
+    operatorRoleArn,
+    stsEndpoint: stsEndpoint(env),
     database: Object.freeze(loadDatabaseConfig(env)),
     maskingSecretId: required(env, 'MASKING_SECRET_ID'),
     recoverySecretId: required(env, 'RECOVERY_SECRET_ID'),

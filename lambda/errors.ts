@@ -50,7 +50,17 @@ export class RequestError extends Error {
   override readonly name = 'RequestError';
 }
 
-/** An operations request without a verified IAM caller (e.g. a direct Invoke, not the function URL). */
+/**
+ * An operations request whose caller is not proven to be an operator: no caller proof (a
+ * direct Invoke), a proof refused, or an STS-verified caller (`caller`) who is not an operator.
+ */
 export class UnauthenticatedError extends Error {
   override readonly name = 'UnauthenticatedError';
+  constructor(
+    message: string,
+    readonly caller?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }

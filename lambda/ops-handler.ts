@@ -1,7 +1,7 @@
 /**
  * Lambda entry point of the operations function: unmask, rekey, DLQ peek, redrive and forget,
- * called through its function URL (AuthType AWS_IAM) by the operator role
- * (lambda/ops/operations.ts).
+ * called through its function URL (AuthType AWS_IAM) by the operator role, who proves it with
+ * a signed sts:GetCallerIdentity in each request (lambda/ops/operations.ts, sts-verifier.ts).
  * Dependencies are built once per container; key rings are read per request.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -11,6 +11,7 @@ import { endPool } from './db/pool';
 import { parseKeyRing } from './key-ring';
 import { createOperations } from './ops/operations';
 import type { OperationsEvent } from './ops/requests';
+import { createCallerVerifier } from './ops/sts-verifier';
 import { parseRecoveryRing } from './recovery';
 import { createDatabasePool, sqsClient } from './runtime';
 import { getSecretString } from './secrets';
@@ -35,6 +36,7 @@ const operations = createOperations({
   queues: { dlqUrl: config.deadLetterQueueUrl, queueUrl: config.sourceQueueUrl },
   // The CLI's audit line, on stderr (the function's log): who, when, which token, why.
   audit: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
+  verifyCaller: createCallerVerifier(config),
   onFailure: (command, error) =>
     logger.error('operation failed', {
       command,
@@ -45,7 +47,7 @@ const operations = createOperations({
 
 export const handler = (event: OperationsEvent, context: Context) => {
   logger.addContext(context);
-  return operations(event);
+  return operations(event, context.invokedFunctionArn);
 };
 
 /** Ends the container's database pool. Lambda never calls it; local runs do before stopping their database. */

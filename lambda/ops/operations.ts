@@ -1,10 +1,10 @@
 /**
  * The operations function's core: unmask, rekey, DLQ peek and redrive, and erasure on request
- * (rekey, redrive and forget also as a dry run: `dryRun`), each through the same code the CLI
- * runs locally (recover.ts, rekey.ts, dead-letters.ts,
- * forget.ts). The caller is the IAM identity Lambda verified at the function URL; every unmask,
- * recovered or refused, leaves an audit line (never the value), and a recovery also an audit
- * row naming that identity; an erasure leaves its audit row and line (a token, never the id).
+ * (rekey, redrive and forget also as a dry run: `dryRun`), each through the same code the CLI runs locally (recover.ts, rekey.ts, dead-letters.ts,
+ * forget.ts). The caller is the identity STS names for the caller proof the request carries
+ * (sts-verifier.ts), never one the event claims; every unmask, recovered or refused, and every
+ * refused caller leaves an audit line (never the value), and a recovery also an audit row
+ * naming that identity; an erasure leaves its audit row and line (a token, never the id).
  */
 import type { KeyObject } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -13,17 +13,19 @@ import { UnauthenticatedError } from '../errors';
 import type { KeyRing } from '../key-ring';
 import { queueDepth } from '../local/event-source';
 import { signMarker } from '../redrive-marker';
+import { type CallerProof, proofOf } from './caller-proof';
 import { peekDeadLetters, previewRedrive, redrive } from './dead-letters';
 import { forgetUser, previewForget } from './forget';
 import { queueArnOf } from './preflight';
 import { recoverToken } from './recover';
 import { previewRekey, rekey } from './rekey';
 import {
-  type Caller,
-  callerOf,
+  type Envelope,
+  envelopeOf,
   type OperationRequest,
   type OperationsEvent,
   parseRequest,
+  requestTextOf,
 } from './requests';
 
 export interface OperationsDeps {
@@ -37,6 +39,15 @@ export interface OperationsDeps {
   readonly audit: (entry: Record<string, unknown>) => void;
   /** Failures that are not the caller's: name and message, never a request body. */
   readonly onFailure: (command: string | undefined, error: Error) => void;
+  /**
+   * The STS-verified ARN of whoever signed `proof` for this function and request; throws
+   * UnauthenticatedError to refuse (sts-verifier.ts).
+   */
+  readonly verifyCaller: (
+    proof: CallerProof,
+    requestText: string,
+    functionArn: string,
+  ) => Promise<string>;
 }
 
 export interface OperationsResponse {
@@ -59,12 +70,12 @@ const STATUS: Readonly<Record<string, number>> = {
 };
 
 /** The command and token a body names, for the audit line of a refused request (never a user id). */
-function claimed(event: OperationsEvent): { command?: string; token?: string; reason?: string } {
+function claimed(envelope: Envelope): { command?: string; token?: string; reason?: string } {
   try {
-    const raw = event.isBase64Encoded
-      ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
-      : (event.body ?? '');
-    const { command, token, reason } = JSON.parse(raw) as Record<string, unknown>;
+    const { command, token, reason } = JSON.parse(String(envelope.request)) as Record<
+      string,
+      unknown
+    >;
     const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
     return { command: text(command), token: text(token), reason: text(reason) };
   } catch {
@@ -74,18 +85,18 @@ function claimed(event: OperationsEvent): { command?: string; token?: string; re
 
 /** Handles one function URL request; never throws (every outcome is a response). */
 export function createOperations(deps: OperationsDeps) {
-  const perform = async (request: OperationRequest, caller: Caller): Promise<unknown> => {
+  const perform = async (request: OperationRequest, caller: string): Promise<unknown> => {
     switch (request.command) {
       case 'unmask': {
         const { token, reason } = request;
         const recovered = await recoverToken(deps.pool, token, await deps.recoveryRing(), {
-          operator: caller.arn,
+          operator: caller,
           reason,
         });
         deps.audit({
           audit: 'unmask',
           at: new Date().toISOString(),
-          operator: caller.arn,
+          operator: caller,
           token,
           reason,
           outcome: 'recovered',
@@ -93,7 +104,7 @@ export function createOperations(deps: OperationsDeps) {
           messageId: recovered.messageId,
           recoveryKeyId: recovered.recoveryKeyId,
         });
-        return { ...recovered, operator: caller.arn };
+        return { ...recovered, operator: caller };
       }
       case 'rekey': {
         const masking = await deps.maskingRing();
@@ -136,7 +147,7 @@ export function createOperations(deps: OperationsDeps) {
         const result = await forgetUser(where, masking.current, {
           userId,
           reason,
-          operator: caller.arn,
+          operator: caller,
           deleteDeadLetters,
         });
         // The function's log: the audit row's content (the token, never the id).
@@ -146,23 +157,31 @@ export function createOperations(deps: OperationsDeps) {
     }
   };
 
-  return async (event: OperationsEvent): Promise<OperationsResponse> => {
-    let caller: Caller | undefined;
+  /** `functionArn`: the invoked function's, from the Lambda context (never from the event). */
+  return async (event: OperationsEvent, functionArn: string): Promise<OperationsResponse> => {
+    let caller: string | undefined;
     let command: string | undefined;
+    const envelope = envelopeOf(event);
     try {
-      caller = callerOf(event);
-      const request = parseRequest(event);
+      // Who asks before what is asked: a caller without a good proof learns nothing more.
+      const proof = proofOf(envelope.proof);
+      const requestText = requestTextOf(envelope);
+      caller = await deps.verifyCaller(proof, requestText, functionArn);
+      const request = parseRequest(requestText, event.requestContext?.http?.method);
       command = request.command;
       return reply(200, await perform(request, caller));
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       const status = STATUS[failure.name];
-      const asked = claimed(event);
+      const asked = claimed(envelope);
       if (asked.command === 'unmask' || failure instanceof UnauthenticatedError) {
         deps.audit({
           audit: asked.command ?? 'operations',
           at: new Date().toISOString(),
-          operator: caller?.arn ?? 'unverified',
+          operator:
+            caller ??
+            (failure instanceof UnauthenticatedError ? failure.caller : undefined) ??
+            'unverified',
           token: asked.token,
           reason: asked.reason,
           outcome: 'refused',

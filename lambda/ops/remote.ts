@@ -1,16 +1,27 @@
 /**
  * The operator commands' `--function-url` path: the same request, run by the operations
  * function inside the VPC, sent as a SigV4-signed (service `lambda`) POST with the caller's
- * default AWS credentials. The function URL's AuthType AWS_IAM checks the signature and tells
- * the function who signed.
+ * default AWS credentials, which the function URL's AuthType AWS_IAM checks. Inside it goes
+ * the caller proof: an sts:GetCallerIdentity request signed with the same credentials, bound
+ * to the function and to this request, which the function has STS check (caller-proof.ts).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { stsEndpoint } from '../config';
 import { UnreachableError, UsageError } from '../errors';
 import { RecoveryError } from '../recovery';
+import {
+  type CallerProof,
+  FUNCTION_HEADER,
+  GET_CALLER_IDENTITY_BODY,
+  NONCE_HEADER,
+  PROOF_CONTENT_TYPE,
+  REQUEST_HEADER,
+  sha256Hex,
+} from './caller-proof';
 import type { OperationRequest } from './requests';
 
 type Data = string | ArrayBuffer | ArrayBufferView;
@@ -22,7 +33,7 @@ const bytes = (data: Data): Buffer =>
       : Buffer.from(data);
 
 /** SHA-256 (HMAC-SHA-256 with a secret) from node:crypto, in the shape SignatureV4 takes. */
-class Sha256 {
+export class Sha256 {
   private readonly hash;
   constructor(secret?: Data) {
     this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
@@ -35,27 +46,86 @@ class Sha256 {
   }
 }
 
+/** Where the operations function is, and what the caller proof is signed for. */
+export interface OperationsTarget {
+  readonly url: URL;
+  /** The function's unqualified ARN, from the URL's `function` parameter. */
+  readonly functionArn: string;
+  /** The function's region (from its ARN): the URL's and STS's signing region. */
+  readonly region: string;
+  /** STS's endpoint the proof is signed for: AWS_ENDPOINT_URL_STS, else the region's. */
+  readonly stsEndpoint: URL;
+}
+
+const FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):\d{12}:function:[\w-]+$/;
+
 /**
- * A --function-url value: a URL, else UsageError. The region comes from the URL's host
- * (<id>.lambda-url.<region>.on.aws), else from AWS_REGION.
+ * A --function-url value, the stack's OpsFunctionUrl output: the function URL with the
+ * function's ARN as its `function` parameter (what the caller proof is bound to). Throws
+ * UsageError for anything else.
  */
-export function functionUrlFlag(raw: string | undefined): { url: URL; region: string } | undefined {
+export function functionUrlFlag(raw: string | undefined): OperationsTarget | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
+  const shape =
+    "--function-url must be the stack's OpsFunctionUrl output: https://<id>.lambda-url.<region>.on.aws/?function=<function ARN>";
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(
-      '--function-url must be a URL like https://<id>.lambda-url.<region>.on.aws/',
-    );
+    throw new UsageError(shape);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new UsageError('--function-url must be an https:// URL');
-  const region =
-    /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(url.hostname)?.[1] ?? process.env.AWS_REGION;
-  if (!region)
-    throw new UsageError('--function-url: set AWS_REGION (the URL does not name a region)');
-  return { url, region };
+  const functionArn = url.searchParams.get('function') ?? '';
+  const region = FUNCTION_ARN.exec(functionArn)?.[1];
+  if (region === undefined)
+    throw new UsageError(`${shape} (its "function" parameter is missing or not a function ARN)`);
+  let sts: URL;
+  try {
+    sts = stsEndpoint({ ...process.env, AWS_REGION: region });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return { url, functionArn, region, stsEndpoint: sts };
+}
+
+type Credentials = ConstructorParameters<typeof SignatureV4>[0]['credentials'];
+
+/**
+ * The caller proof for `requestText`: sts:GetCallerIdentity signed with `credentials` for the
+ * target's STS endpoint, its signed headers binding it to the function and to the request, and
+ * a nonce making it unique.
+ */
+export async function signCallerProof(
+  credentials: Credentials,
+  target: Pick<OperationsTarget, 'functionArn' | 'region' | 'stsEndpoint'>,
+  requestText: string,
+): Promise<CallerProof> {
+  const sts = target.stsEndpoint;
+  const signer = new SignatureV4({
+    service: 'sts',
+    region: target.region,
+    credentials,
+    sha256: Sha256,
+  });
+  const signed = await signer.sign({
+    method: 'POST',
+    protocol: sts.protocol,
+    hostname: sts.hostname,
+    port: sts.port ? Number(sts.port) : undefined,
+    path: sts.pathname,
+    query: {},
+    headers: {
+      host: sts.host,
+      'content-type': PROOF_CONTENT_TYPE,
+      [FUNCTION_HEADER]: target.functionArn,
+      [NONCE_HEADER]: randomBytes(16).toString('hex'),
+      [REQUEST_HEADER]: sha256Hex(requestText),
+    },
+    body: GET_CALLER_IDENTITY_BODY,
+  });
+  const { host: _host, ...proof } = signed.headers;
+  return proof;
 }
 
 function post(url: URL, headers: Record<string, string>, body: string) {
@@ -81,19 +151,20 @@ function post(url: URL, headers: Record<string, string>, body: string) {
  * UnreachableError naming the URL for anything else (no credentials, 403, 5xx, network).
  */
 export async function invokeOperations<T>(
-  target: { url: URL; region: string },
+  target: OperationsTarget,
   request: OperationRequest,
 ): Promise<T> {
   const { url, region } = target;
-  const body = JSON.stringify(request);
-  const signer = new SignatureV4({
-    service: 'lambda',
-    region,
-    credentials: defaultProvider(),
-    sha256: Sha256,
-  });
+  const requestText = JSON.stringify(request);
   let signed: { headers: Record<string, string> };
+  let body: string;
   try {
+    const credentials = await defaultProvider()();
+    body = JSON.stringify({
+      request: requestText,
+      proof: await signCallerProof(credentials, target, requestText),
+    });
+    const signer = new SignatureV4({ service: 'lambda', region, credentials, sha256: Sha256 });
     signed = await signer.sign({
       method: 'POST',
       protocol: url.protocol,

@@ -1,8 +1,8 @@
 /**
- * What the operations function accepts: a function URL request (POST, JSON body) whose caller
- * Lambda verified with SigV4 (AuthType AWS_IAM). Pure: parses, never performs.
+ * What the operations function accepts: a function URL request (POST) whose JSON body holds
+ * the operation as JSON text and a caller proof (caller-proof.ts). Pure: parses, never performs.
  */
-import { RequestError, UnauthenticatedError } from '../errors';
+import { RequestError } from '../errors';
 
 /** The operations the function performs, one per request. */
 export type OperationRequest =
@@ -23,33 +23,39 @@ export type OperationRequest =
 export interface OperationsEvent {
   readonly body?: string;
   readonly isBase64Encoded?: boolean;
-  readonly requestContext?: {
-    readonly http?: { readonly method?: string };
-    readonly authorizer?: {
-      readonly iam?: { readonly userArn?: string; readonly accountId?: string };
-    };
-  };
+  readonly requestContext?: { readonly http?: { readonly method?: string } };
 }
 
-/** The caller Lambda authenticated, as the function URL reports it. */
-export interface Caller {
-  readonly arn: string;
-  readonly accountId: string | undefined;
+/** What a request body carries, unchecked: the operation as JSON text, and the caller proof. */
+export interface Envelope {
+  readonly request?: unknown;
+  readonly proof?: unknown;
 }
+
+/** The body of a function URL event as text (decoded when Lambda sent it base64). */
+export const bodyText = (event: OperationsEvent): string =>
+  event.isBase64Encoded
+    ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
+    : (event.body ?? '');
 
 /**
- * The verified IAM caller of a function URL request. A direct Invoke (or any event not from
- * an AWS_IAM function URL) has no `requestContext.authorizer.iam`: UnauthenticatedError.
+ * The envelope a request body holds: `{"request": "<operation JSON>", "proof": {...}}`.
+ * Never throws: a body that is not one gives an empty envelope (and so no proof).
  */
-export function callerOf(event: OperationsEvent): Caller {
-  const iam = event.requestContext?.authorizer?.iam;
-  const arn = iam?.userArn;
-  if (typeof arn !== 'string' || !arn.startsWith('arn:')) {
-    throw new UnauthenticatedError(
-      'no verified IAM caller: call the function URL (AuthType AWS_IAM), not the function',
-    );
+export function envelopeOf(event: OperationsEvent): Envelope {
+  try {
+    const parsed: unknown = JSON.parse(bodyText(event));
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Envelope) : {};
+  } catch {
+    return {};
   }
-  return { arn, accountId: iam?.accountId };
+}
+
+/** The operation's JSON text, exactly as sent (the proof signs its hash). Throws RequestError. */
+export function requestTextOf(envelope: Envelope): string {
+  if (typeof envelope.request !== 'string')
+    throw new RequestError('"request" is required: the operation as JSON text');
+  return envelope.request;
 }
 
 /** Whether `text` holds `word` with no letter or digit right before or after it. */
@@ -86,17 +92,16 @@ const text = (value: unknown, field: string): string => {
   return value;
 };
 
-/** Parses the request body. Throws RequestError naming the problem (never echoing values). */
-export function parseRequest(event: OperationsEvent): OperationRequest {
-  const method = event.requestContext?.http?.method;
+/**
+ * Parses the operation (`requestText`) of a request sent with `method`. Throws RequestError
+ * naming the problem (never echoing values).
+ */
+export function parseRequest(requestText: string, method?: string): OperationRequest {
   if (method !== undefined && method !== 'POST')
     throw new RequestError(`use POST with a JSON body, not ${method}`);
-  const raw = event.isBase64Encoded
-    ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
-    : (event.body ?? '');
   let body: unknown;
   try {
-    body = JSON.parse(raw);
+    body = JSON.parse(requestText);
   } catch {
     throw new RequestError('the body is not JSON');
   }

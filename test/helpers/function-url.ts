@@ -2,7 +2,8 @@
  * A stand-in for a Lambda function URL with AuthType AWS_IAM: events in its payload format
  * (version 2.0), and a local HTTP server that takes a SigV4-signed request, names the caller
  * by the access key id it was signed with (as Lambda does once the signature checks out), and
- * hands the event to a handler. The signature itself is not verified: that is AWS's part.
+ * hands the event to a handler. The signature itself is not verified: that is AWS's part (and
+ * the operations function believes neither: it asks STS about the proof in the body).
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -65,6 +66,7 @@ export function functionUrlEvent(
 export interface SeenRequest {
   readonly method: string;
   readonly headers: IncomingMessage['headers'];
+  readonly body: string;
 }
 
 export interface LocalFunctionUrl {
@@ -86,9 +88,10 @@ export async function startFunctionUrl(
 ): Promise<LocalFunctionUrl> {
   const requests: SeenRequest[] = [];
   const server = createServer(async (request, response) => {
-    requests.push({ method: request.method ?? '', headers: request.headers });
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    requests.push({ method: request.method ?? '', headers: request.headers, body });
     const authorization = String(request.headers.authorization ?? '');
     const signed =
       /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/[a-z0-9-]+\/lambda\/aws4_request, SignedHeaders=[^,]+, Signature=[0-9a-f]{64}$/.exec(
@@ -100,7 +103,7 @@ export async function startFunctionUrl(
       response.end(JSON.stringify({ Message: 'Forbidden' }));
       return;
     }
-    const event = functionUrlEvent(Buffer.concat(chunks).toString('utf8'), caller);
+    const event = functionUrlEvent(body, caller);
     const result = await handler(
       {
         ...event,

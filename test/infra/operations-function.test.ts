@@ -1,6 +1,7 @@
 /**
  * The operations function: inside the VPC, called through a function URL with AuthType
- * AWS_IAM by the recovery operator role alone, logging in as login_queue_operator.
+ * AWS_IAM by the recovery operator role alone, who proves it to the function through STS
+ * (its interface endpoint), logging in as login_queue_operator.
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -46,15 +47,33 @@ const env = () =>
   ).Variables;
 
 describe('the operations function', () => {
-  it('has a function URL that takes SigV4-signed calls only (AuthType AWS_IAM), and outputs it', () => {
-    const [, url] = one('OperationsFunctionUrl', 'AWS::Lambda::Url');
+  it('has a function URL that takes SigV4-signed calls only (AuthType AWS_IAM), and outputs it with the function ARN the CLI binds its proofs to', () => {
+    const [urlId, url] = one('OperationsFunctionUrl', 'AWS::Lambda::Url');
     expect(url.Properties).toMatchObject({
       AuthType: 'AWS_IAM',
       TargetFunctionArn: { 'Fn::GetAtt': [fnId(), 'Arn'] },
     });
     aws.hasOutput('OpsFunctionUrl', {
-      Value: { 'Fn::GetAtt': [one('OperationsFunctionUrl', 'AWS::Lambda::Url')[0], 'FunctionUrl'] },
+      Value: {
+        'Fn::Join': [
+          '',
+          [
+            { 'Fn::GetAtt': [urlId, 'FunctionUrl'] },
+            '?function=',
+            { 'Fn::GetAtt': [fnId(), 'Arn'] },
+          ],
+        ],
+      },
     });
+  });
+
+  it('accepts sessions of the recovery operator role only, as STS names them (OPERATOR_ROLE_ARN), at the regional STS endpoint', () => {
+    expect(env().OPERATOR_ROLE_ARN).toEqual({
+      'Fn::GetAtt': [roleId('RecoveryOperatorRole'), 'Arn'],
+    });
+    // The regional endpoint, whose name the STS interface endpoint's private DNS answers.
+    expect(env().AWS_ENDPOINT_URL_STS).toBeUndefined();
+    expect(env().AWS_ENDPOINT_URL).toBeUndefined();
   });
 
   it('may be invoked by the recovery operator role, through the URL only, and by no other principal', () => {
@@ -102,11 +121,63 @@ describe('the operations function', () => {
     expect(targets.some((t) => t.includes('InstanceSecurityGroup'))).toBe(true);
     expect(targets.some((t) => t.includes('SecretsManagerEndpointSecurityGroup'))).toBe(true);
     expect(targets.some((t) => t.includes('SqsEndpointSecurityGroup'))).toBe(true);
-    expect(ingress).toHaveLength(3);
-    // No endpoint was added for it: still Secrets Manager and SQS only.
-    expect(
-      Object.values(resources()).filter((r) => r.Type === 'AWS::EC2::VPCEndpoint'),
-    ).toHaveLength(2);
+    expect(targets.some((t) => t.includes('StsEndpointSecurityGroup'))).toBe(true);
+    expect(ingress).toHaveLength(4);
+  });
+
+  it('alone reaches STS: its interface endpoint (private DNS) admits HTTPS from the operations function only, for GetCallerIdentity of this account', () => {
+    const [, endpoint] = Object.entries(resources()).find(
+      ([, r]) =>
+        r.Type === 'AWS::EC2::VPCEndpoint' &&
+        JSON.stringify(r.Properties.ServiceName).includes('.sts'),
+    ) as [string, Resource];
+    expect(endpoint.Properties).toMatchObject({
+      PrivateDnsEnabled: true,
+      VpcEndpointType: 'Interface',
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'sts:GetCallerIdentity',
+            Effect: 'Allow',
+            Principal: { AWS: '*' },
+            Resource: '*',
+            Condition: { StringEquals: { 'aws:PrincipalAccount': '123456789012' } },
+          },
+        ],
+      },
+    });
+    const group = (endpoint.Properties.SecurityGroupIds as { 'Fn::GetAtt': [string] }[])[0]?.[
+      'Fn::GetAtt'
+    ][0];
+    const sources = Object.values(resources())
+      .filter(
+        (r) =>
+          r.Type === 'AWS::EC2::SecurityGroupIngress' &&
+          JSON.stringify(r.Properties.GroupId).includes(`"${group}"`),
+      )
+      .map((r) => r.Properties);
+    expect(sources).toEqual([
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        SourceSecurityGroupId: {
+          'Fn::GetAtt': [expect.stringMatching(/^OperationsSecurityGroup/), 'GroupId'],
+        },
+      }),
+    ]);
+    const egress = Object.values(resources()).filter(
+      (r) =>
+        r.Type === 'AWS::EC2::SecurityGroupEgress' &&
+        JSON.stringify(r.Properties.DestinationSecurityGroupId).includes(`"${group}"`),
+    );
+    expect(egress.map((r) => r.Properties)).toEqual([
+      expect.objectContaining({
+        FromPort: 443,
+        ToPort: 443,
+        GroupId: { 'Fn::GetAtt': [expect.stringMatching(/^OperationsSecurityGroup/), 'GroupId'] },
+      }),
+    ]);
   });
 
   it('logs in to the database as login_queue_operator with an IAM token', () => {

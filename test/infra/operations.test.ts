@@ -35,29 +35,56 @@ describe('alarm notifications', () => {
 });
 
 describe('database alarms', () => {
-  it('watch CPU, CPU credits on a burstable class, free storage against the cap, and connections', () => {
+  it('watch CPU, CPU credits on a burstable class, free storage against what is allocated, and connections', () => {
     expect(alarmOn('CPUUtilization')).toMatchObject({ Namespace: 'AWS/RDS', Threshold: 80 });
     expect(alarmOn('CPUCreditBalance')).toMatchObject({
       ComparisonOperator: 'LessThanThreshold',
       Threshold: 20,
     });
-    // 10 % of the 100 GiB autoscaling cap.
+    // 10 % of the storage allocated (not of the autoscaling cap), for 15 minutes: RDS's own
+    // autoscaling starts after 5 minutes at 10 % free.
+    const [instance] = Object.values(aws.findResources('AWS::RDS::DBInstance')) as Resource[];
+    const allocatedGiB = Number(instance?.Properties.AllocatedStorage);
+    expect(allocatedGiB).toBe(20);
     expect(alarmOn('FreeStorageSpace')).toMatchObject({
       ComparisonOperator: 'LessThanThreshold',
-      Threshold: 100 * 1024 ** 3 * 0.1,
+      Threshold: allocatedGiB * 1024 ** 3 * 0.1,
+      EvaluationPeriods: 3,
     });
     // 80 % of a t4g.micro's ~90 connections.
     expect(alarmOn('DatabaseConnections')).toMatchObject({ Threshold: 72 });
   });
 
-  it('alarm on a failed rotation of the master password', () => {
-    aws.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: {
-        source: ['aws.secretsmanager'],
-        detail: { eventName: ['RotationFailed'] },
-      },
+  it("alarm on a failed rotation of this stack's master password only, counted by the rule's sends to the topic", () => {
+    // Arrange: the rule, the master secret (behind its attachment) and the alarm topic.
+    const rules = Object.entries(
+      aws.findResources('AWS::Events::Rule', {
+        Properties: { EventPattern: { detail: { eventName: ['RotationFailed'] } } },
+      }),
+    ) as [string, Resource][];
+    expect(rules).toHaveLength(1);
+    const [[ruleId, rule]] = rules as [[string, Resource]];
+    const [attachment] = Object.keys(
+      aws.findResources('AWS::SecretsManager::SecretTargetAttachment'),
+    );
+    const [topic] = Object.keys(aws.findResources('AWS::SNS::Topic'));
+
+    // Assert: filtered to this secret's ARN, sent to the topic, and the alarm counts the sends.
+    expect(rule.Properties.EventPattern).toMatchObject({
+      source: ['aws.secretsmanager'],
+      'detail-type': ['AWS Service Event via CloudTrail'],
+      detail: { additionalEventData: { SecretId: [{ Ref: attachment }] } },
     });
-    expect(alarmOn('MatchedEvents')).toMatchObject({ Namespace: 'AWS/Events', Threshold: 0 });
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { Ref: topic }, RoleArn: expect.anything() }),
+    ]);
+    expect(alarmOn('Invocations')).toMatchObject({
+      Namespace: 'AWS/Events',
+      Dimensions: [{ Name: 'RuleName', Value: { Ref: ruleId } }],
+      Statistic: 'Sum',
+      Threshold: 0,
+    });
+    expect(alarms(aws).filter(([, a]) => a.Properties.MetricName === 'MatchedEvents')).toEqual([]);
   });
 });
 

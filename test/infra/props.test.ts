@@ -4,7 +4,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { BUNDLING_STACKS, CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import { describe, expect, it } from 'vitest';
-import { RESERVED_CONNECTIONS, resolveDatabaseSizing } from '../../infra/database-sizing';
+import {
+  ENGINE_VERSION,
+  POSTGRES_17_CLASSES,
+  RESERVED_CONNECTIONS,
+  resolveDatabaseSizing,
+} from '../../infra/database-sizing';
 import { defineApp } from '../../infra/define-app';
 import { resolveProps } from '../../infra/login-queue-stack';
 import { stackOf } from '../helpers/stacks';
@@ -79,7 +84,22 @@ describe('database sizing', () => {
       { instanceType: 'db.t4g.micro' },
       'instanceType is "db.t4g.micro"; use an RDS class without "db."',
     ],
-    [{ instanceType: 'm7g.micro' }, 'micro exists only for t classes'],
+    [
+      { instanceType: 't2.micro' },
+      'instanceType is "t2.micro", which RDS does not offer for PostgreSQL 17; use one of the classes t3, t4g, m5,',
+    ],
+    [
+      { instanceType: 'm4.large' },
+      'instanceType is "m4.large", which RDS does not offer for PostgreSQL 17',
+    ],
+    [
+      { instanceType: 'm7g.micro' },
+      'instanceType is "m7g.micro", but db.m7g comes in large, xlarge, 2xlarge, 4xlarge, 8xlarge, 12xlarge, 16xlarge; use one of those (e.g. m7g.large)',
+    ],
+    [
+      { instanceType: 'm7g.48xlarge' },
+      'instanceType is "m7g.48xlarge", but db.m7g comes in large,',
+    ],
     [{ allocatedStorageGiB: 10 }, 'allocatedStorageGiB is 10; use an integer in 20..65536'],
     [
       { allocatedStorageGiB: 200, maxAllocatedStorageGiB: 100 },
@@ -88,6 +108,17 @@ describe('database sizing', () => {
     [{ backupRetentionDays: 0 }, 'backupRetentionDays is 0; use an integer in 1..35'],
   ])('rejects %j, naming the value, the range and the fix', (sizing, message) => {
     expect(() => resolveDatabaseSizing(sizing)).toThrow(message);
+  });
+
+  it('accepts every class and size of its PostgreSQL 17 table, with a memory-derived budget', () => {
+    for (const [name, sizes] of Object.entries(POSTGRES_17_CLASSES)) {
+      for (const size of sizes) {
+        const sizing = resolveDatabaseSizing({ instanceType: `${name}.${size}` });
+        expect(sizing.instanceType.toString()).toBe(`${name}.${size}`);
+        expect(sizing.maxConnections).toBeGreaterThanOrEqual(90);
+      }
+    }
+    expect(ENGINE_VERSION.postgresMajorVersion).toBe('17');
   });
 
   it('rejects a connection budget the instance class cannot give', () => {

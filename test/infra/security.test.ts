@@ -1,5 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FIRST_VERSION } from '../../lambda/secret-init';
 import { template } from '../helpers/stacks';
 
 let aws: Template;
@@ -105,6 +106,20 @@ describe('key secrets', () => {
       (s) => principalRole(s) === roleId('SecretInitServiceRole'),
     );
     expect(actions(init as Statement).sort()).toEqual(['kms:Encrypt', 'kms:GenerateDataKey*']);
+  });
+
+  it('lets the initialiser encrypt the first version alone, so its grant is spent once the ring exists', () => {
+    const [init] = keyPolicy('MaskingSecretKey').filter(
+      (s) => principalRole(s) === roleId('SecretInitServiceRole'),
+    );
+    expect(init?.Condition?.StringEquals?.['kms:EncryptionContext:SecretVersionId']).toBe(
+      FIRST_VERSION,
+    );
+    // It reads no value: no GetSecretValue, and (above) no kms:Decrypt in the key policy.
+    expect(rolePolicies(roleId('SecretInitServiceRole')).flatMap(actions).sort()).toEqual([
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:PutSecretValue',
+    ]);
   });
 
   it('lets the recovery operator role be assumed by the account unless operators are named', () => {

@@ -275,6 +275,7 @@ describe('database', () => {
     expect(endpoints.map((endpoint) => endpoint.Properties.ServiceName).sort()).toEqual([
       'com.amazonaws.eu-west-1.secretsmanager',
       'com.amazonaws.eu-west-1.sqs',
+      'com.amazonaws.eu-west-1.sts',
     ]);
     for (const endpoint of endpoints) expect(endpoint.Properties.PrivateDnsEnabled).toBe(true);
   });

@@ -1,7 +1,8 @@
 /**
  * The operations function (the shipped ops bundle) against real PostgreSQL, logged in as a
- * member of login_queue_operator, with SQS over fauxqs; and the operator commands'
- * --function-url path, through a local server that plays the function URL.
+ * member of login_queue_operator, with SQS over fauxqs and a local STS that checks the caller
+ * proofs' SigV4 signatures; and the operator commands' --function-url path, through a local
+ * server that plays the function URL.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -10,6 +11,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OPERATOR_ROLE } from '../../lambda/db/roles';
 import { type BundleModule, loadBundleModule, localContext } from '../../lambda/local/bundle';
+import { signCallerProof } from '../../lambda/ops/remote';
 import { generateRecoveryKeyPair } from '../../lambda/recovery';
 import { snapshotEnv } from '../helpers/env';
 import {
@@ -21,6 +23,7 @@ import {
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { sqsClientFor } from '../helpers/queues';
 import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
+import { type LocalIdentity, type LocalSts, startSts } from '../helpers/sts';
 import { createWriterLogin, type WriterLogin } from '../helpers/writer';
 
 type OpsHandler = (event: object, context: object) => Promise<FunctionUrlResponse>;
@@ -28,12 +31,29 @@ type OpsHandler = (event: object, context: object) => Promise<FunctionUrlRespons
 const env = snapshotEnv();
 const recovery = generateRecoveryKeyPair('r1');
 const ALICE = 'arn:aws:sts::123456789012:assumed-role/RecoveryOperatorRole/alice';
+const OPERATOR_ROLE_ARN = 'arn:aws:iam::123456789012:role/RecoveryOperatorRole';
+const OPS_ARN = localContext('login-queue-ops').invokedFunctionArn;
+// What STS knows: the operator's role session, and a session of another role of the account.
+const OPERATOR: LocalIdentity = {
+  accessKeyId: 'ASIAOPERATOR',
+  secretAccessKey: 'operator-secret',
+  sessionToken: 'operator-session',
+  arn: ALICE,
+};
+const CI: LocalIdentity = {
+  accessKeyId: 'ASIACI',
+  secretAccessKey: 'ci-secret',
+  sessionToken: 'ci-session',
+  arn: 'arn:aws:sts::123456789012:assumed-role/ci-deploy/build-7',
+};
+let sts: LocalSts;
 let pipeline: Pipeline;
 let operator: WriterLogin;
 let ops: BundleModule<OpsHandler> & { env: Record<string, string> };
 let stderr: string[];
 
 beforeAll(async () => {
+  sts = await startSts([OPERATOR, CI]);
   pipeline = await startPipeline(() => ({ RECOVERY_PUBLIC_KEY: recovery.publicKey }));
   const { aws, db } = pipeline;
   const recoverySecretArn = aws.secretsManager.put('login-queue/recovery-key', recovery.secret);
@@ -45,6 +65,8 @@ beforeAll(async () => {
     RECOVERY_SECRET_ID: recoverySecretArn,
     DLQ_URL: aws.dlqUrl,
     SOURCE_QUEUE_URL: aws.queueUrl,
+    AWS_ENDPOINT_URL_STS: sts.url,
+    OPERATOR_ROLE_ARN,
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   };
   ops = { ...loadBundleModule<OpsHandler>(opsEnv, 'ops'), env: opsEnv };
@@ -54,6 +76,7 @@ afterAll(async () => {
   await ops?.close();
   await pipeline?.stop();
   await operator?.drop();
+  await sts?.stop();
   env.restore();
 });
 
@@ -76,6 +99,14 @@ afterEach(() => {
 const invoke = async (event: object) => {
   const response = await ops.handler(event, localContext('login-queue-ops'));
   return { status: response.statusCode, body: JSON.parse(response.body) };
+};
+/** A function URL event carrying `request` and a caller proof signed by `identity`. */
+const proven = async (request: unknown, identity = OPERATOR, functionArn = OPS_ARN) => {
+  const requestText = typeof request === 'string' ? request : JSON.stringify(request);
+  const stsEndpoint = new URL(sts.url);
+  const target = { functionArn, region: 'us-east-1', stsEndpoint };
+  const proof = await signCallerProof(identity, target, requestText);
+  return functionUrlEvent({ request: requestText, proof });
 };
 const auditLines = () =>
   stderr
@@ -114,7 +145,7 @@ describe('unmask in the operations function', () => {
     const token = await ipTokenOf('ann');
     // Act
     const { status, body } = await invoke(
-      functionUrlEvent({ command: 'unmask', token, reason: 'fraud case 9', operator: 'forged' }),
+      await proven({ command: 'unmask', token, reason: 'fraud case 9', operator: 'forged' }),
     );
     // Assert
     expect(status).toBe(200);
@@ -131,7 +162,7 @@ describe('unmask in the operations function', () => {
   it('refuses an unmask without a reason (400), audits the refusal on stderr and writes no row', async () => {
     await pipeline.handler(sqsEvent([loginBody({ user_id: 'ben' })]), localContext());
     const token = await ipTokenOf('ben');
-    const { status, body } = await invoke(functionUrlEvent({ command: 'unmask', token }));
+    const { status, body } = await invoke(await proven({ command: 'unmask', token }));
     expect(status).toBe(400);
     expect(body.error).toBe('"reason" is required (a non-empty string)');
     expect(auditLines()).toEqual([
@@ -142,7 +173,7 @@ describe('unmask in the operations function', () => {
 
   it('refuses an unknown token (422) and audits the refusal', async () => {
     const { status, body } = await invoke(
-      functionUrlEvent({ command: 'unmask', token: 'k1:unknown', reason: 'case 1' }),
+      await proven({ command: 'unmask', token: 'k1:unknown', reason: 'case 1' }),
     );
     expect(status).toBe(422);
     expect(body.error).toMatch(/no row with recovery data holds this token/);
@@ -152,24 +183,55 @@ describe('unmask in the operations function', () => {
     expect(await auditRows()).toEqual([]);
   });
 
-  it('refuses an event without a verified IAM identity (a direct invoke) with 403, whatever the body claims', async () => {
+  it('refuses a direct invoke without a caller proof (403), whatever identity the payload claims, asking STS nothing', async () => {
+    // Arrange: payloads naming the operator in the body and in a forged function URL authorizer.
     await pipeline.handler(sqsEvent([loginBody({ user_id: 'cid' })]), localContext());
     const token = await ipTokenOf('cid');
     const request = { command: 'unmask', token, reason: 'r', operator: ALICE };
+    const asked = sts.answers.length;
+    // Act / Assert
     for (const event of [
-      functionUrlEvent(request, null),
+      functionUrlEvent(request, ALICE),
+      functionUrlEvent({ request: JSON.stringify(request) }, ALICE),
+      functionUrlEvent({ request: JSON.stringify(request), proof: null }, ALICE),
       request,
-      { body: JSON.stringify(request), requestContext: { authorizer: { iam: { userArn: '' } } } },
     ]) {
       const { status, body } = await invoke(event);
       expect(status).toBe(403);
-      expect(body.error).toMatch(/no verified IAM caller/);
+      expect(body.error).toMatch(/no caller proof|caller proof must be an object/);
     }
+    expect(sts.answers.length).toBe(asked);
     expect(await auditRows()).toEqual([]);
-    expect(auditLines().map((line) => line.operator)).toEqual([
-      'unverified',
-      'unverified',
-      'unverified',
+    expect(auditLines().map((line) => [line.operator, line.outcome])).toEqual(
+      Array(4).fill(['unverified', 'refused']),
+    );
+  });
+
+  it("refuses another role's valid proof (403), auditing the refusal under the identity STS named", async () => {
+    await pipeline.handler(sqsEvent([loginBody({ user_id: 'cy' })]), localContext());
+    const token = await ipTokenOf('cy');
+    const { status, body } = await invoke(
+      await proven({ command: 'unmask', token, reason: 'ci run' }, CI),
+    );
+    expect(status).toBe(403);
+    expect(body.error).toBe('the caller is not a session of the recovery operator role');
+    expect(sts.answers.at(-1)).toBe(CI.arn);
+    expect(await auditRows()).toEqual([]);
+    expect(auditLines()).toEqual([
+      expect.objectContaining({ audit: 'unmask', operator: CI.arn, token, outcome: 'refused' }),
+    ]);
+  });
+
+  it('refuses a proof that STS does not accept (signed with a wrong secret), auditing it as unverified', async () => {
+    const forged = await proven(
+      { command: 'dlq-peek' },
+      { ...OPERATOR, secretAccessKey: 'guessed' },
+    );
+    const { status, body } = await invoke(forged);
+    expect(status).toBe(403);
+    expect(body.error).toBe('STS refused the caller proof: SignatureDoesNotMatch');
+    expect(auditLines()).toEqual([
+      expect.objectContaining({ audit: 'dlq-peek', operator: 'unverified', outcome: 'refused' }),
     ]);
   });
 
@@ -178,7 +240,7 @@ describe('unmask in the operations function', () => {
     ['an unknown command', { command: 'drop-everything' }, /"command" must be one of/],
     ['a batch size out of range', { command: 'rekey', batchSize: 0 }, /"batchSize"/],
   ])('answers %s with 400 and a message', async (_, request, message) => {
-    const { status, body } = await invoke(functionUrlEvent(request));
+    const { status, body } = await invoke(await proven(request));
     expect(status).toBe(400);
     expect(body.error).toMatch(message);
   });
@@ -196,7 +258,7 @@ describe('a failure in the operations function', () => {
     try {
       // Act
       const response = await broken.handler(
-        functionUrlEvent({ command: 'unmask', token, reason: 'case 5' }),
+        await proven({ command: 'unmask', token, reason: 'case 5' }),
         localContext('login-queue-ops'),
       );
       // Assert
@@ -232,7 +294,7 @@ describe('rekey, DLQ peek and redrive in the operations function', () => {
     });
     pipeline.aws.secretsManager.put('login-queue/masking-key', rotated);
     // Act
-    const { status, body } = await invoke(functionUrlEvent({ command: 'rekey', batchSize: 2 }));
+    const { status, body } = await invoke(await proven({ command: 'rekey', batchSize: 2 }));
     // Assert
     expect(status).toBe(200);
     expect(body).toEqual({ rekeyed: 3, batches: 2, withoutRecoveryData: 0, keyId: 'k2' });
@@ -244,9 +306,9 @@ describe('rekey, DLQ peek and redrive in the operations function', () => {
     // Arrange: two invalid messages, dead-lettered by the pipeline's handler.
     await pipeline.handler(sqsEvent(['not json', '{}']), localContext());
     // Act
-    const peek = await invoke(functionUrlEvent({ command: 'dlq-peek' }));
-    const again = await invoke(functionUrlEvent({ command: 'dlq-peek' }));
-    const moved = await invoke(functionUrlEvent({ command: 'redrive' }));
+    const peek = await invoke(await proven({ command: 'dlq-peek' }));
+    const again = await invoke(await proven({ command: 'dlq-peek' }));
+    const moved = await invoke(await proven({ command: 'redrive' }));
     // Assert
     expect(peek.status).toBe(200);
     expect(peek.body.total).toBe(2);
@@ -257,7 +319,7 @@ describe('rekey, DLQ peek and redrive in the operations function', () => {
       total: 2,
       queueUrl: pipeline.aws.queueUrl,
     });
-    expect((await invoke(functionUrlEvent({ command: 'dlq-peek' }))).body.total).toBe(0);
+    expect((await invoke(await proven({ command: 'dlq-peek' }))).body.total).toBe(0);
     const back = await sqsClientFor(pipeline.aws.sqsEndpoint).send(
       new ReceiveMessageCommand({
         QueueUrl: pipeline.aws.queueUrl,
@@ -286,7 +348,7 @@ describe('forget in the operations function', () => {
     );
     // Act
     const { status, body } = await invoke(
-      functionUrlEvent({
+      await proven({
         command: 'forget',
         userId: 'gil-4711',
         reason: 'erasure request 5',
@@ -325,7 +387,7 @@ describe('forget in the operations function', () => {
   it('refuses a forget whose reason holds the user id (400), erasing nothing', async () => {
     await pipeline.handler(sqsEvent([loginBody({ user_id: 'ivy-1' })]), localContext());
     const { status, body } = await invoke(
-      functionUrlEvent({ command: 'forget', userId: 'ivy-1', reason: 'asked by ivy-1' }),
+      await proven({ command: 'forget', userId: 'ivy-1', reason: 'asked by ivy-1' }),
     );
     expect(status).toBe(400);
     expect(body.error).toMatch(/must not contain the user id/);
@@ -402,30 +464,54 @@ describe('login_queue_operator in the database', () => {
 });
 
 describe('the operator commands with --function-url', () => {
-  const KEY = 'AKIDOPERATOR';
+  // What the function URL would put in the event: unlike STS's answer, never believed.
+  const CLAIMED = 'arn:aws:sts::123456789012:assumed-role/RecoveryOperatorRole/claimed-by-event';
   let url: LocalFunctionUrl;
+  // The stack's OpsFunctionUrl output: the URL and the function's ARN.
+  let target: string;
   beforeAll(async () => {
-    url = await startFunctionUrl((event, context) => ops.handler(event, context), localContext(), {
-      [KEY]: ALICE,
-    });
+    url = await startFunctionUrl(
+      (event, context) => ops.handler(event, context),
+      localContext('login-queue-ops'),
+      // The URL admits the CI role too, as an account-wide lambda:* policy would.
+      { [OPERATOR.accessKeyId]: CLAIMED, [CI.accessKeyId]: CI.arn },
+    );
+    target = `${url.url}?function=${OPS_ARN}`;
   });
   afterAll(() => url?.stop());
 
   // Only the caller's AWS settings: no database, no key ring, no queue URL.
-  const run = (script: string, args: string[], accessKey = KEY) =>
-    promisify(execFile)('node', ['--import', 'tsx', script, ...args], {
+  const run = (
+    script: string,
+    args: string[],
+    identity = OPERATOR,
+    functionUrl = target,
+    clockOffsetMs = 0,
+  ) =>
+    promisify(execFile)('node', ['--import', 'tsx', ...clock(clockOffsetMs), script, ...args], {
       env: {
+        CLOCK_OFFSET_MS: String(clockOffsetMs),
         PATH: process.env.PATH,
-        AWS_ACCESS_KEY_ID: accessKey,
-        AWS_SECRET_ACCESS_KEY: 'local-secret',
-        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: identity.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: identity.secretAccessKey,
+        AWS_SESSION_TOKEN: identity.sessionToken,
+        AWS_ENDPOINT_URL_STS: sts.url,
         AWS_EC2_METADATA_DISABLED: 'true',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        OPS_FUNCTION_URL: url.url,
+        OPS_FUNCTION_URL: functionUrl,
       },
     });
+  const clock = (offsetMs: number) =>
+    offsetMs === 0 ? [] : ['--import', './test/helpers/clock-offset.ts'];
+  const refusal = async (running: Promise<unknown>) => {
+    const failure = (await running.then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    )) as { code: number; stderr: string };
+    return { code: failure.code, stderr: failure.stderr };
+  };
 
-  it('unmask runs in the function, signed with SigV4 for lambda, and the audit names the IAM caller', async () => {
+  it('unmask runs in the function, signed with SigV4 for lambda, and the audit names the caller STS verified', async () => {
     // Arrange
     await pipeline.handler(
       sqsEvent([loginBody({ user_id: 'dora', ip: '192.0.2.201' })]),
@@ -438,7 +524,7 @@ describe('the operator commands with --function-url', () => {
       '--reason',
       'legal request 12',
       '--function-url',
-      url.url,
+      target,
     ]);
     // Assert
     expect(stdout).toBe('192.0.2.201\n');
@@ -448,8 +534,9 @@ describe('the operator commands with --function-url', () => {
     const seen = url.requests.at(-1);
     expect(seen?.method).toBe('POST');
     expect(String(seen?.headers.authorization)).toMatch(
-      /^AWS4-HMAC-SHA256 Credential=AKIDOPERATOR\/\d{8}\/us-east-1\/lambda\/aws4_request, SignedHeaders=[^,]*host[^,]*x-amz-date/,
+      /^AWS4-HMAC-SHA256 Credential=ASIAOPERATOR\/\d{8}\/us-east-1\/lambda\/aws4_request, SignedHeaders=[^,]*host[^,]*x-amz-date/,
     );
+    expect(sts.answers.at(-1)).toBe(ALICE);
     expect(seen?.headers['x-amz-content-sha256'] ?? seen?.headers['x-amz-date']).toBeDefined();
     expect(await auditRows()).toEqual([
       { operator: ALICE, token, field: 'ip', reason: 'legal request 12' },
@@ -470,9 +557,9 @@ describe('the operator commands with --function-url', () => {
     expect(rekeyed.stdout).toBe(
       're-keyed 1 rows to key "k2" in 1 batches; 0 rows on older keys have no recovery data and keep their tokens\n',
     );
-    const peek = await run('lambda/ops/dlq-cli.ts', ['--peek', '--function-url', url.url]);
+    const peek = await run('lambda/ops/dlq-cli.ts', ['--peek', '--function-url', target]);
     expect(JSON.parse(peek.stdout)).toMatchObject({ total: 1 });
-    const moved = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--function-url', url.url]);
+    const moved = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--function-url', target]);
     expect(moved.stdout).toBe(`moved 1 messages back to ${pipeline.aws.queueUrl}\n`);
   });
 
@@ -541,7 +628,7 @@ describe('the operator commands with --function-url', () => {
       '--reason',
       'erasure request 2026-17',
       '--function-url',
-      url.url,
+      target,
     ]);
     expect(JSON.parse(stdout)).toMatchObject({
       operator: ALICE,
@@ -571,11 +658,77 @@ describe('the operator commands with --function-url', () => {
   });
 
   it('fails with exit 1 and the answer when the function URL refuses the signer', async () => {
-    const refused = run('lambda/ops/dlq-cli.ts', ['--peek'], 'AKIDSTRANGER');
+    const stranger = { ...OPERATOR, accessKeyId: 'AKIDSTRANGER', arn: 'none' };
+    const refused = run('lambda/ops/dlq-cli.ts', ['--peek'], stranger);
     await expect(refused).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringMatching(/answered 403: Forbidden/),
     });
+  });
+
+  it("refuses another role's signed proof (403): nothing unmasked, the refusal audited under that role's session", async () => {
+    await pipeline.handler(sqsEvent([loginBody({ user_id: 'kit' })]), localContext());
+    const token = await ipTokenOf('kit');
+    const { code, stderr: err } = await refusal(
+      run('lambda/ops/unmask-cli.ts', [token, '--reason', 'ci job'], CI),
+    );
+    expect(code).toBe(1);
+    expect(err).toMatch(/answered 403: the caller is not a session of the recovery operator role/);
+    expect(await auditRows()).toEqual([]);
+    expect(auditLines()).toEqual([
+      expect.objectContaining({ audit: 'unmask', operator: CI.arn, token, outcome: 'refused' }),
+    ]);
+  });
+
+  it('refuses a replayed proof (403): the request the operator sent, invoked again with its proof', async () => {
+    // Arrange: the operator's unmask, and the exact body it sent.
+    await pipeline.handler(
+      sqsEvent([loginBody({ user_id: 'lou', ip: '192.0.2.77' })]),
+      localContext(),
+    );
+    const token = await ipTokenOf('lou');
+    await run('lambda/ops/unmask-cli.ts', [token, '--reason', 'case 31']);
+    const sent = url.requests.at(-1)?.body ?? '';
+    const asked = sts.answers.length;
+    // Act: the same body, invoked directly, and again through the URL.
+    const direct = await invoke(functionUrlEvent(sent));
+    const again = await ops.handler(
+      functionUrlEvent(sent, CLAIMED),
+      localContext('login-queue-ops'),
+    );
+    // Assert
+    for (const answer of [direct.body, JSON.parse(again.body)])
+      expect(answer).toEqual({ error: 'the caller proof was already used' });
+    expect(again.statusCode).toBe(403);
+    expect(direct.status).toBe(403);
+    expect(sts.answers.length).toBe(asked);
+    expect(JSON.stringify([direct.body, again.body])).not.toContain('192.0.2.77');
+    expect(await auditRows()).toEqual([{ operator: ALICE, token, field: 'ip', reason: 'case 31' }]);
+    expect(auditLines().slice(-2)).toEqual([
+      expect.objectContaining({ operator: 'unverified', token, outcome: 'refused' }),
+      expect.objectContaining({ operator: 'unverified', token, outcome: 'refused' }),
+    ]);
+  });
+
+  it('refuses an expired proof (403): one signed more than 5 minutes before it reaches the function', async () => {
+    // The operator's command runs with its clock 6 minutes behind: its proof is 6 minutes old.
+    const { code, stderr: err } = await refusal(
+      run('lambda/ops/dlq-cli.ts', ['--peek'], OPERATOR, target, -6 * 60_000),
+    );
+    expect(code).toBe(1);
+    expect(err).toMatch(/answered 403: the caller proof has expired \(proofs last 5 minutes\)/);
+    expect(auditLines()).toEqual([
+      expect.objectContaining({ audit: 'dlq-peek', operator: 'unverified', outcome: 'refused' }),
+    ]);
+  });
+
+  it('refuses a proof signed for another function (403)', async () => {
+    const other = `${url.url}?function=arn:aws:lambda:us-east-1:000000000000:function:other-ops`;
+    const { code, stderr: err } = await refusal(
+      run('lambda/ops/dlq-cli.ts', ['--peek'], OPERATOR, other),
+    );
+    expect(code).toBe(1);
+    expect(err).toMatch(/answered 403: the caller proof was signed for another function/);
   });
 
   it('refuses --operator with --function-url: the operator is the IAM identity', async () => {

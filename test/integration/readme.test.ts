@@ -57,7 +57,7 @@ const EXERCISED: Record<string, readonly [string, string]> = {
   'npm run unmask -- \'k1:Jnv7WwqJnIv9…\' --reason "fraud case 42" --function-url <OpsFunctionUrl>':
     [
       'integration/operations.test.ts',
-      'unmask runs in the function, signed with SigV4 for lambda, and the audit names the IAM caller',
+      'unmask runs in the function, signed with SigV4 for lambda, and the audit names the caller STS verified',
     ],
   'npm run forget -- --user-id <user_id> --reason "erasure request 2026-17" --function-url <OpsFunctionUrl>':
     [

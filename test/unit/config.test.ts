@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, loadSecretInitConfig, loadTelemetryConfig } from '../../lambda/config';
+import {
+  loadConfig,
+  loadOperationsConfig,
+  loadSecretInitConfig,
+  loadTelemetryConfig,
+} from '../../lambda/config';
 import { ConfigError } from '../../lambda/errors';
 
 const base = { DATABASE_URL: 'postgres://localhost/test', MASKING_SECRET_ID: 'mask' };
@@ -151,5 +156,52 @@ describe('loadSecretInitConfig', () => {
       maskingSecretId: 'arn:mask',
     });
     expect(() => loadSecretInitConfig({})).toThrow('MASKING_SECRET_ID is required');
+  });
+});
+
+describe('loadOperationsConfig', () => {
+  const ops = {
+    ...base,
+    RECOVERY_SECRET_ID: 'recovery',
+    DLQ_URL: 'http://local/dlq',
+    SOURCE_QUEUE_URL: 'http://local/q',
+    OPERATOR_ROLE_ARN: 'arn:aws:iam::123456789012:role/RecoveryOperatorRole',
+    AWS_REGION: 'eu-west-1',
+  };
+
+  it("asks STS at the region's endpoint, and accepts sessions of the operator role", () => {
+    const config = loadOperationsConfig(ops);
+    expect(config.stsEndpoint.href).toBe('https://sts.eu-west-1.amazonaws.com/');
+    expect(config.operatorRoleArn).toBe(ops.OPERATOR_ROLE_ARN);
+  });
+
+  it('takes STS from AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, as the SDK does', () => {
+    const sts = 'http://127.0.0.1:4599';
+    const local = 'http://localhost.localstack.cloud:4566';
+    expect(
+      loadOperationsConfig({ ...ops, AWS_ENDPOINT_URL_STS: sts, AWS_ENDPOINT_URL: local })
+        .stsEndpoint.origin,
+    ).toBe(sts);
+    expect(loadOperationsConfig({ ...ops, AWS_ENDPOINT_URL: local }).stsEndpoint.origin).toBe(
+      local,
+    );
+  });
+
+  it.each([
+    ['no OPERATOR_ROLE_ARN', { OPERATOR_ROLE_ARN: '' }, /OPERATOR_ROLE_ARN is required/],
+    [
+      'a user as OPERATOR_ROLE_ARN',
+      { OPERATOR_ROLE_ARN: 'arn:aws:iam::123456789012:user/alice' },
+      /OPERATOR_ROLE_ARN must be an IAM role ARN/,
+    ],
+    [
+      'an STS endpoint that is not a URL',
+      { AWS_ENDPOINT_URL_STS: 'sts.local' },
+      /AWS_ENDPOINT_URL_STS \(or AWS_ENDPOINT_URL\) must be an http\(s\) URL, got "sts.local"/,
+    ],
+    ['no region and no STS endpoint', { AWS_REGION: '' }, /AWS_REGION is required/],
+  ])('refuses %s with a ConfigError naming the variable', (_, change, message) => {
+    expect(() => loadOperationsConfig({ ...ops, ...change })).toThrow(ConfigError);
+    expect(() => loadOperationsConfig({ ...ops, ...change })).toThrow(message);
   });
 });

@@ -1,32 +1,42 @@
 /**
- * What the operations function accepts: the caller only from a verified IAM authorizer, and
- * requests parsed into typed commands or refused with a RequestError; never an untyped throw.
+ * What the operations function accepts: an envelope of the operation's JSON text and a caller
+ * proof (read without trusting anything else in the event), and requests parsed into typed
+ * commands or refused with a RequestError; never an untyped throw.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RequestError, UnauthenticatedError } from '../../lambda/errors';
-import { callerOf, forgetInputProblem, parseRequest } from '../../lambda/ops/requests';
+import { RequestError } from '../../lambda/errors';
+import {
+  envelopeOf,
+  forgetInputProblem,
+  parseRequest,
+  requestTextOf,
+} from '../../lambda/ops/requests';
 
-const ARN = 'arn:aws:sts::123456789012:assumed-role/RecoveryOperatorRole/alice';
-const post = (body: unknown, extra: object = {}) => ({
-  body: typeof body === 'string' ? body : JSON.stringify(body),
-  requestContext: { http: { method: 'POST' } },
-  ...extra,
-});
+const post = (body: unknown) => (typeof body === 'string' ? body : JSON.stringify(body));
 
-describe('callerOf', () => {
-  it('takes the caller from the IAM authorizer Lambda fills in', () => {
-    const event = { requestContext: { authorizer: { iam: { userArn: ARN, accountId: '1' } } } };
-    expect(callerOf(event)).toEqual({ arn: ARN, accountId: '1' });
+describe('envelopeOf and requestTextOf', () => {
+  it('reads the operation text and the proof from the body, base64 bodies too', () => {
+    const body = JSON.stringify({ request: '{"command":"redrive"}', proof: { a: 'b' } });
+    expect(envelopeOf({ body })).toEqual({ request: '{"command":"redrive"}', proof: { a: 'b' } });
+    const encoded = Buffer.from(body).toString('base64');
+    expect(requestTextOf(envelopeOf({ body: encoded, isBase64Encoded: true }))).toBe(
+      '{"command":"redrive"}',
+    );
   });
 
   it.each([
-    ['a direct invoke payload', { command: 'unmask' }],
-    ['no authorizer', { requestContext: {} }],
-    ['an empty ARN', { requestContext: { authorizer: { iam: { userArn: '' } } } }],
-    ['something not an ARN', { requestContext: { authorizer: { iam: { userArn: 'alice' } } } }],
-  ])('refuses %s with UnauthenticatedError', (_, event) => {
-    expect(() => callerOf(event as never)).toThrow(UnauthenticatedError);
+    ['no body', {}],
+    ['a body that is not JSON', { body: 'not json' }],
+    ['a JSON body that is not an object', { body: '"text"' }],
+    ['null', { body: 'null' }],
+  ])('gives an empty envelope (so no proof) for %s', (_, event) => {
+    expect(envelopeOf(event)).toEqual({});
+  });
+
+  it('refuses an envelope whose request is not JSON text with a RequestError', () => {
+    expect(() => requestTextOf({ request: { command: 'redrive' } })).toThrow(RequestError);
+    expect(() => requestTextOf({})).toThrow(/"request" is required/);
   });
 });
 
@@ -43,8 +53,7 @@ describe('parseRequest', () => {
       dryRun: false,
     });
     expect(parseRequest(post({ command: 'dlq-peek' }))).toEqual({ command: 'dlq-peek' });
-    const encoded = Buffer.from(JSON.stringify({ command: 'redrive' })).toString('base64');
-    expect(parseRequest({ body: encoded, isBase64Encoded: true })).toEqual({
+    expect(parseRequest(post({ command: 'redrive' }), 'POST')).toEqual({
       command: 'redrive',
       dryRun: false,
     });
@@ -72,10 +81,13 @@ describe('parseRequest', () => {
     ).toMatchObject({ dryRun: true });
   });
 
+  it('refuses a method other than POST', () => {
+    expect(() => parseRequest(post({ command: 'redrive' }), 'GET')).toThrow(/use POST/);
+  });
+
   it.each([
     ['a dryRun not a boolean', post({ command: 'redrive', dryRun: 'yes' }), /"dryRun"/],
-    ['a GET', { requestContext: { http: { method: 'GET' } } }, /use POST/],
-    ['no body', { body: undefined }, /not JSON/],
+    ['an empty text', '', /not JSON/],
     ['an array', post([1]), /JSON object/],
     ['an unmask without a reason', post({ command: 'unmask', token: 't' }), /"reason"/],
     ['a blank reason', post({ command: 'unmask', token: 't', reason: '  ' }), /"reason"/],
@@ -93,9 +105,9 @@ describe('parseRequest', () => {
       post({ command: 'forget', userId: 'u', reason: 'r', deleteDeadLetters: 'yes' }),
       /"deleteDeadLetters"/,
     ],
-  ])('refuses %s with a RequestError', (_, event, message) => {
-    expect(() => parseRequest(event as never)).toThrow(RequestError);
-    expect(() => parseRequest(event as never)).toThrow(message);
+  ])('refuses %s with a RequestError', (_, text, message) => {
+    expect(() => parseRequest(text)).toThrow(RequestError);
+    expect(() => parseRequest(text)).toThrow(message);
   });
 
   it('throws nothing but RequestError, whatever the body', () => {
@@ -108,7 +120,7 @@ describe('parseRequest', () => {
         ),
         (body) => {
           try {
-            parseRequest({ body });
+            parseRequest(body);
           } catch (error) {
             expect(error).toBeInstanceOf(RequestError);
           }

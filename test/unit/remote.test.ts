@@ -1,7 +1,8 @@
 /**
- * The --function-url client: which URL and region it signs for, and what each answer of the
- * operations function becomes (a value, a usage error, a recovery error, a named failure).
+ * The --function-url client: which URL, function and region it signs for, the caller proof it
+ * sends, and what each answer of the operations function becomes (a value, a usage error, a recovery error, a named failure).
  */
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,26 +19,36 @@ beforeEach(() => {
 });
 afterEach(() => env.restore());
 
+const ARN = 'arn:aws:lambda:ap-southeast-2:123456789012:function:LoginQueue-Operations1A2B';
+const OUTPUT = `https://abc123.lambda-url.ap-southeast-2.on.aws/?function=${ARN}`;
+
 describe('functionUrlFlag', () => {
-  it('takes the region from a function URL host, else from AWS_REGION', () => {
-    expect(functionUrlFlag('https://abc123.lambda-url.ap-southeast-2.on.aws/')?.region).toBe(
-      'ap-southeast-2',
-    );
-    expect(functionUrlFlag('http://127.0.0.1:9000/')?.region).toBe('eu-west-1');
+  it("reads the stack's OpsFunctionUrl output: the URL, the function's ARN and region, and STS's regional endpoint", () => {
+    delete process.env.AWS_ENDPOINT_URL_STS;
+    const target = functionUrlFlag(OUTPUT);
+    expect(target?.functionArn).toBe(ARN);
+    expect(target?.region).toBe('ap-southeast-2');
+    expect(target?.url.href).toBe(OUTPUT);
+    expect(target?.stsEndpoint.href).toBe('https://sts.ap-southeast-2.amazonaws.com/');
     expect(functionUrlFlag(undefined)).toBeUndefined();
     expect(functionUrlFlag(' ')).toBeUndefined();
   });
 
-  it.each([
-    ['not a URL', 'abc123'],
-    ['another scheme', 'ftp://abc123.lambda-url.eu-west-1.on.aws/'],
-  ])('refuses %s with a UsageError', (_, raw) => {
-    expect(() => functionUrlFlag(raw)).toThrow(UsageError);
+  it('signs proofs for AWS_ENDPOINT_URL_STS when it is set', () => {
+    process.env.AWS_ENDPOINT_URL_STS = 'http://127.0.0.1:9001';
+    expect(functionUrlFlag(OUTPUT)?.stsEndpoint.href).toBe('http://127.0.0.1:9001/');
   });
 
-  it('asks for AWS_REGION when the URL does not name one', () => {
-    delete process.env.AWS_REGION;
-    expect(() => functionUrlFlag('http://127.0.0.1:9000/')).toThrow(/set AWS_REGION/);
+  it.each([
+    ['not a URL', 'abc123'],
+    ['another scheme', `ftp://abc123.lambda-url.eu-west-1.on.aws/?function=${ARN}`],
+    ['a URL without the function parameter', 'https://abc123.lambda-url.eu-west-1.on.aws/'],
+    [
+      'a function parameter that is not a function ARN',
+      'https://abc123.lambda-url.eu-west-1.on.aws/?function=LoginQueue-Operations',
+    ],
+  ])('refuses %s with a UsageError', (_, raw) => {
+    expect(() => functionUrlFlag(raw)).toThrow(UsageError);
   });
 });
 
@@ -62,12 +73,27 @@ describe('invokeOperations', () => {
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-  const call = () => invokeOperations({ url, region: 'eu-west-1' }, { command: 'dlq-peek' });
+  const target = (at: URL) => ({
+    url: at,
+    region: 'eu-west-1',
+    functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:ops',
+    stsEndpoint: new URL('https://sts.eu-west-1.amazonaws.com/'),
+  });
+  const call = () => invokeOperations(target(url), { command: 'dlq-peek' });
 
-  it('posts the request signed for lambda in the region, and returns the JSON answer', async () => {
+  it('posts the request with its caller proof, signed for lambda in the region, and returns the JSON answer', async () => {
     answer = { status: 200, body: '{"total":0}' };
     await expect(call()).resolves.toEqual({ total: 0 });
-    expect(JSON.parse(seen.body)).toEqual({ command: 'dlq-peek' });
+    const sent = JSON.parse(seen.body);
+    expect(sent.request).toBe('{"command":"dlq-peek"}');
+    expect(sent.proof).toMatchObject({
+      authorization: expect.stringMatching(
+        /^AWS4-HMAC-SHA256 Credential=AKIDUNIT\/\d{8}\/eu-west-1\/sts\/aws4_request, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-login-queue-function;x-login-queue-nonce;x-login-queue-request, /,
+      ),
+      'x-login-queue-function': 'arn:aws:lambda:eu-west-1:123456789012:function:ops',
+      'x-login-queue-request': createHash('sha256').update(sent.request).digest('hex'),
+      'x-login-queue-nonce': expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
     expect(seen.authorization).toMatch(
       /^AWS4-HMAC-SHA256 Credential=AKIDUNIT\/\d{8}\/eu-west-1\/lambda\/aws4_request, /,
     );
@@ -93,7 +119,7 @@ describe('invokeOperations', () => {
 
   it('names the URL when nothing answers', async () => {
     const closed = new URL('http://127.0.0.1:9/');
-    const failure = invokeOperations({ url: closed, region: 'eu-west-1' }, { command: 'redrive' });
+    const failure = invokeOperations(target(closed), { command: 'redrive' });
     await expect(failure).rejects.toBeInstanceOf(UnreachableError);
     await expect(failure).rejects.toThrow('operations function at http://127.0.0.1:9');
   });
