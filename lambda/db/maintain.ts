@@ -2,7 +2,7 @@
  * Partition upkeep for user_logins (migration 4): partitions ahead of time, rows of the
  * default partition moved to their own, and retention by dropping whole partitions (never a
  * mass DELETE). One transaction under the migrations' advisory lock; each creation and drop
- * is recorded in partition_audit.
+ * is recorded in partition_audit. A dry run reads the same plan in a READ ONLY transaction.
  */
 import type { Pool, PoolClient } from 'pg';
 import { ConfigError } from '../errors';
@@ -20,6 +20,8 @@ export interface MaintainOptions {
   readonly granularity?: Granularity;
   /** Today (UTC); for tests. */
   readonly today?: Date;
+  /** Only say what would be done: a READ ONLY transaction, nothing created, moved or dropped. */
+  readonly dryRun?: boolean;
 }
 
 export interface DroppedPartition {
@@ -36,6 +38,8 @@ export interface MaintainResult {
   readonly movedFromDefault: number;
   /** Rows left in the default partition (no date): alarmed. */
   readonly defaultRows: number;
+  /** Set on a dry run: the lists and counts are what a run now would do; nothing was changed. */
+  readonly dryRun?: true;
 }
 
 interface Range {
@@ -91,80 +95,138 @@ async function partitions(client: PoolClient): Promise<{ ranges: Range[]; hasDef
 const covered = (ranges: readonly Range[], date: string) =>
   ranges.some((range) => range.from <= date && date < range.to);
 
-/** Creates and drops partitions as `options` say; see the module comment. */
-export async function maintain(pool: Pool, options: MaintainOptions = {}): Promise<MaintainResult> {
+/** A partition maintain would create, and the default partition's rows it would move there. */
+interface Creation extends Range {
+  readonly moveRows: number;
+}
+
+interface Plan {
+  readonly creations: readonly Creation[];
+  readonly drops: readonly DroppedPartition[];
+  /** Rows of the default partition without a date (those no partition can take). */
+  readonly defaultRows: number;
+  readonly hasDefault: boolean;
+}
+
+/**
+ * What maintenance would do now, read only: partitions for the default partition's dated rows
+ * (with their counts), partitions through the horizon, partitions past the retention (with
+ * their row counts), in the order they would be made and dropped.
+ */
+async function planOf(client: PoolClient, options: MaintainOptions, today: string): Promise<Plan> {
   const granularity = options.granularity ?? Granularity.Month;
+  const { ranges, hasDefault } = await partitions(client);
+  const creations: Creation[] = [];
+  const add = (range: Range, moveRows: number) => {
+    ranges.push(range);
+    creations.push({ ...range, moveRows });
+  };
+
+  // Dated rows in the default partition: each gets the partition it lacked.
+  const { rows: stray } = hasDefault
+    ? await client.query<{ d: string }>(
+        'SELECT DISTINCT create_date::text AS d FROM user_logins_default WHERE create_date IS NOT NULL ORDER BY 1',
+      )
+    : { rows: [] };
+  for (const { d } of stray) {
+    if (covered(ranges, d)) continue;
+    const range = gap(d, granularity, ranges);
+    const { rows } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM user_logins_default WHERE create_date >= $1 AND create_date < $2',
+      [range.from, range.to],
+    );
+    add(range, rows[0]?.n ?? 0);
+  }
+
+  // Partitions from today through the horizon.
+  const horizon = iso(dayOf(today) + (options.aheadDays ?? 90) * DAY_MS);
+  for (let day = today; day <= horizon; day = iso(dayOf(day) + DAY_MS)) {
+    if (!covered(ranges, day)) add(gap(day, granularity, ranges), 0);
+  }
+
+  // Retention: whole partitions only, each entirely older than the cutoff.
+  const drops: DroppedPartition[] = [];
+  if (options.retentionDays !== undefined) {
+    const cutoff = iso(dayOf(today) - options.retentionDays * DAY_MS);
+    for (const range of ranges.filter((r) => r.to <= cutoff).sort(byFrom)) {
+      // A partition this run would make (for old rows of the default one) exists only here.
+      const planned = creations.find((c) => c.name === range.name);
+      const { rows } = planned
+        ? { rows: [{ n: planned.moveRows }] }
+        : await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quote(range.name)}`);
+      drops.push({ partition: range.name, from: range.from, to: range.to, rows: rows[0]?.n ?? 0 });
+    }
+  }
+
+  const { rows: rest } = hasDefault
+    ? await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM user_logins_default WHERE create_date IS NULL',
+      )
+    : { rows: [{ n: 0 }] };
+  return { creations, drops, defaultRows: rest[0]?.n ?? 0, hasDefault };
+}
+
+/**
+ * Creates and drops partitions as `options` say; see the module comment. With `dryRun`, reads
+ * in a READ ONLY transaction and returns what it would do, changing nothing.
+ */
+export async function maintain(pool: Pool, options: MaintainOptions = {}): Promise<MaintainResult> {
   const today = iso(Math.floor((options.today ?? new Date()).getTime() / DAY_MS) * DAY_MS);
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await client.query(options.dryRun ? 'BEGIN READ ONLY' : 'BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEY]);
-    const { ranges, hasDefault } = await partitions(client);
+    const plan = await planOf(client, options, today);
+    const result = {
+      created: plan.creations.map((c) => c.name),
+      dropped: plan.drops,
+      movedFromDefault: plan.creations.reduce((sum, c) => sum + c.moveRows, 0),
+      defaultRows: plan.defaultRows,
+    };
+    if (options.dryRun) {
+      await client.query('ROLLBACK');
+      return { ...result, dryRun: true };
+    }
     const audit = (action: string, range: Range, rows: number | null) =>
       client.query(
         'INSERT INTO partition_audit (action, partition, range_from, range_to, row_count) VALUES ($1, $2, $3, $4, $5)',
         [action, range.name, range.from, range.to, rows],
       );
-    const created: string[] = [];
     let movedFromDefault = 0;
-
-    // Dated rows in the default partition: each gets the partition it lacked.
-    const { rows: stray } = hasDefault
-      ? await client.query<{ d: string }>(
-          'SELECT DISTINCT create_date::text AS d FROM user_logins_default WHERE create_date IS NOT NULL ORDER BY 1',
-        )
-      : { rows: [] };
-    for (const { d } of stray) {
-      if (covered(ranges, d)) continue;
-      const range = gap(d, granularity, ranges);
+    for (const range of plan.creations) {
+      const bounds = `FOR VALUES FROM ('${range.from}') TO ('${range.to}')`;
+      if (range.moveRows === 0) {
+        await client.query(`CREATE TABLE ${quote(range.name)} PARTITION OF user_logins ${bounds}`);
+        await audit('create', range, 0);
+        continue;
+      }
       await client.query(`CREATE TABLE ${quote(range.name)} (LIKE user_logins INCLUDING DEFAULTS)`);
       const moved = await client.query(
         `WITH moved AS (DELETE FROM user_logins_default WHERE create_date >= $1 AND create_date < $2 RETURNING *)
          INSERT INTO ${quote(range.name)} SELECT * FROM moved`,
         [range.from, range.to],
       );
-      await client.query(
-        `ALTER TABLE user_logins ATTACH PARTITION ${quote(range.name)} FOR VALUES FROM ('${range.from}') TO ('${range.to}')`,
-      );
+      await client.query(`ALTER TABLE user_logins ATTACH PARTITION ${quote(range.name)} ${bounds}`);
       movedFromDefault += moved.rowCount ?? 0;
-      ranges.push(range);
-      created.push(range.name);
       await audit('create', range, moved.rowCount ?? 0);
     }
-
-    // Partitions from today through the horizon.
-    const horizon = iso(dayOf(today) + (options.aheadDays ?? 90) * DAY_MS);
-    for (let day = today; day <= horizon; day = iso(dayOf(day) + DAY_MS)) {
-      if (covered(ranges, day)) continue;
-      const range = gap(day, granularity, ranges);
-      await client.query(
-        `CREATE TABLE ${quote(range.name)} PARTITION OF user_logins FOR VALUES FROM ('${range.from}') TO ('${range.to}')`,
-      );
-      ranges.push(range);
-      created.push(range.name);
-      await audit('create', range, 0);
-    }
-
-    // Retention: whole partitions only, each entirely older than the cutoff.
     const dropped: DroppedPartition[] = [];
-    if (options.retentionDays !== undefined) {
-      const cutoff = iso(dayOf(today) - options.retentionDays * DAY_MS);
-      for (const range of ranges.filter((r) => r.to <= cutoff).sort(byFrom)) {
-        const { rows } = await client.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM ${quote(range.name)}`,
-        );
-        const count = rows[0]?.n ?? 0;
-        await client.query(`DROP TABLE ${quote(range.name)}`);
-        await audit(`drop: retention ${options.retentionDays} days`, range, count);
-        dropped.push({ partition: range.name, from: range.from, to: range.to, rows: count });
-      }
+    for (const drop of plan.drops) {
+      // Counted again under the drop's lock: the audit holds what went.
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${quote(drop.partition)}`,
+      );
+      const count = rows[0]?.n ?? 0;
+      await client.query(`DROP TABLE ${quote(drop.partition)}`);
+      const range = { name: drop.partition, from: drop.from, to: drop.to };
+      await audit(`drop: retention ${options.retentionDays} days`, range, count);
+      dropped.push({ ...drop, rows: count });
     }
-
-    const { rows: rest } = hasDefault
+    const { rows: rest } = plan.hasDefault
       ? await client.query<{ n: number }>('SELECT count(*)::int AS n FROM user_logins_default')
       : { rows: [{ n: 0 }] };
     await client.query('COMMIT');
-    return { created, dropped, movedFromDefault, defaultRows: rest[0]?.n ?? 0 };
+    return { ...result, dropped, movedFromDefault, defaultRows: rest[0]?.n ?? 0 };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;

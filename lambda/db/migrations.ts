@@ -304,4 +304,15 @@ export const MIGRATIONS: readonly Migration[] = [
         ON user_logins (create_date) INCLUDE (masked_ip, masked_device_id, user_id);
     `,
   },
+  {
+    version: 8,
+    name: 'erasure_without_dlq',
+    sql: `
+      -- An erasure without a dead-letter queue to check (npm run forget with no DLQ) records
+      -- its dead-letter counts as NULL: not checked, which 0 would misstate.
+      ALTER TABLE erasure_audit
+        ALTER COLUMN dead_letters_matched DROP NOT NULL,
+        ALTER COLUMN dead_letters_deleted DROP NOT NULL;
+    `,
+  },
 ];

@@ -105,6 +105,9 @@ function printSummary(
       '  npm run dlq -- --peek;  npm run redrive;  npm run unmask -- <token> --reason "<why>";  npm run rekey',
     );
     out('  npm run forget -- --user-id <user_id> --reason "<why>" [--delete-dead-letters]');
+    out('  (maintain, forget, redrive and rekey take --dry-run: see first what they would change)');
+    out('  npm run send -- <file>   puts bodies on the queue (one per line, or a JSON array)');
+    out('  npm start                drains the queue again, e.g. after a redrive (sends nothing)');
   } else if (services.keysCreated && keysPersist) {
     out(`\nKeys: ${keysNote(services, keysPersist)}.`);
   }

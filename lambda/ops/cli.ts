@@ -74,11 +74,16 @@ export async function readRecoveryRing(
 
 /**
  * A pool from --database-url, DATABASE_URL, or the DB_* variables the function uses, checked
- * with one query. Throws UsageError for a malformed URL (naming `source`, where it came from),
- * UnreachableError naming the address.
+ * with one query. Throws UsageError for a malformed URL (naming `source`, where it came from)
+ * or none at all, UnreachableError naming the address.
  */
 export async function connectDatabase(url: string | undefined, source?: string): Promise<Pool> {
   const checked = databaseUrlFlag(url, source);
+  // No database named at all is a usage mistake (exit 2), not a failure of one.
+  if (checked === undefined && !process.env.DB_HOST?.trim())
+    throw new UsageError(
+      'a database is needed: --database-url (or DATABASE_URL, or DB_HOST with DB_NAME, DB_USER and DB_PASSWORD_SECRET_ID)',
+    );
   const database = checked ? ({ kind: 'url', url: checked } as const) : loadDatabaseConfig();
   const pool = createDatabasePool(database, {
     queryTimeoutMs: 300_000,
@@ -140,4 +145,15 @@ function isLoopback(endpoint: string): boolean {
 /** How an SQS endpoint is named in messages: the URL, or the region's. */
 export function sqsEndpointLabel(endpoint: string | undefined): string {
   return endpoint ?? `the ${process.env.AWS_REGION ?? 'default'} region's endpoint`;
+}
+
+/**
+ * A dry run's answer from the operations function. Throws when the answer is not a preview: a
+ * function deployed before dry runs ignores `dryRun` and has done the command for real.
+ */
+export function previewAnswer<T extends object>(answer: T, command: string): T {
+  if ((answer as { dryRun?: unknown }).dryRun === true) return answer;
+  throw new Error(
+    `the operations function ran ${command} for real, not as a dry run: it predates --dry-run (deploy this version); its answer: ${JSON.stringify(answer)}`,
+  );
 }

@@ -114,6 +114,34 @@ export function deadLettersAmong(peek: DeadLetterPeek, ids: ReadonlySet<string>)
   return { messages: seen.size, copies: entries - seen.size, byReason };
 }
 
+/** What a redrive now would move (`--dry-run`); nothing was moved. */
+export interface RedrivePreview {
+  readonly dryRun: true;
+  /** Messages visible in the DLQ now. */
+  readonly messages: number;
+  /** Of them, further copies of a message: a redrive deletes them instead of sending them. */
+  readonly copies: number;
+  /** What a redrive (receive, send, delete) would send back: messages less copies. */
+  readonly wouldMove: number;
+  readonly byReason: Readonly<Record<string, number>>;
+}
+
+/**
+ * Counts, as peekDeadLetters does (every message visible again at the end), what redrive would
+ * send back and what it would delete as copies.
+ */
+export async function previewRedrive(sqs: SQSClient, dlqUrl: string): Promise<RedrivePreview> {
+  const peek = await peekDeadLetters(sqs, dlqUrl);
+  const copies = Object.values(peek.duplicates).reduce((sum, n) => sum + n - 1, 0);
+  return {
+    dryRun: true,
+    messages: peek.total,
+    copies,
+    wouldMove: peek.total - copies,
+    byReason: peek.byReason,
+  };
+}
+
 export interface RedriveTarget {
   readonly dlqUrl: string;
   readonly dlqArn: string;

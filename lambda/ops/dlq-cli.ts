@@ -6,19 +6,29 @@ import { parseCommandLine, requiredFlag, runCommand } from '../command';
 import { UsageError } from '../errors';
 import { queueDepth } from '../local/event-source';
 import { signMarker } from '../redrive-marker';
-import { readMaskingRing, sqsClientFor, sqsEndpointLabel } from './cli';
-import { type DeadLetterPeek, peekDeadLetters, type RedriveResult, redrive } from './dead-letters';
+import { previewAnswer, readMaskingRing, sqsClientFor, sqsEndpointLabel } from './cli';
+import {
+  type DeadLetterPeek,
+  peekDeadLetters,
+  previewRedrive,
+  type RedrivePreview,
+  type RedriveResult,
+  redrive,
+} from './dead-letters';
 import { queueArnOf, sqsCall } from './preflight';
 import { countProgress } from './progress';
 import { functionUrlFlag, invokeOperations } from './remote';
 
 const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids by reason, never a body
        npm run redrive -- [options]           move every dead letter back to the queue
+       npm run redrive -- --dry-run [options] count what would move; move nothing
 
   --function-url URL   run it in the operations function (the stack's OpsFunctionUrl), signed
                        with your AWS credentials; it knows its queues and keys [OPS_FUNCTION_URL]
   --dlq-url URL        the dead-letter queue                          [DLQ_URL]
   --queue-url URL      the source queue (redrive)                     [QUEUE_URL]
+  --dry-run            (redrive) print how many messages would move, by reason, and how many
+                       further copies would be deleted; every message stays, visible
   --sqs-endpoint URL   a local endpoint (LocalStack, npm start --keep)  [AWS_ENDPOINT_URL_SQS]
   --masking-secret-id ID  the masking key ring (redrive): signs the redrive marker of messages
                        the queue's redrive policy moved, so they keep their id [MASKING_SECRET_ID]
@@ -26,11 +36,31 @@ const HELP = `Usage: npm run dlq -- --peek [options]      counts and message ids
   -h, --help           this text
 `;
 
+/**
+ * The dry run's line on stdout. `signed`: the run would receive, send and delete (copies
+ * deleted); else it may use SQS's move task, which moves every message, copies too.
+ */
+function reportPreview(preview: RedrivePreview, queueUrl: string, signed: boolean): number {
+  const reasons = Object.entries(preview.byReason)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+  const copies = signed
+    ? preview.copies > 0
+      ? `; ${preview.copies} further copies would be deleted, not sent`
+      : ''
+    : '; without a masking key ring it may use an SQS move task, which moves copies too and gives every message a new id';
+  process.stdout.write(
+    `dry run: would move ${signed ? preview.wouldMove : preview.messages} messages back to ${queueUrl}${reasons ? ` (${reasons})` : ''}${copies}; nothing was moved\n`,
+  );
+  return 0;
+}
+
 runCommand('dlq', async () => {
   const args = parseCommandLine(HELP, {
     options: {
       peek: { type: 'boolean' },
       redrive: { type: 'boolean' },
+      'dry-run': { type: 'boolean', default: false },
       'function-url': { type: 'string', default: process.env.OPS_FUNCTION_URL || undefined },
       'dlq-url': { type: 'string', default: process.env.DLQ_URL || undefined },
       'queue-url': { type: 'string', default: process.env.QUEUE_URL || undefined },
@@ -42,6 +72,9 @@ runCommand('dlq', async () => {
   if (args === undefined) return 0;
   const { values } = args;
   if (values.peek === values.redrive) throw new UsageError('give one of --peek or --redrive');
+  const dryRun = values['dry-run'];
+  if (dryRun && values.peek)
+    throw new UsageError('--dry-run goes with redrive; --peek moves nothing');
   const report = (
     result: RedriveResult,
     total: number,
@@ -69,6 +102,13 @@ runCommand('dlq', async () => {
     process.stdout.write(`${JSON.stringify(peek, null, 2)}\n`);
     return 0;
   }
+  if (remote && dryRun) {
+    const preview = await invokeOperations<RedrivePreview & { queueUrl: string }>(remote, {
+      command: 'redrive',
+      dryRun,
+    });
+    return reportPreview(previewAnswer(preview, 'redrive'), preview.queueUrl, true);
+  }
   if (remote) {
     const result = await invokeOperations<RedriveResult & { total: number; queueUrl: string }>(
       remote,
@@ -88,12 +128,16 @@ runCommand('dlq', async () => {
   }
   const queueUrl = requiredFlag(values['queue-url'], 'queue-url', 'QUEUE_URL');
   const queueArn = await queueArnOf(sqs, label, queueUrl);
-  const total = await sqsCall(label, `queue ${dlqUrl}`, () => queueDepth(sqs, dlqUrl));
   const keys = { keysFile: values['keys-file'], maskingSecretId: values['masking-secret-id'] };
   const ring =
     keys.keysFile || keys.maskingSecretId || process.env.MASKING_SECRET
       ? await readMaskingRing(keys)
       : undefined;
+  if (dryRun) {
+    const preview = await sqsCall(label, `queue ${dlqUrl}`, () => previewRedrive(sqs, dlqUrl));
+    return reportPreview(preview, queueUrl, ring !== undefined);
+  }
+  const total = await sqsCall(label, `queue ${dlqUrl}`, () => queueDepth(sqs, dlqUrl));
   const progress = countProgress(total, 'messages');
   const result = await sqsCall(label, 'redrive', () =>
     redrive(

@@ -38,19 +38,40 @@ export interface ForgetResult {
   /** `<keyId>:base64url(HMAC(K_user_id, userId))`: how the audit names the user. */
   readonly userToken: string;
   readonly rowsDeleted: number;
+  /** What became of the dead letters; null when no DLQ was given (they were not checked). */
+  readonly deadLetters: DeadLetterCounts | null;
+}
+
+/** What forget found, and did, in the dead-letter queue. */
+export interface DeadLetterCounts {
+  /** Messages of the DLQ that are the user's logins (`user_id` is the id). */
+  readonly matched: number;
+  /** Messages that hold the id elsewhere (see `mentions`): counted, never deleted. */
+  readonly possible: number;
+  /** Messages other readers held when the scan began: not seen by this run. */
+  readonly hiddenAtStart: number;
+  readonly deleted: number;
+  /** Why some matched messages were not deleted although asked (SQS failed); audited as not deleted. */
+  readonly deleteError?: string;
+  /** Messages this run could not make visible again: hidden until their timeout ends. */
+  readonly leftHidden: number;
+}
+
+/** What a forget now would erase (`--dry-run`); nothing was changed or audited. */
+export interface ForgetPreview {
+  readonly dryRun: true;
+  readonly userToken: string;
+  /** The user's rows of user_logins, and how many in each partition. */
+  readonly rows: number;
+  readonly rowsByPartition: Readonly<Record<string, number>>;
+  /** null when no DLQ was given (the dead letters were not checked). */
   readonly deadLetters: {
-    /** Messages of the DLQ that are the user's logins (`user_id` is the id). */
     readonly matched: number;
-    /** Messages that hold the id elsewhere (see `mentions`): counted, never deleted. */
     readonly possible: number;
-    /** Messages other readers held when the scan began: not seen by this run. */
     readonly hiddenAtStart: number;
-    readonly deleted: number;
-    /** Why some matched messages were not deleted although asked (SQS failed); audited as not deleted. */
-    readonly deleteError?: string;
-    /** Messages this run could not make visible again: hidden until their timeout ends. */
-    readonly leftHidden: number;
-  };
+    /** The matched ones, when --delete-dead-letters was given; else 0. */
+    readonly wouldDelete: number;
+  } | null;
 }
 
 /** Seconds a scanned dead letter stays hidden if this run dies before releasing it. */
@@ -203,40 +224,116 @@ async function remove(sqs: SQSClient, queueUrl: string, messages: readonly Messa
   return { deleted, error };
 }
 
+/** The dead letters of one scan, sorted by how they mention the user. */
+interface Scanned {
+  readonly matched: readonly Message[];
+  readonly possible: number;
+  readonly hiddenAtStart: number;
+  /** Messages the scan left hidden so far (never rejects). */
+  leftHidden: number;
+}
+
 /**
- * Erases one user: scans the DLQ (messages that are not the user's are made visible again
- * at once), then in one transaction deletes their rows, deletes the matched dead letters when
- * asked, and appends the audit row with what was deleted. Matched messages not deleted are
- * made visible again. Rejects with the database's or SQS's error when the scan or the
- * transaction fails (no row erased, nothing audited; should the audit insert or the commit
- * fail after dead letters were deleted, those stay deleted). A failed dead-letter delete does
- * not reject: it is audited as not deleted and the result says why.
+ * Reads the whole DLQ (see scan) and makes the messages that are not the user's visible again
+ * at once; the user's stay held for the caller to delete or release.
  */
-export async function forgetUser(
-  deps: {
-    readonly pool: Pool;
-    readonly sqs: SQSClient;
-    readonly dlqUrl: string;
-    /** How long the scan holds each dead letter (SCAN_VISIBILITY_SECONDS; tests shorten it). */
-    readonly holdSeconds?: number;
-  },
-  key: MaskingKey,
-  request: ForgetRequest,
-): Promise<ForgetResult> {
-  const { pool, sqs, dlqUrl } = deps;
-  const userId = request.userId.trim();
-  const userToken = userIdToken(key, userId);
+async function scanFor(
+  sqs: SQSClient,
+  dlqUrl: string,
+  holdSeconds: number,
+  userId: string,
+): Promise<Scanned> {
   const hiddenAtStart = await hiddenNow(sqs, dlqUrl);
   // A run that dies here leaves what it received hidden for the hold at most.
-  const seen = await scan(sqs, dlqUrl, deps.holdSeconds ?? SCAN_VISIBILITY_SECONDS);
+  const seen = await scan(sqs, dlqUrl, holdSeconds);
   const kinds = new Map(seen.map((m) => [m, mentions(m.Body ?? '', userId)]));
   const matched = seen.filter((m) => kinds.get(m) === 'user');
   const possible = seen.filter((m) => kinds.get(m) === 'possible').length;
   const others = seen.filter((m) => kinds.get(m) !== 'user');
-  let leftHidden = await release(sqs, dlqUrl, others);
+  return { matched, possible, hiddenAtStart, leftHidden: await release(sqs, dlqUrl, others) };
+}
+
+/** Where forget finds what to erase; without `dlqUrl` the dead letters are not checked. */
+export interface ForgetDeps {
+  readonly pool: Pool;
+  readonly sqs?: SQSClient;
+  readonly dlqUrl?: string;
+  /** How long the scan holds each dead letter (SCAN_VISIBILITY_SECONDS; tests shorten it). */
+  readonly holdSeconds?: number;
+}
+
+const queueOf = (deps: ForgetDeps) =>
+  deps.sqs !== undefined && deps.dlqUrl !== undefined
+    ? { sqs: deps.sqs, dlqUrl: deps.dlqUrl }
+    : undefined;
+
+/**
+ * What forgetUser would erase, changing nothing (`--dry-run`): the user's rows by partition,
+ * and, with a DLQ, its dead letters as forgetUser counts them (every one is made visible again
+ * at the end). Rejects with the database's or SQS's error.
+ */
+export async function previewForget(
+  deps: ForgetDeps,
+  key: MaskingKey,
+  request: Pick<ForgetRequest, 'userId' | 'deleteDeadLetters'>,
+): Promise<ForgetPreview> {
+  const userId = request.userId.trim();
+  const queue = queueOf(deps);
+  const scanned = queue
+    ? await scanFor(queue.sqs, queue.dlqUrl, deps.holdSeconds ?? SCAN_VISIBILITY_SECONDS, userId)
+    : undefined;
+  try {
+    const { rows } = await deps.pool.query<{ partition: string; n: number }>(
+      `SELECT tableoid::regclass::text AS partition, count(*)::int AS n
+         FROM user_logins WHERE user_id = $1 GROUP BY 1 ORDER BY 1`,
+      [userId],
+    );
+    return {
+      dryRun: true,
+      userToken: userIdToken(key, userId),
+      rows: rows.reduce((sum, row) => sum + row.n, 0),
+      rowsByPartition: Object.fromEntries(rows.map((row) => [row.partition, row.n])),
+      deadLetters:
+        scanned === undefined
+          ? null
+          : {
+              matched: scanned.matched.length,
+              possible: scanned.possible,
+              hiddenAtStart: scanned.hiddenAtStart,
+              wouldDelete: request.deleteDeadLetters ? scanned.matched.length : 0,
+            },
+    };
+  } finally {
+    if (queue && scanned)
+      scanned.leftHidden += await release(queue.sqs, queue.dlqUrl, scanned.matched);
+  }
+}
+
+/**
+ * Erases one user: scans the DLQ when one is given (messages that are not the user's are made
+ * visible again at once), then in one transaction deletes their rows, deletes the matched dead
+ * letters when asked, and appends the audit row with what was deleted (the dead-letter counts
+ * NULL when no DLQ was checked). Matched messages not deleted are made visible again. Rejects
+ * with the database's or SQS's error when the scan or the transaction fails (no row erased,
+ * nothing audited; should the audit insert or the commit fail after dead letters were deleted,
+ * those stay deleted). A failed dead-letter delete does not reject: it is audited as not
+ * deleted and the result says why.
+ */
+export async function forgetUser(
+  deps: ForgetDeps,
+  key: MaskingKey,
+  request: ForgetRequest,
+): Promise<ForgetResult> {
+  const userId = request.userId.trim();
+  const userToken = userIdToken(key, userId);
+  const queue = queueOf(deps);
+  const scanned = queue
+    ? await scanFor(queue.sqs, queue.dlqUrl, deps.holdSeconds ?? SCAN_VISIBILITY_SECONDS, userId)
+    : undefined;
+  const matched = scanned?.matched ?? [];
   let deleted = new Set<Message>();
   let deleteError: string | undefined;
-  const client = await pool.connect();
+  const client = await deps.pool.connect();
   let audit: { at: Date; db_user: string; rows: number } | undefined;
   try {
     await client.query('BEGIN');
@@ -246,8 +343,8 @@ export async function forgetUser(
       'SELECT now() AS at, session_user AS db_user',
     );
     const erased = await client.query('DELETE FROM user_logins WHERE user_id = $1', [userId]);
-    if (request.deleteDeadLetters) {
-      ({ deleted, error: deleteError } = await remove(sqs, dlqUrl, matched));
+    if (queue && request.deleteDeadLetters) {
+      ({ deleted, error: deleteError } = await remove(queue.sqs, queue.dlqUrl, matched));
     }
     await client.query(
       `INSERT INTO erasure_audit (operator, user_token, reason, rows_deleted,
@@ -258,8 +355,8 @@ export async function forgetUser(
         userToken,
         request.reason,
         erased.rowCount ?? 0,
-        matched.length,
-        deleted.size,
+        scanned ? matched.length : null,
+        scanned ? deleted.size : null,
       ],
     );
     await client.query('COMMIT');
@@ -270,11 +367,13 @@ export async function forgetUser(
     throw error;
   } finally {
     client.release();
-    leftHidden += await release(
-      sqs,
-      dlqUrl,
-      matched.filter((m) => !deleted.has(m)),
-    );
+    if (queue && scanned) {
+      scanned.leftHidden += await release(
+        queue.sqs,
+        queue.dlqUrl,
+        matched.filter((m) => !deleted.has(m)),
+      );
+    }
   }
   return {
     at: audit?.at.toISOString() ?? '',
@@ -282,13 +381,15 @@ export async function forgetUser(
     operator: request.operator,
     userToken,
     rowsDeleted: audit?.rows ?? 0,
-    deadLetters: {
-      matched: matched.length,
-      possible,
-      hiddenAtStart,
-      deleted: deleted.size,
-      ...(deleteError === undefined ? {} : { deleteError }),
-      leftHidden,
-    },
+    deadLetters: scanned
+      ? {
+          matched: matched.length,
+          possible: scanned.possible,
+          hiddenAtStart: scanned.hiddenAtStart,
+          deleted: deleted.size,
+          ...(deleteError === undefined ? {} : { deleteError }),
+          leftHidden: scanned.leftHidden,
+        }
+      : null,
   };
 }

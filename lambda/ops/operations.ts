@@ -1,6 +1,6 @@
 /**
- * The operations function's core: unmask, rekey, DLQ peek and redrive, and erasure on request,
- * each through the same code the CLI runs locally (recover.ts, rekey.ts, dead-letters.ts,
+ * The operations function's core: unmask, rekey, DLQ peek and redrive, and erasure on request
+ * (rekey, redrive and forget also as a dry run: `dryRun`), each through the same code the CLI runs locally (recover.ts, rekey.ts, dead-letters.ts,
  * forget.ts). The caller is the identity STS names for the caller proof the request carries
  * (sts-verifier.ts), never one the event claims; every unmask, recovered or refused, and every
  * refused caller leaves an audit line (never the value), and a recovery also an audit row
@@ -14,11 +14,11 @@ import type { KeyRing } from '../key-ring';
 import { queueDepth } from '../local/event-source';
 import { signMarker } from '../redrive-marker';
 import { type CallerProof, proofOf } from './caller-proof';
-import { peekDeadLetters, redrive } from './dead-letters';
-import { forgetUser } from './forget';
+import { peekDeadLetters, previewRedrive, redrive } from './dead-letters';
+import { forgetUser, previewForget } from './forget';
 import { queueArnOf } from './preflight';
 import { recoverToken } from './recover';
-import { rekey } from './rekey';
+import { previewRekey, rekey } from './rekey';
 import {
   type Envelope,
   envelopeOf,
@@ -108,7 +108,13 @@ export function createOperations(deps: OperationsDeps) {
       }
       case 'rekey': {
         const masking = await deps.maskingRing();
-        const result = await rekey(deps.pool, masking, await deps.recoveryRing(), {
+        const ring = await deps.recoveryRing();
+        if (request.dryRun)
+          return {
+            ...(await previewRekey(deps.pool, masking.current.id, ring)),
+            keyId: masking.current.id,
+          };
+        const result = await rekey(deps.pool, masking, ring, {
           batchSize: request.batchSize,
         });
         return { ...result, keyId: masking.current.id };
@@ -117,6 +123,7 @@ export function createOperations(deps: OperationsDeps) {
         return peekDeadLetters(deps.sqs, deps.queues.dlqUrl);
       case 'redrive': {
         const { dlqUrl, queueUrl } = deps.queues;
+        if (request.dryRun) return { ...(await previewRedrive(deps.sqs, dlqUrl)), queueUrl };
         const ring = await deps.maskingRing();
         const [dlqArn, queueArn, total] = await Promise.all([
           queueArnOf(deps.sqs, 'SQS', dlqUrl),
@@ -133,11 +140,16 @@ export function createOperations(deps: OperationsDeps) {
       case 'forget': {
         const { userId, reason, deleteDeadLetters } = request;
         const masking = await deps.maskingRing();
-        const result = await forgetUser(
-          { pool: deps.pool, sqs: deps.sqs, dlqUrl: deps.queues.dlqUrl },
-          masking.current,
-          { userId, reason, operator: caller, deleteDeadLetters },
-        );
+        const where = { pool: deps.pool, sqs: deps.sqs, dlqUrl: deps.queues.dlqUrl };
+        // A preview changes nothing and audits nothing; its answer names a token, never the id.
+        if (request.dryRun)
+          return previewForget(where, masking.current, { userId, deleteDeadLetters });
+        const result = await forgetUser(where, masking.current, {
+          userId,
+          reason,
+          operator: caller,
+          deleteDeadLetters,
+        });
         // The function's log: the audit row's content (the token, never the id).
         deps.audit({ audit: 'forget', ...result, reason });
         return result;

@@ -31,8 +31,8 @@ export function progressLine(counts: ProgressCounts, unit: string): string {
 }
 
 export interface ProgressReporter {
-  /** Shows `line` if the last one is old enough (or `force`). */
-  show(line: string, force?: boolean): void;
+  /** Shows `line` if the last one is old enough (or `force`); whether it showed it. */
+  show(line: string, force?: boolean): boolean;
   /** Ends the in-place line on a terminal. */
   end(): void;
 }
@@ -47,10 +47,11 @@ export function progressReporter(
   return {
     show(line, force = false) {
       const now = Date.now();
-      if (!force && now - last < (tty ? 200 : 1000)) return;
+      if (!force && now - last < (tty ? 200 : 1000)) return false;
       last = now;
       shown = true;
       write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+      return true;
     },
     end() {
       if (tty && shown) write('\n');
@@ -62,15 +63,20 @@ export function progressReporter(
  * Progress of `total` things of `unit` on stderr, timed from now: `show(done)` reports (at
  * most as often as the reporter allows; `force` for the first and last), `end()` finishes.
  */
-export function countProgress(total: number, unit: string) {
-  const reporter = progressReporter();
+export function countProgress(
+  total: number,
+  unit: string,
+  reporter: ProgressReporter = progressReporter(),
+) {
   const started = Date.now();
+  let shown: number | undefined;
   return {
     show(done: number, force = false) {
-      reporter.show(
-        `  ${progressLine({ done, total, elapsedMs: Date.now() - started }, unit)}`,
-        force,
-      );
+      // The same count twice (the first line of nothing to do, a last batch shown already)
+      // would print the final line twice.
+      if (done === shown) return;
+      const line = `  ${progressLine({ done, total, elapsedMs: Date.now() - started }, unit)}`;
+      if (reporter.show(line, force)) shown = done;
     },
     end: () => reporter.end(),
   };

@@ -25,6 +25,58 @@ export async function countRowsToRekey(pool: Pool, currentKeyId: string): Promis
   return rows[0]?.n ?? 0;
 }
 
+/** What a rekey now would do, changing nothing (`--dry-run`). */
+export interface RekeyPreview {
+  readonly dryRun: true;
+  /** Rows it would re-key, by the key id they are masked with now. */
+  readonly byKeyId: Readonly<Record<string, number>>;
+  readonly rows: number;
+  /** Rows on older keys without sealed PII: they would keep their tokens. */
+  readonly withoutRecoveryData: number;
+  /** Recovery key ids those rows were sealed with that the given ring lacks: the run would fail. */
+  readonly missingRecoveryKeys: readonly string[];
+}
+
+/**
+ * Counts, read only, the rows rekey would re-key to `currentKeyId` by their key id, the rows it
+ * would leave, and the recovery keys it would need but is not given.
+ */
+export async function previewRekey(
+  pool: Pool,
+  currentKeyId: string,
+  recovery: ReadonlyMap<string, KeyObject>,
+): Promise<RekeyPreview> {
+  const { rows } = await pool.query<{
+    key_id: string | null;
+    recovery_key_id: string | null;
+    sealed: boolean;
+    n: number;
+  }>(
+    `SELECT key_id, recovery_key_id, pii_sealed IS NOT NULL AS sealed, count(*)::int AS n
+       FROM user_logins WHERE key_id IS DISTINCT FROM $1 GROUP BY 1, 2, 3`,
+    [currentKeyId],
+  );
+  const byKeyId: Record<string, number> = {};
+  const missing = new Set<string>();
+  let withoutRecoveryData = 0;
+  for (const row of rows) {
+    if (!row.sealed) {
+      withoutRecoveryData += row.n;
+      continue;
+    }
+    const key = row.key_id ?? '(none)';
+    byKeyId[key] = (byKeyId[key] ?? 0) + row.n;
+    if (!recovery.has(row.recovery_key_id ?? '')) missing.add(row.recovery_key_id ?? '(none)');
+  }
+  return {
+    dryRun: true,
+    byKeyId,
+    rows: Object.values(byKeyId).reduce((sum, n) => sum + n, 0),
+    withoutRecoveryData,
+    missingRecoveryKeys: [...missing].sort(),
+  };
+}
+
 /** Re-keys every row it can; throws RecoveryError when a row's recovery key is missing. */
 export async function rekey(
   pool: Pool,

@@ -7,14 +7,16 @@ import { RequestError } from '../errors';
 /** The operations the function performs, one per request. */
 export type OperationRequest =
   | { readonly command: 'unmask'; readonly token: string; readonly reason: string }
-  | { readonly command: 'rekey'; readonly batchSize: number }
+  | { readonly command: 'rekey'; readonly batchSize: number; readonly dryRun?: boolean }
   | { readonly command: 'dlq-peek' }
-  | { readonly command: 'redrive' }
+  | { readonly command: 'redrive'; readonly dryRun?: boolean }
   | {
       readonly command: 'forget';
       readonly userId: string;
       readonly reason: string;
       readonly deleteDeadLetters: boolean;
+      /** Say what would be erased; change and audit nothing. */
+      readonly dryRun?: boolean;
     };
 
 /** The parts of a function URL event this function reads (aws-lambda's types, narrowed). */
@@ -77,6 +79,13 @@ export function forgetInputProblem(userId: string, reason: string): string | und
   return undefined;
 }
 
+/** `dryRun`: say what the command would do and change nothing; false when absent. */
+const dryRunOf = (fields: Record<string, unknown>): boolean => {
+  const value = fields.dryRun ?? false;
+  if (typeof value !== 'boolean') throw new RequestError('"dryRun" must be true or false');
+  return value;
+};
+
 const text = (value: unknown, field: string): string => {
   if (typeof value !== 'string' || value.trim() === '')
     throw new RequestError(`"${field}" is required (a non-empty string)`);
@@ -110,11 +119,12 @@ export function parseRequest(requestText: string, method?: string): OperationReq
       const size = fields.batchSize ?? 1000;
       if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 100_000)
         throw new RequestError('"batchSize" must be an integer from 1 to 100000');
-      return { command: 'rekey', batchSize: size };
+      return { command: 'rekey', batchSize: size, dryRun: dryRunOf(fields) };
     }
     case 'dlq-peek':
+      return { command: 'dlq-peek' };
     case 'redrive':
-      return { command: fields.command };
+      return { command: 'redrive', dryRun: dryRunOf(fields) };
     case 'forget': {
       const userId = text(fields.userId, 'userId');
       const reason = text(fields.reason, 'reason');
@@ -123,7 +133,7 @@ export function parseRequest(requestText: string, method?: string): OperationReq
       const deleteDeadLetters = fields.deleteDeadLetters ?? false;
       if (typeof deleteDeadLetters !== 'boolean')
         throw new RequestError('"deleteDeadLetters" must be true or false');
-      return { command: 'forget', userId, reason, deleteDeadLetters };
+      return { command: 'forget', userId, reason, deleteDeadLetters, dryRun: dryRunOf(fields) };
     }
     default:
       throw new RequestError('"command" must be one of unmask, rekey, dlq-peek, redrive, forget');

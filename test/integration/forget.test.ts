@@ -247,6 +247,96 @@ describe('npm run forget as login_queue_operator', () => {
   });
 });
 
+describe('npm run forget --dry-run', () => {
+  it('prints the rows by partition and the dead letters it would delete, changes nothing, and the run then does just that', async () => {
+    // Arrange
+    await arrange();
+    const before = await erasureState();
+    // Act
+    const dry = await forget(['--delete-dead-letters', '--dry-run']);
+    // Assert: the preview; rows, audit and queue as they were, every message visible.
+    expect(dry.code, dry.stderr).toBe(0);
+    const preview = JSON.parse(dry.stdout);
+    expect(preview).toEqual({
+      dryRun: true,
+      userToken: userIdToken(parseKeyRing(maskingSecret('k1')).current, USER),
+      rows: 3,
+      rowsByPartition: Object.fromEntries((await rowsOf(USER)).map((row) => [row.partition, 1])),
+      deadLetters: { matched: 2, possible: 1, hiddenAtStart: 0, wouldDelete: 2 },
+    });
+    expect(Object.keys(preview.rowsByPartition)).toContain('user_logins_default');
+    expect(dry.stderr).toMatch(
+      /^dry run: would delete 3 rows \(user_logins_\w+ 1, user_logins_\w+ 1, user_logins_\w+ 1\) and 2 of the 2 dead letters that are the user's; nothing was changed or audited\n/,
+    );
+    expect(await erasureState()).toEqual(before);
+    expectNoPii(dry);
+
+    // The erasure itself deletes what the preview counted.
+    const real = await forget(['--delete-dead-letters']);
+    expect(real.code, real.stderr).toBe(0);
+    const done = JSON.parse(real.stdout);
+    expect(done.rowsDeleted).toBe(preview.rows);
+    expect(done.deadLetters).toMatchObject({
+      matched: preview.deadLetters.matched,
+      possible: preview.deadLetters.possible,
+      deleted: preview.deadLetters.wouldDelete,
+    });
+  });
+});
+
+describe('npm run forget without a dead-letter queue', () => {
+  it('erases the rows, says the dead letters were not checked, and audits their counts as NULL', async () => {
+    await arrange();
+    const result = await forget([], operatorEnv({ DLQ_URL: '' }));
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ rowsDeleted: 3, deadLetters: null });
+    expect(result.stderr).toBe(
+      "dead letters were not checked (no dead-letter queue given: --dlq-url or DLQ_URL); they may still hold this user's logins\n",
+    );
+    expect(await rowsOf(USER)).toEqual([]);
+    expect(await auditRows()).toEqual([
+      expect.objectContaining({
+        rows_deleted: '3',
+        dead_letters_matched: null,
+        dead_letters_deleted: null,
+      }),
+    ]);
+    // The queue was not touched.
+    expect(await deadLetters()).toHaveLength(5);
+  });
+
+  it('refuses --delete-dead-letters without one: a usage error, nothing erased', async () => {
+    await arrange();
+    const result = await forget(['--delete-dead-letters'], operatorEnv({ DLQ_URL: '' }));
+    expect(result).toMatchObject({ code: 2 });
+    expect(result.stderr).toContain('--delete-dead-letters needs the dead-letter queue');
+    expect(await rowsOf(USER)).toHaveLength(3);
+  });
+
+  it('says so when the id matched no row, and audits the request all the same', async () => {
+    const result = await forget([], operatorEnv({ DLQ_URL: '' }));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(
+      'no row of user_logins has this user id: 0 rows deleted (the request is audited all the same)',
+    );
+    expect(await auditRows()).toEqual([expect.objectContaining({ rows_deleted: '0' })]);
+  });
+});
+
+/** What an erasure changes: the user's rows by partition, all rows, the audit, the DLQ. */
+async function erasureState() {
+  const { rows } = await pipeline.db.pool.query(
+    'SELECT tableoid::regclass::text AS p, user_id, count(*)::int AS n FROM user_logins GROUP BY 1, 2 ORDER BY 1, 2',
+  );
+  const { Attributes } = await sqsClientFor(pipeline.aws.sqsEndpoint).send(
+    new GetQueueAttributesCommand({
+      QueueUrl: pipeline.aws.dlqUrl,
+      AttributeNames: ['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessages'],
+    }),
+  );
+  return { rows, audit: await auditRows(), queue: Attributes };
+}
+
 describe('npm run forget when something fails', () => {
   it('as the function’s writer role: permission denied, exit 1, no row deleted, nothing audited, every message visible', async () => {
     await arrange();

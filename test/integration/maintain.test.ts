@@ -51,6 +51,15 @@ async function migratedOn(months: readonly string[]) {
   }
 }
 
+/** What maintenance can change: the partitions, the rows in each, and the audit. */
+async function databaseState() {
+  const { rows } = await db.pool.query(
+    `SELECT tableoid::regclass::text AS p, count(*)::int AS n FROM user_logins GROUP BY 1 ORDER BY 1`,
+  );
+  const { rows: audit } = await db.pool.query('SELECT count(*)::int AS n FROM partition_audit');
+  return { partitions: await partitionNames(), rows, audit: audit[0]?.n };
+}
+
 describe('maintain', () => {
   it('creates the partitions through the horizon, audits each, and is idempotent', async () => {
     await migratedOn(['2026-11']);
@@ -121,6 +130,29 @@ describe('maintain', () => {
     expect(audit).toEqual([
       { partition: 'user_logins_p2026_07', n: 1 },
       { partition: 'user_logins_p2026_08', n: 2 },
+    ]);
+  });
+
+  it('previews exactly what it then does, a partition made for old default rows and dropped at once included', async () => {
+    // Arrange: rows of 2025-02 sit in the default partition, older than the retention.
+    await migratedOn(['2026-07', '2026-11']);
+    await insert([
+      ['jul', '2026-07-31'],
+      ['old', '2025-02-03'],
+      ['far', '2030-05-17'],
+    ]);
+    const options = { today: TODAY, aheadDays: 40, retentionDays: 83 };
+    const before = await databaseState();
+    // Act
+    const preview = await maintain(db.pool, { ...options, dryRun: true });
+    const unchanged = await databaseState();
+    const result = await maintain(db.pool, options);
+    // Assert
+    expect(unchanged).toEqual(before);
+    expect(preview).toEqual({ ...result, dryRun: true });
+    expect(result.dropped).toEqual([
+      { partition: 'user_logins_p2025_02', from: '2025-02-01', to: '2025-03-01', rows: 1 },
+      { partition: 'user_logins_p2026_07', from: '2026-07-01', to: '2026-08-01', rows: 1 },
     ]);
   });
 
@@ -213,6 +245,60 @@ describe('maintain', () => {
     const usage = await runScript('maintain', ['--retention-days', '0', '--database-url', db.url]);
     expect(usage).toMatchObject({ code: 2 });
     expect(usage.stderr).toContain('--retention-days must be an integer from 1 to 36500, got "0"');
+  });
+
+  it('with --dry-run prints what it would drop, create and move, and changes nothing; the run then does exactly that', async () => {
+    // Arrange: an old partition with rows, a dated row without a partition, an undated one.
+    await migratedOn(['2024-03', '2026-11']);
+    await insert([
+      ['old1', '2024-03-02'],
+      ['old2', '2024-03-30'],
+      ['stray', '2030-05-17'],
+      ['undated', null],
+    ]);
+    const before = await databaseState();
+    // Act
+    const dry = await runScript(
+      'maintain',
+      ['--database-url', db.url, '--retention-days', '400', '--dry-run'],
+      cleanEnv(),
+    );
+    // Assert: the preview names the partition, its range and its rows; nothing changed.
+    expect(dry.code, dry.stderr).toBe(0);
+    const preview = JSON.parse(dry.stdout);
+    expect(preview).toMatchObject({
+      dryRun: true,
+      dropped: [
+        { partition: 'user_logins_p2024_03', from: '2024-03-01', to: '2024-04-01', rows: 2 },
+      ],
+      movedFromDefault: 1,
+      defaultRows: 1,
+    });
+    expect(preview.created).toContain('user_logins_p2030_05');
+    expect(dry.stderr).toContain(
+      'would drop user_logins_p2024_03  2024-03-01 .. 2024-04-01  2 rows',
+    );
+    expect(dry.stderr).toContain('dry run: nothing was changed');
+    expect(await databaseState()).toEqual(before);
+
+    // The run itself does what the preview said.
+    const real = await runScript(
+      'maintain',
+      ['--database-url', db.url, '--retention-days', '400'],
+      cleanEnv(),
+    );
+    expect(real.code, real.stderr).toBe(0);
+    const { dryRun: _, ...expected } = preview;
+    expect(JSON.parse(real.stdout)).toEqual(expected);
+    expect(await partitionNames()).not.toContain('user_logins_p2024_03');
+  });
+
+  it('without any database is a usage error (exit 2) naming how to give one', async () => {
+    const result = await runScript('maintain', ['--dry-run'], cleanEnv());
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(
+      /^maintain: a database is needed: --database-url \(or DATABASE_URL/,
+    );
   });
 
   it('takes its settings from the environment the Configuration table names', async () => {

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OPERATOR_ROLE } from '../../lambda/db/roles';
@@ -116,6 +116,17 @@ const auditLines = () =>
 const auditRows = async () =>
   (await pipeline.db.pool.query('SELECT operator, token, field, reason FROM pii_recovery_audit'))
     .rows;
+/** Visible and in-flight messages of a queue. */
+const depthOf = async (QueueUrl: string) =>
+  (
+    await sqsClientFor(pipeline.aws.sqsEndpoint).send(
+      new GetQueueAttributesCommand({
+        QueueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    )
+  ).Attributes;
+
 const ipTokenOf = async (userId: string) => {
   const { rows } = await pipeline.db.pool.query(
     'SELECT masked_ip FROM user_logins WHERE user_id = $1',
@@ -550,6 +561,60 @@ describe('the operator commands with --function-url', () => {
     expect(JSON.parse(peek.stdout)).toMatchObject({ total: 1 });
     const moved = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--function-url', target]);
     expect(moved.stdout).toBe(`moved 1 messages back to ${pipeline.aws.queueUrl}\n`);
+  });
+
+  it('rekey, redrive and forget --dry-run run in the function, change nothing, and the runs then do what they said', async () => {
+    // Arrange: a dead letter, rows on k1, and k2 made current.
+    await pipeline.handler(
+      sqsEvent(['not json', loginBody({ user_id: 'kim-5' }), loginBody({ user_id: 'lu-6' })]),
+      localContext(),
+    );
+    pipeline.aws.secretsManager.put(
+      'login-queue/masking-key',
+      JSON.stringify({
+        ...JSON.parse(maskingSecret('k1')),
+        ...JSON.parse(maskingSecret('k2')),
+        current: 'k2',
+      }),
+    );
+    const state = async () => ({
+      rows: (
+        await pipeline.db.pool.query(
+          'SELECT key_id, user_id, masked_ip FROM user_logins ORDER BY user_id',
+        )
+      ).rows,
+      erasures: (await pipeline.db.pool.query('SELECT count(*)::int AS n FROM erasure_audit')).rows,
+      dlq: await depthOf(pipeline.aws.dlqUrl),
+      queue: await depthOf(pipeline.aws.queueUrl),
+    });
+    const before = await state();
+    // Act
+    const rekey = await run('lambda/ops/rekey-cli.ts', ['--dry-run']);
+    const redrive = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--dry-run']);
+    const forget = await run('lambda/ops/forget-cli.ts', [
+      ...['--user-id', 'kim-5', '--reason', 'erasure request 9', '--dry-run'],
+    ]);
+    // Assert
+    expect(rekey.stdout).toBe(
+      'dry run: would re-key 2 rows to key "k2" (2 on "k1"); 0 rows on older keys have no recovery data and would keep their tokens; nothing was changed\n',
+    );
+    expect(redrive.stdout).toBe(
+      `dry run: would move 1 messages back to ${pipeline.aws.queueUrl} (body.not_json 1); nothing was moved\n`,
+    );
+    expect(JSON.parse(forget.stdout)).toMatchObject({
+      dryRun: true,
+      rows: 1,
+      deadLetters: { matched: 0, wouldDelete: 0 },
+    });
+    expect(await state()).toEqual(before);
+    expect(auditLines().filter((line) => line.audit === 'forget')).toEqual([]);
+    // The real runs do what the previews said.
+    expect((await run('lambda/ops/rekey-cli.ts', [])).stdout).toMatch(/^re-keyed 2 rows/);
+    expect((await run('lambda/ops/dlq-cli.ts', ['--redrive'])).stdout).toMatch(/^moved 1 messages/);
+    const erased = await run('lambda/ops/forget-cli.ts', [
+      ...['--user-id', 'kim-5', '--reason', 'erasure request 9'],
+    ]);
+    expect(JSON.parse(erased.stdout)).toMatchObject({ rowsDeleted: 1 });
   });
 
   it('forget runs in the function and prints its audit record, never the user id', async () => {

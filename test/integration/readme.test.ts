@@ -86,6 +86,31 @@ const EXERCISED: Record<string, readonly [string, string]> = {
       'integration/cli.test.ts',
       'prints an environment with which every operator command works as printed',
     ],
+  'npm run maintain -- --database-url "$DATABASE_URL" --retention-days 400 --dry-run': [
+    'integration/maintain.test.ts',
+    'with --dry-run prints what it would drop, create and move, and changes nothing; the run then does exactly that',
+  ],
+  'npm start -- --keep --messages 0': [
+    'integration/send.test.ts',
+    "takes the take-home's messages from npm run send, and npm start drains them: 99 rows, 1 dead-lettered",
+  ],
+  'npm run send -- messages.jsonl': [
+    'integration/send.test.ts',
+    "takes the take-home's messages from npm run send, and npm start drains them: 99 rows, 1 dead-lettered",
+  ],
+  'npm run forget -- --user-id <user_id> --reason "erasure request 2026-17" --delete-dead-letters --dry-run --dlq-url <DeadLetterQueueUrl>':
+    [
+      'integration/forget.test.ts',
+      'prints the rows by partition and the dead letters it would delete, changes nothing, and the run then does just that',
+    ],
+  'npm run redrive -- --dry-run --function-url <OpsFunctionUrl>': [
+    'integration/operations.test.ts',
+    'rekey, redrive and forget --dry-run run in the function, change nothing, and the runs then do what they said',
+  ],
+  'npm run redrive -- --dry-run --dlq-url <DeadLetterQueueUrl> --queue-url <QueueUrl>': [
+    'integration/cli.test.ts',
+    'prints an environment with which every operator command works as printed',
+  ],
   'npm run maintain -- --database-url "$DATABASE_URL" --retention-days 400': [
     'integration/maintain.test.ts',
     'runs the README command: npm run maintain with a database URL and a retention prints its JSON report',

@@ -10,9 +10,9 @@ import { parseKeyRing } from '../../lambda/key-ring';
 import type { LocalAws } from '../../lambda/local/aws';
 import { localContext, type SqsHandler } from '../../lambda/local/bundle';
 import { runEventSource } from '../../lambda/local/event-source';
-import { peekDeadLetters, redrive } from '../../lambda/ops/dead-letters';
+import { peekDeadLetters, previewRedrive, redrive } from '../../lambda/ops/dead-letters';
 import { recoverToken } from '../../lambda/ops/recover';
-import { rekey } from '../../lambda/ops/rekey';
+import { previewRekey, rekey } from '../../lambda/ops/rekey';
 import { generateRecoveryKeyPair, parseRecoveryRing, RecoveryError } from '../../lambda/recovery';
 import { signMarker } from '../../lambda/redrive-marker';
 import type { TestDatabase } from '../helpers/database';
@@ -192,6 +192,21 @@ describe('rotating the masking key', () => {
         )
       ).rows[0];
     expect(await distinct()).toEqual({ ips: 2, keys: 2 });
+    const tokens = async () =>
+      (await db.pool.query('SELECT message_id, key_id, masked_ip FROM user_logins ORDER BY 1'))
+        .rows;
+    const before = await tokens();
+    const preview = await previewRekey(db.pool, 'k2', recoveryRing);
+    expect(preview).toEqual({
+      dryRun: true,
+      byKeyId: { k1: 3 },
+      rows: 3,
+      withoutRecoveryData: 0,
+      missingRecoveryKeys: [],
+    });
+    // Without the recovery key the rows were sealed with, the preview says the run would fail.
+    expect((await previewRekey(db.pool, 'k2', new Map())).missingRecoveryKeys).toEqual(['r1']);
+    expect(await tokens()).toEqual(before);
     // Act
     const result = await rekey(db.pool, parseKeyRing(rotated), recoveryRing, { batchSize: 2 });
     // Assert
@@ -474,6 +489,7 @@ describe('dead-letter queue', () => {
     const sourceId = dead?.MessageAttributes?.SourceMessageId?.StringValue as string;
     // Act
     const peek = await peekDeadLetters(sqs, aws.dlqUrl);
+    const preview = await previewRedrive(sqs, aws.dlqUrl);
     const dlqArn = aws.queueArn.replace(/login-queue$/, 'login-queue-dlq');
     const result = await redrive(sqs, {
       dlqUrl: aws.dlqUrl,
@@ -485,6 +501,8 @@ describe('dead-letter queue', () => {
     expect(peek.total).toBe(4);
     expect(peek.duplicates).toEqual({ [sourceId]: 2 });
     expect(result).toMatchObject({ moved: 3, duplicatesDropped: 1 });
+    // The dry run counted what the redrive then moved, and left all four visible for it.
+    expect(preview).toMatchObject({ messages: 4, wouldMove: 3, copies: 1 });
     const back = (
       await sqs.send(
         new ReceiveMessageCommand({

@@ -35,6 +35,10 @@ const REVIEWED_CONTRACTIONS: Readonly<Record<number, string>> = {
     'replays its privileges, points the view at the new table and drops the old one in one ' +
     'transaction; code of every version writes and reads it by the same name and columns ' +
     '(ON CONFLICT without a target, README Schema)',
+  8:
+    'relaxes NOT NULL on erasure_audit.dead_letters_matched/deleted (an erasure without a DLQ ' +
+    'records them as NULL, not checked); it drops a constraint, no data or column: code of ' +
+    'every version inserts into the same columns',
 };
 
 // sha256 of each released migration's SQL: a released migration is never edited (databases

@@ -47,14 +47,22 @@ describe('parseRequest', () => {
       token: 't',
       reason: 'r',
     });
-    expect(parseRequest(post({ command: 'rekey' }))).toEqual({ command: 'rekey', batchSize: 1000 });
+    expect(parseRequest(post({ command: 'rekey' }))).toEqual({
+      command: 'rekey',
+      batchSize: 1000,
+      dryRun: false,
+    });
     expect(parseRequest(post({ command: 'dlq-peek' }))).toEqual({ command: 'dlq-peek' });
-    expect(parseRequest(post({ command: 'redrive' }), 'POST')).toEqual({ command: 'redrive' });
+    expect(parseRequest(post({ command: 'redrive' }), 'POST')).toEqual({
+      command: 'redrive',
+      dryRun: false,
+    });
     expect(parseRequest(post({ command: 'forget', userId: 'u-1', reason: 'r' }))).toEqual({
       command: 'forget',
       userId: 'u-1',
       reason: 'r',
       deleteDeadLetters: false,
+      dryRun: false,
     });
     expect(
       parseRequest(
@@ -63,11 +71,22 @@ describe('parseRequest', () => {
     ).toMatchObject({ deleteDeadLetters: true });
   });
 
+  it('takes dryRun on rekey, redrive and forget', () => {
+    expect(parseRequest(post({ command: 'rekey', dryRun: true }))).toMatchObject({ dryRun: true });
+    expect(parseRequest(post({ command: 'redrive', dryRun: true }))).toMatchObject({
+      dryRun: true,
+    });
+    expect(
+      parseRequest(post({ command: 'forget', userId: 'u-1', reason: 'r', dryRun: true })),
+    ).toMatchObject({ dryRun: true });
+  });
+
   it('refuses a method other than POST', () => {
     expect(() => parseRequest(post({ command: 'redrive' }), 'GET')).toThrow(/use POST/);
   });
 
   it.each([
+    ['a dryRun not a boolean', post({ command: 'redrive', dryRun: 'yes' }), /"dryRun"/],
     ['an empty text', '', /not JSON/],
     ['an array', post([1]), /JSON object/],
     ['an unmask without a reason', post({ command: 'unmask', token: 't' }), /"reason"/],

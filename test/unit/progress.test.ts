@@ -2,7 +2,7 @@
  * Progress lines: done of total, percent, rate and time left, never a total below done.
  */
 import { describe, expect, it } from 'vitest';
-import { progressLine, progressReporter } from '../../lambda/ops/progress';
+import { countProgress, progressLine, progressReporter } from '../../lambda/ops/progress';
 
 describe('progressLine', () => {
   it('shows done of total, percent, rate and the time left', () => {
@@ -48,5 +48,39 @@ describe('progressReporter', () => {
     reporter.show('a');
     reporter.end();
     expect(written).toEqual(['\ra\x1b[K', '\n']);
+  });
+});
+
+describe('countProgress', () => {
+  it('prints a count once: nothing to do is one line, and a last batch already shown is not repeated', () => {
+    // Arrange
+    const written: string[] = [];
+    const none = countProgress(
+      0,
+      'rows',
+      progressReporter((text) => written.push(text), false),
+    );
+    // Act: what rekey does with no row to re-key: the first line, then the final one.
+    none.show(0, true);
+    none.show(0, true);
+    // Assert
+    expect(written).toHaveLength(1);
+    expect(written[0]).toContain('0 / 0 rows (100 %)');
+  });
+
+  it('still prints the final count when the same count was held back by the rate limit', () => {
+    const written: string[] = [];
+    const progress = countProgress(
+      20,
+      'rows',
+      progressReporter((text) => written.push(text), false),
+    );
+    progress.show(0, true);
+    progress.show(20);
+    progress.show(20, true);
+    expect(written.map((line) => line.trim().split('  ')[0])).toEqual([
+      '0 / 20 rows (0 %)',
+      '20 / 20 rows (100 %)',
+    ]);
   });
 });
