@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { parseCommandLine, runCommand } from '../command';
 import { UnreachableError, UsageError } from '../errors';
-import { sqsClient } from '../local/services';
 import { sqsClientFor, sqsEndpointLabel } from './cli';
 import { resolveQueueUrl } from './preflight';
 import { countProgress } from './progress';
@@ -31,8 +30,6 @@ Examples:
   npm run send -- ../shared/fixtures/login-queue-takehome/messages.jsonl
   printf '%s\\n' '{"user_id":"u1"}' | npm run send -- - --queue login-queue
 `;
-
-const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 
 /** The origin of a queue URL flag (as text: emulators' hosts such as sqs.us-east-1.127.0.0.1 are no WHATWG URL), or undefined for a name. */
 const originOf = (queue: string) => /^https?:\/\/[^/]+/.exec(queue)?.[0];
@@ -63,9 +60,8 @@ runCommand('send', async () => {
   if (endpoint !== undefined && !/^https?:\/\//.test(endpoint))
     throw new UsageError(`--sqs-endpoint must be an http(s) URL, got "${endpoint}"`);
   const label = sqsEndpointLabel(endpoint);
-  const host = endpoint !== undefined && URL.canParse(endpoint) ? new URL(endpoint).hostname : '';
-  const sqs =
-    endpoint !== undefined && LOOPBACK.test(host) ? sqsClient(endpoint) : sqsClientFor(endpoint);
+  // An endpoint on this machine gets a region and dummy credentials (localEndpointDefaults).
+  const sqs = sqsClientFor(endpoint);
   const queueUrl = origin ? queue : await resolveQueueUrl(sqs, label, queue);
   if (notJson > 0)
     process.stderr.write(

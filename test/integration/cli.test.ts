@@ -494,7 +494,7 @@ describe('npm start --keep', () => {
       expect(again.code, again.stderr).toBe(0);
       expect(again.stdout).toMatch(
         new RegExp(
-          `deliveries received by the handler +${dead}\\b[^]*dead-lettered by the handler +${dead}\\b`,
+          `deliveries received by the handler +${dead}\\b[^]*dead-lettered by this run \\(messages\\) +${dead}\\b`,
         ),
       );
     } finally {
