@@ -157,8 +157,8 @@ export function keySecret(scope: Construct, id: string, description: string, key
   // validation requests, the value of the SecretARN is the actual ARN of the secret".
   // CreateSecret with KmsKeyId establishes the key, as the caller: CloudFormation's role.
   // The statement opens no real version: a version's data key is bound to its own
-  // SecretVersionId (a ClientRequestToken of 32 to 64 characters, which the 26 of
-  // "RequestToValidateKeyAccess" can never be), and KMS refuses to decrypt under another context.
+  // SecretVersionId, which is 32 to 64 characters long (API reference, SecretVersionsListEntry),
+  // so never the 26 of "RequestToValidateKeyAccess", and KMS decrypts under the same context only.
   key.addToResourcePolicy(
     new PolicyStatement({
       sid: `CloudFormationCreates${id}`,
