@@ -206,9 +206,12 @@ export class EvaluatedStack {
   private readonly resources: Resources;
   private readonly resolve: (value: unknown) => unknown;
 
-  constructor(template: { Resources: Resources }, at: DeployedAt) {
-    this.resources = template.Resources;
-    this.resolve = resolverFor(template, at);
+  constructor(template: Record<string, unknown>, at: DeployedAt) {
+    if (typeof template.Resources !== 'object' || template.Resources === null) {
+      throw new Error('policy evaluation: the template has no Resources');
+    }
+    this.resources = template.Resources as Resources;
+    this.resolve = resolverFor({ Resources: this.resources }, at);
     const { account, region } = at;
     const everything: PolicyDocument = {
       Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],

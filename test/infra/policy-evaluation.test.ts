@@ -18,7 +18,7 @@ import { VARIANTS } from '../helpers/variants';
 const { account, region } = VARIANTS.aws.env;
 let stack: EvaluatedStack;
 beforeAll(() => {
-  stack = new EvaluatedStack(template('aws').toJSON() as never, {
+  stack = new EvaluatedStack(template('aws').toJSON(), {
     account,
     region,
     stackName: 'LoginQueue',
@@ -85,6 +85,12 @@ const creates = (which: KeySecret) => (): Request[] => [
   throughSecretsManager(which, 'kms:Decrypt', VALIDATION),
 ];
 
+/** `ask` for each key secret, as one object: a failure prints both. */
+async function forBoth<T>(ask: (which: KeySecret) => Promise<T>) {
+  return { masking: await ask('masking'), recovery: await ask('recovery') };
+}
+const both = <T>(expected: T) => ({ masking: expected, recovery: expected });
+
 /** Each request's answer for `principal`, by a label: the rows a failure prints. */
 async function answers(principal: Principal, requests: Record<string, Request>) {
   const rows: Record<string, string> = {};
@@ -119,36 +125,37 @@ describe('who can create each key secret: CreateSecret and Secrets Manager key v
   });
 
   it("lets CloudFormation's deploy role, and no one else, create either key secret", async () => {
-    for (const which of ['masking', 'recovery'] as const) {
-      expect({ [which]: await stack.who(creates(which)) }).toEqual({ [which]: ['DeployRole'] });
-    }
+    expect(await forBoth((which) => stack.who(creates(which)))).toEqual(both(['DeployRole']));
   });
 
   it('opens no version for the deploy role: no real version, no other secret, nothing outside Secrets Manager', async () => {
+    // Arrange
     const deployer = stack.principal('DeployRole');
-    for (const which of ['masking', 'recovery'] as const) {
-      expect({
-        which,
-        ...(await answers(deployer, {
-          validation: throughSecretsManager(which, 'kms:Decrypt', VALIDATION),
-          realVersion: throughSecretsManager(which, 'kms:Decrypt', A_VERSION),
-          otherSecret: throughSecretsManager(which, 'kms:Decrypt', VALIDATION, {
-            'kms:EncryptionContext:SecretARN': `arn:aws:secretsmanager:${region}:${account}:secret:Other-${SECRET_SUFFIX}`,
-          }),
-          notViaSecretsManager: throughSecretsManager(which, 'kms:Decrypt', VALIDATION, {
-            'kms:ViaService': `sqs.${region}.amazonaws.com`,
-          }),
-          encrypt: throughSecretsManager(which, 'kms:Encrypt', VALIDATION),
-        })),
-      }).toEqual({
-        which,
+    const otherSecret = `arn:aws:secretsmanager:${region}:${account}:secret:Other-${SECRET_SUFFIX}`;
+    // Act
+    const rows = await forBoth((which) =>
+      answers(deployer, {
+        validation: throughSecretsManager(which, 'kms:Decrypt', VALIDATION),
+        realVersion: throughSecretsManager(which, 'kms:Decrypt', A_VERSION),
+        otherSecret: throughSecretsManager(which, 'kms:Decrypt', VALIDATION, {
+          'kms:EncryptionContext:SecretARN': otherSecret,
+        }),
+        notViaSecretsManager: throughSecretsManager(which, 'kms:Decrypt', VALIDATION, {
+          'kms:ViaService': `sqs.${region}.amazonaws.com`,
+        }),
+        encrypt: throughSecretsManager(which, 'kms:Encrypt', VALIDATION),
+      }),
+    );
+    // Assert
+    expect(rows).toEqual(
+      both({
         validation: 'Allowed',
         realVersion: 'ImplicitlyDenied',
         otherSecret: 'ImplicitlyDenied',
         notViaSecretsManager: 'ImplicitlyDenied',
         encrypt: 'ImplicitlyDenied',
-      });
-    }
+      }),
+    );
   });
 });
 
@@ -170,12 +177,9 @@ describe('an account administrator and a principal of another account', () => {
   });
 
   it('lets an account administrator (Allow *:*) administer either secret key, each change alerting, but not decrypt, grant or read', async () => {
-    for (const which of ['masking', 'recovery'] as const) {
-      expect({
-        which,
-        ...(await answers(stack.principal('AccountAdministrator'), rowsFor(which))),
-      }).toEqual({
-        which,
+    const administrator = stack.principal('AccountAdministrator');
+    expect(await forBoth((which) => answers(administrator, rowsFor(which)))).toEqual(
+      both({
         putKeyPolicy: 'Allowed',
         scheduleKeyDeletion: 'Allowed',
         disableKey: 'Allowed',
@@ -184,21 +188,17 @@ describe('an account administrator and a principal of another account', () => {
         getSecretValue: 'Allowed',
         decryptThroughSecretsManager: 'ImplicitlyDenied',
         validateKey: 'ImplicitlyDenied',
-      });
-    }
+      }),
+    );
   });
 
   it('lets a principal of another account (Allow *:* in its own) do none of it', async () => {
-    for (const which of ['masking', 'recovery'] as const) {
-      const rows = await answers(stack.principal('OtherAccountAdministrator'), rowsFor(which));
-      expect({
-        which,
-        allowed: Object.keys(rows).filter((row) => rows[row] === 'Allowed'),
-      }).toEqual({
-        which,
-        allowed: [],
-      });
-    }
+    const outsider = stack.principal('OtherAccountAdministrator');
+    const allowed = await forBoth(async (which) => {
+      const rows = await answers(outsider, rowsFor(which));
+      return Object.keys(rows).filter((row) => rows[row] === 'Allowed');
+    });
+    expect(allowed).toEqual(both([]));
   });
 });
 
