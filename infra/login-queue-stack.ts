@@ -9,7 +9,7 @@ import {
   CfnOutput,
   Duration,
   Fn,
-  RemovalPolicy,
+  type RemovalPolicy,
   SecretValue,
   Stack,
   type StackProps,
@@ -30,7 +30,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { EventSourceMapping, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { type CfnSecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
@@ -41,7 +41,8 @@ import { FIRST_VERSION } from '../lambda/secret-init';
 import { DATABASE_NAME, DATABASE_USER, LoginDatabase } from './database';
 import { type DatabaseSizing, resolveDatabaseSizing } from './database-sizing';
 import { loginQueueFunction } from './function-defaults';
-import { allowSecretUse, restrictedKey, SECRET_USE } from './keys';
+import { KeyAlerts } from './key-alerts';
+import { allowSecretUse, keySecret, restrictedKey, SECRET_USE } from './keys';
 import { retainFunctionLogs } from './log-retention';
 import { Monitoring } from './monitoring';
 
@@ -115,22 +116,6 @@ export interface LoginQueueStackProps extends StackProps {
   readonly retentionDays?: number;
   /** Size of the partitions maintenance creates. @default 'month' */
   readonly partitionGranularity?: 'month' | 'day';
-}
-
-/**
- * A secret created with no value, encrypted under `key`. CloudFormation regenerates a
- * `GenerateSecretString` whenever that block changes, silently replacing what operators stored;
- * a secret without one is never written by a template change (its first value comes from
- * lambda/secret-init.ts or an operator). The key is set on the L1 resource: Secret's
- * `encryptionKey` would add a key-policy statement letting every principal of the account use
- * the key through Secrets Manager, which is exactly what the key's own policy must not allow.
- */
-function keySecret(scope: Construct, id: string, description: string, key: Key): Secret {
-  const secret = new Secret(scope, id, { description, removalPolicy: RemovalPolicy.RETAIN });
-  const resource = secret.node.defaultChild as CfnSecret;
-  resource.addPropertyDeletionOverride('GenerateSecretString');
-  resource.kmsKeyId = key.keyArn;
-  return secret;
 }
 
 const roleOf = (fn: { role?: IPrincipal }): IPrincipal => {
@@ -609,6 +594,14 @@ export class LoginQueueStack extends Stack {
       // LocalStack's CloudFormation drops dashboards without a word: leave it out there.
       dashboard: target === 'aws',
     });
+
+    // LocalStack delivers no CloudTrail events to EventBridge: nothing there to watch.
+    if (target === 'aws') {
+      new KeyAlerts(this, 'KeyAlerts', {
+        keys: [queueKey, maskingKey, recoveryKey],
+        topic: monitoring.topic,
+      });
+    }
 
     retainFunctionLogs(this, RetentionDays.ONE_MONTH);
 
