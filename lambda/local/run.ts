@@ -5,9 +5,9 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import pg from 'pg';
 import { buildBundles } from '../../infra/build';
 import type { BatchSummary } from '../batch';
+import { createClient } from '../db/pool';
 import { WRITER_ROLE } from '../db/roles';
 import { type DeadLetterPeek, peekDeadLetters } from '../ops/dead-letters';
 import { queueArnOf } from '../ops/preflight';
@@ -137,7 +137,7 @@ function captureHandlerLogs(
 }
 
 async function tableFacts(databaseUrl: string) {
-  const client = new pg.Client(databaseUrl);
+  const client = createClient(databaseUrl);
   await client.connect();
   try {
     const { rows } = await client.query<{ rows: number; ips: number; devices: number }>(`
