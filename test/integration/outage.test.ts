@@ -65,6 +65,7 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
     const bodies = generateBodies(2_000, { seed });
     let cutAt = 0;
     let restoredAt = 0;
+    let writtenAtCut = 0;
     // Act
     const { summary, services } = await runLocal({
       messages: bodies.length,
@@ -78,6 +79,7 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
       onProgress: (progress) => {
         if (cutAt > 0 || progress.written < 100) return;
         cutAt = Date.now();
+        writtenAtCut = progress.written;
         void proxy.cut().then(() =>
           setTimeout(() => {
             restoredAt = Date.now();
@@ -87,9 +89,11 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
       },
     });
     cleanups.push(() => services.stop());
-    // Assert: the outage happened, lasted, and hit most of the messages.
+    // Assert: the outage happened, lasted, and came before most of the messages were written.
+    // (How many deliveries fail during it depends on how fast the machine polls meanwhile.)
     expect(restoredAt - cutAt).toBeGreaterThanOrEqual(OUTAGE_MS);
-    expect(summary.retried).toBeGreaterThan(bodies.length / 4);
+    expect(summary.retried).toBeGreaterThan(0);
+    expect(validCount(bodies) - writtenAtCut).toBeGreaterThan(bodies.length / 2);
     // Every valid message once, every invalid one dead-lettered by the handler with its reason.
     expect(await rowFacts(db)).toEqual({ n: validCount(bodies), ids: validCount(bodies) });
     // (A delivery that outlived its 2 s visibility may leave a second copy of an invalid
@@ -108,9 +112,13 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
       maxReceiveCount: MAX_RECEIVES,
     });
     cleanups.push(() => aws.stop());
-    const probe = await startLocalSecretsManager();
-    const port = probe.port;
-    await probe.stop();
+    // Secrets Manager behind a link cut for the outage (its port stays ours meanwhile).
+    const secrets = await startLocalSecretsManager();
+    cleanups.push(() => secrets.stop());
+    secrets.put('mask', maskingSecret());
+    const link = await startTcpProxy('127.0.0.1', secrets.port);
+    cleanups.push(() => link.stop());
+    await link.cut();
     const sqs = sqsClientFor(aws.sqsEndpoint);
     const bodies = generateBodies(300, { seed: 5 });
     for (let i = 0; i < bodies.length; i += 10) {
@@ -123,7 +131,7 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
     }
     const functionEnv = {
       ...aws.awsEnv,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}`,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${link.port}`,
       DATABASE_URL: db.url,
       MASKING_SECRET_ID: 'mask',
       DLQ_URL: aws.dlqUrl,
@@ -139,12 +147,7 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
     );
     let failedBatches = 0;
     const outage = new Promise<void>((resolve) =>
-      setTimeout(async () => {
-        const back = await startLocalSecretsManager(port);
-        cleanups.push(() => back.stop());
-        back.put('mask', maskingSecret());
-        resolve();
-      }, OUTAGE_MS),
+      setTimeout(() => void link.restore().then(resolve), OUTAGE_MS),
     );
     // Act
     await runEventSource({
