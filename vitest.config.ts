@@ -3,7 +3,14 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          // Property tests run for seconds on a busy 2-core machine; vitest's default is 5 s.
+          testTimeout: 30_000,
+        },
+      },
       {
         test: {
           name: 'integration',

@@ -47,7 +47,8 @@ function runBench(end: string, signal?: NodeJS.Signals) {
   );
 }
 
-describe('the benchmark teardown', () => {
+// Each test starts node with tsx: seconds on a busy machine.
+describe('the benchmark teardown', { timeout: 60_000 }, () => {
   it('runs every step once, newest first, and reports a failing step without skipping the rest', async () => {
     const run = await runBench('await teardown.run(); await teardown.run(); console.log("end");');
     expect(run.code).toBe(0);
