@@ -17,8 +17,12 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           // Builds the Lambda bundle and starts PostgreSQL unless DATABASE_URL is set.
           globalSetup: ['test/helpers/global-setup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
+          // A hang detector, not a speed check: tests that start commands and services took
+          // up to 60 s on a shared 2-core machine (npm start twice, --keep with five commands).
+          // Above the 240 s a started command may take (test/helpers/cli.ts), so that its own
+          // timeout, with its output, fires first.
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
       {
