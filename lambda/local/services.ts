@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
+import { handleConnectionErrors } from '../db/pool';
 import {
   generateLocalKeys,
   type LocalKeys,
@@ -129,7 +130,9 @@ async function preflight(
   options: ServiceOptions,
 ): Promise<{ endpoint: string; queueUrl: string; queueArn: string } | undefined> {
   if (options.databaseUrl !== undefined) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 1 });
+    const pool = handleConnectionErrors(
+      new pg.Pool({ connectionString: options.databaseUrl, max: 1 }),
+    );
     try {
       await checkDatabase(pool, databaseAddress({ kind: 'url', url: options.databaseUrl }));
     } finally {

@@ -15,6 +15,7 @@ import { buildBundles } from '../../infra/build';
 import { bundlePath } from '../../infra/bundling';
 import { parseCommandLine, runCommand } from '../../lambda/command';
 import { migrate } from '../../lambda/db/migrate';
+import { endPool, handleConnectionErrors } from '../../lambda/db/pool';
 import { UsageError } from '../../lambda/errors';
 import { startLocalAws } from '../../lambda/local/aws';
 import { RECEIVES_IN_FLIGHT } from '../../lambda/local/event-source';
@@ -26,6 +27,7 @@ import { generateRecoveryKeyPair } from '../../lambda/recovery';
 import { buildChild, FUNCTION_MB, runChild, SMALLEST_MB } from './child';
 import { copyRate, repsFor } from './copy';
 import { database, runScale, SCALE_HELP, SCALE_OPTIONS } from './scale';
+import { benchTeardown } from './teardown';
 
 const SIZES = [10, 100, 1_000, 10_000];
 
@@ -117,18 +119,32 @@ function stepDone(what: string): void {
 async function main(): Promise<void> {
   process.stderr.write(`bench: ${STEPS} steps; building the bundles\n`);
   await Promise.all([buildBundles(), buildChild()]);
-  // On DATABASE_URL's server, a database of its own (created, then dropped): the benchmark
-  // empties user_logins between steps, which must never be the caller's.
-  const local = process.env.DATABASE_URL ? undefined : await startLocalPostgres();
-  const own = process.env.DATABASE_URL
-    ? await database(process.env.DATABASE_URL, `login_queue_bench_${process.pid}`, false, 'month')
-    : undefined;
-  const databaseUrl = own?.url ?? (local?.url as string);
-  const aws = await startLocalAws();
-  const secret = JSON.stringify({ current: 'bench', bench: 'b'.repeat(44) });
-  aws.secretsManager.put('bench-key', secret);
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const teardown = benchTeardown('bench');
   try {
+    // On DATABASE_URL's server, a database of its own (created, then dropped): the benchmark
+    // empties user_logins between steps, which must never be the caller's.
+    const local = process.env.DATABASE_URL
+      ? undefined
+      : teardown.add(await startLocalPostgres(), (server) => server.stop());
+    const own = process.env.DATABASE_URL
+      ? teardown.add(
+          await database(
+            process.env.DATABASE_URL,
+            `login_queue_bench_${process.pid}`,
+            false,
+            'month',
+          ),
+          (db) => db.drop(),
+        )
+      : undefined;
+    const databaseUrl = own?.url ?? (local?.url as string);
+    const aws = teardown.add(await startLocalAws(), (services) => services.stop());
+    const secret = JSON.stringify({ current: 'bench', bench: 'b'.repeat(44) });
+    aws.secretsManager.put('bench-key', secret);
+    const pool = teardown.add(
+      handleConnectionErrors(new pg.Pool({ connectionString: databaseUrl, max: 2 })),
+      endPool,
+    );
     await migrate(pool);
     const env = {
       ...aws.awsEnv,
@@ -218,10 +234,7 @@ async function main(): Promise<void> {
     );
     console.log(`ratio: ${ratio.toFixed(2)}`);
   } finally {
-    await pool.end();
-    await aws.stop();
-    await own?.drop();
-    await local?.stop();
+    await teardown.run();
   }
 }
 

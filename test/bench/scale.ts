@@ -11,6 +11,7 @@ import { bundlePath } from '../../infra/bundling';
 import { integerFlag } from '../../lambda/command';
 import { type Granularity, isGranularity, maintain, partitionFor } from '../../lambda/db/maintain';
 import { migrate } from '../../lambda/db/migrate';
+import { endPool, handleConnectionErrors, withClient } from '../../lambda/db/pool';
 import { UsageError } from '../../lambda/errors';
 import { startLocalAws } from '../../lambda/local/aws';
 import { startLocalPostgres } from '../../lambda/local/postgres';
@@ -19,6 +20,7 @@ import { copyRate } from './copy';
 import { FILL_SQL, fillDescription } from './scale-fill';
 import { planShape } from './scale-plan';
 import { QUERIES, type Query, type Sample } from './scale-queries';
+import { benchTeardown } from './teardown';
 
 export const SCALE_OPTIONS = {
   scale: { type: 'boolean' },
@@ -88,31 +90,26 @@ export async function database(
   reuse: boolean,
   granularity: Granularity,
 ) {
-  const admin = new pg.Client(adminUrl);
-  await admin.connect();
-  try {
+  await withClient(adminUrl, async (admin) => {
     const { rowCount } = await admin.query('SELECT FROM pg_database WHERE datname = $1', [name]);
     if (!reuse || rowCount === 0)
       await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
-  } finally {
-    await admin.end();
-  }
+  });
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  const pool = handleConnectionErrors(new pg.Pool({ connectionString: url.toString(), max: 2 }));
   return {
     url: url.toString(),
     pool,
     granularity,
+    /** Ends the pool; its connections are closed when it resolves. */
+    close: () => endPool(pool),
+    /** Closes the pool, then drops the database: no connection of ours is ended under it. */
     async drop() {
-      await pool.end();
-      const client = new pg.Client(adminUrl);
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
+      await endPool(pool);
+      await withClient(adminUrl, (client) =>
+        client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`),
+      );
     },
   };
 }
@@ -313,25 +310,29 @@ export async function runScale(values: ScaleValues): Promise<void> {
 
   log('building the bundles');
   await Promise.all([buildBundles(), buildChild()]);
-  const local = process.env.DATABASE_URL ? undefined : await startLocalPostgres();
-  const adminUrl = process.env.DATABASE_URL || (local?.url as string);
-  const aws = await startLocalAws();
-  const secret = JSON.stringify({ current: 'k1', k1: 'b'.repeat(44) });
-  aws.secretsManager.put('bench-key', secret);
-  const env: Env = {
-    base: { ...aws.awsEnv, MASKING_SECRET_ID: 'bench-key', POWERTOOLS_METRICS_DISABLED: 'true' },
-  };
-  const suffix = randomUUID().replaceAll('-', '').slice(0, 8);
-  const keep = values.database !== undefined;
-  const full = await database(
-    adminUrl,
-    values.database ?? `login_queue_scale_${suffix}`,
-    keep,
-    granularity,
-  );
-  const empty = await database(adminUrl, `login_queue_scale_empty_${suffix}`, false, granularity);
-  const out: string[] = [];
+  const teardown = benchTeardown('bench --scale');
   try {
+    const local = process.env.DATABASE_URL
+      ? undefined
+      : teardown.add(await startLocalPostgres(), (server) => server.stop());
+    const adminUrl = process.env.DATABASE_URL || (local?.url as string);
+    const aws = teardown.add(await startLocalAws(), (services) => services.stop());
+    const secret = JSON.stringify({ current: 'k1', k1: 'b'.repeat(44) });
+    aws.secretsManager.put('bench-key', secret);
+    const env: Env = {
+      base: { ...aws.awsEnv, MASKING_SECRET_ID: 'bench-key', POWERTOOLS_METRICS_DISABLED: 'true' },
+    };
+    const suffix = randomUUID().replaceAll('-', '').slice(0, 8);
+    const keep = values.database !== undefined;
+    const full = teardown.add(
+      await database(adminUrl, values.database ?? `login_queue_scale_${suffix}`, keep, granularity),
+      (db) => (keep ? db.close() : db.drop()),
+    );
+    const empty = teardown.add(
+      await database(adminUrl, `login_queue_scale_empty_${suffix}`, false, granularity),
+      (db) => db.drop(),
+    );
+    const out: string[] = [];
     await prepare(full.pool, days, granularity);
     await prepare(empty.pool, days, granularity);
     const { rows: server } = await full.pool.query<{ v: string }>(
@@ -448,10 +449,6 @@ export async function runScale(values: ScaleValues): Promise<void> {
     }
     console.log(out.join('\n'));
   } finally {
-    await empty.drop();
-    if (keep) await full.pool.end();
-    else await full.drop();
-    await aws.stop();
-    await local?.stop();
+    await teardown.run();
   }
 }

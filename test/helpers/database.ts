@@ -4,31 +4,36 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { endPool, handleConnectionErrors, withClient } from '../../lambda/db/pool';
 
 export interface TestDatabase {
   readonly url: string;
   readonly pool: pg.Pool;
   /** Number of rows in user_logins. */
   count(): Promise<number>;
+  /** Closes `pool`'s connections, then drops the database (and any session still in it). */
   drop(): Promise<void>;
 }
 
-async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(inject('adminDatabaseUrl'));
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
+/** Runs `sql` as the server's admin user. */
+export const asAdmin = (sql: string) =>
+  withClient(inject('adminDatabaseUrl'), async (client) => {
+    await client.query(sql);
+  });
+
+/**
+ * A pool for tests: a connection the server ends while idle is replaced, never an unhandled
+ * 'error' that fails the run; one ended under a query fails that query.
+ */
+export const testPool = (config: pg.PoolConfig): pg.Pool =>
+  handleConnectionErrors(new pg.Pool(config));
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `login_queue_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-  await admin((client) => client.query(`CREATE DATABASE ${name}`));
+  await asAdmin(`CREATE DATABASE ${name}`);
   const url = new URL(inject('adminDatabaseUrl'));
   url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 3 });
+  const pool = testPool({ connectionString: url.toString(), max: 3 });
   return {
     url: url.toString(),
     pool,
@@ -39,8 +44,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       return rows[0]?.n ?? 0;
     },
     async drop() {
-      await pool.end();
-      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      // pool.end() resolves before its connections have closed; a FORCE drop would end them
+      // under it. FORCE is for sessions a test left open elsewhere (their pools listen).
+      await endPool(pool);
+      await asAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
 }

@@ -5,9 +5,9 @@
  * prefix) and the migrations' roles if they did not exist before the run.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { buildBundles } from '../../infra/build';
+import { withClient } from '../../lambda/db/pool';
 import { OPERATOR_ROLE, WRITER_ROLE } from '../../lambda/db/roles';
 import { type LocalPostgres, startLocalPostgres } from '../../lambda/local/postgres';
 
@@ -27,14 +27,10 @@ let rolePrefix = '';
 let rolesBefore = new Set<string>();
 
 async function existingRoles(): Promise<Set<string>> {
-  const client = new pg.Client(adminUrl);
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles');
-    return new Set(rows.map((row) => row.rolname));
-  } finally {
-    await client.end();
-  }
+  const { rows } = await withClient(adminUrl, (client) =>
+    client.query<{ rolname: string }>('SELECT rolname FROM pg_roles'),
+  );
+  return new Set(rows.map((row) => row.rolname));
 }
 
 export async function setup(project: TestProject): Promise<void> {
@@ -63,17 +59,13 @@ async function dropCreatedRoles(): Promise<void> {
   );
   // Test logins first: they are members of the migrations' roles.
   created.sort((a, b) => Number(b.startsWith(rolePrefix)) - Number(a.startsWith(rolePrefix)));
-  const client = new pg.Client(adminUrl);
-  await client.connect();
-  try {
+  await withClient(adminUrl, async (client) => {
     for (const role of created) {
       await client.query(`DROP ROLE IF EXISTS ${role}`).catch((error: Error) => {
         process.stderr.write(`test teardown: role ${role} not dropped: ${error.message}\n`);
       });
     }
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 export async function teardown(): Promise<void> {

@@ -34,8 +34,27 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
-  const listen = (port: number) =>
-    new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const listenOnce = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  // While cut, the port is free: on a busy machine another socket may take it for a moment.
+  const listen = async (port: number) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        return await listenOnce(port);
+      } catch (error) {
+        const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        if (!inUse || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
   const close = () =>
     new Promise<void>((resolve) => {
       for (const socket of sockets) socket.destroy();

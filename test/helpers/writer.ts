@@ -6,10 +6,9 @@
  * file died first.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { WRITER_ROLE } from '../../lambda/db/roles';
-import type { TestDatabase } from './database';
+import { asAdmin, type TestDatabase } from './database';
 
 export interface WriterLogin {
   readonly role: string;
@@ -19,16 +18,6 @@ export interface WriterLogin {
   /** Gives the role a new password (a rotation); returns it. Open sessions stay logged in. */
   rotatePassword(): Promise<string>;
   drop(): Promise<void>;
-}
-
-async function asAdmin(sql: string): Promise<void> {
-  const client = new pg.Client(inject('adminDatabaseUrl'));
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 const newPassword = () => randomBytes(18).toString('base64url');

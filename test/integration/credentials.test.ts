@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { MIGRATIONS } from '../../lambda/db/migrations';
 import { createPool } from '../../lambda/db/pool';
@@ -15,7 +14,7 @@ import {
   type LocalSecretsManager,
   startLocalSecretsManager,
 } from '../../lambda/local/secrets-manager';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { asAdmin, createTestDatabase, type TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { drainVisible, sqsClientFor } from '../helpers/queues';
@@ -177,9 +176,7 @@ describe('the master password rotated while the migration function logs in', () 
   afterAll(async () => {
     await secrets?.stop();
     await db?.drop();
-    const admin = new pg.Client(inject('adminDatabaseUrl'));
-    await admin.connect();
-    await admin.query(`DROP ROLE IF EXISTS ${migrator}`).finally(() => admin.end());
+    await asAdmin(`DROP ROLE IF EXISTS ${migrator}`);
   });
 
   it('reads the secret again with backoff until the new password is current, and migrates', async () => {

@@ -8,7 +8,7 @@ import { takeHomeBodies } from '../helpers/fixtures';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { drainVisible, sqsClientFor } from '../helpers/queues';
 import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
-import { proxyDatabase, type TcpProxy } from '../helpers/tcp-proxy';
+import { proxyDatabase, startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 
 const env = snapshotEnv();
 let pipeline: Pipeline;
@@ -121,28 +121,30 @@ describe('a dropped idle connection (as after a Lambda freeze)', () => {
 
 describe('Secrets Manager down', () => {
   it('fails the batch, then writes it when the key can be read again', async () => {
+    // Arrange: Secrets Manager behind a link we cut (its port stays ours meanwhile).
     const secrets = await startLocalSecretsManager();
     const arn = secrets.put('mask', maskingSecret());
-    const handler: SqsHandler = loadBundle({
-      ...baseEnv,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-      MASKING_SECRET_ID: arn,
-    });
-    const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' }), 'not json']);
-    await secrets.stop();
-    await expect(handler(event, localContext())).rejects.toMatchObject({
-      name: 'TransientError',
-      message: expect.stringContaining('(2 records back off)'),
-    });
-    expect(await db.count()).toBe(0);
-    const back = await startLocalSecretsManager(secrets.port);
-    back.put('mask', maskingSecret());
+    const link = await startTcpProxy('127.0.0.1', secrets.port);
     try {
+      const handler: SqsHandler = loadBundle({
+        ...baseEnv,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${link.port}`,
+        MASKING_SECRET_ID: arn,
+      });
+      const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' }), 'not json']);
+      await link.cut();
+      await expect(handler(event, localContext())).rejects.toMatchObject({
+        name: 'TransientError',
+        message: expect.stringContaining('(2 records back off)'),
+      });
+      expect(await db.count()).toBe(0);
+      await link.restore();
       const retry = await handler({ Records: event.Records.slice(0, 2) }, localContext());
       expect(retry).toEqual({ batchItemFailures: [] });
       expect(await db.count()).toBe(2);
     } finally {
-      await back.stop();
+      await link.stop();
+      await secrets.stop();
     }
   });
 });

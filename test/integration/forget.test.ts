@@ -13,8 +13,8 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createClient, endPool } from '../../lambda/db/pool';
 import { OPERATOR_ROLE } from '../../lambda/db/roles';
 import { parseKeyRing } from '../../lambda/key-ring';
 import { localContext } from '../../lambda/local/bundle';
@@ -22,6 +22,7 @@ import { userIdToken } from '../../lambda/masking';
 import { forgetUser } from '../../lambda/ops/forget';
 import { generateRecoveryKeyPair } from '../../lambda/recovery';
 import { type CliResult, cleanEnv, runScript, spawnScript } from '../helpers/cli';
+import { testPool } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { drainVisible, sqsClientFor } from '../helpers/queues';
@@ -224,7 +225,7 @@ describe('npm run forget as login_queue_operator', () => {
   it('makes the messages it keeps visible at once, while the erasure still waits on the database', async () => {
     // Arrange: another session holds the user's rows, so forget's DELETE waits.
     await arrange();
-    const holder = new pg.Client(pipeline.db.url);
+    const holder = createClient(pipeline.db.url);
     await holder.connect();
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM user_logins WHERE user_id = $1 FOR UPDATE', [USER]);
@@ -389,7 +390,7 @@ describe('npm run forget when something fails', () => {
     await arrange();
     const sqsUrl = new URL(pipeline.aws.sqsEndpoint);
     let proxy: TcpProxy | undefined = await startTcpProxy(sqsUrl.hostname, Number(sqsUrl.port));
-    const holder = new pg.Client(pipeline.db.url);
+    const holder = createClient(pipeline.db.url);
     await holder.connect();
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM user_logins WHERE user_id = $1 FOR UPDATE', [USER]);
@@ -469,7 +470,7 @@ describe('forget reading the dead-letter queue', () => {
         return sqs.send(command as ReceiveMessageCommand);
       },
     } as unknown as SQSClient;
-    const pool = new pg.Pool({ connectionString: operator.url, max: 1 });
+    const pool = testPool({ connectionString: operator.url, max: 1 });
     const started = Date.now();
     try {
       // Act
@@ -490,7 +491,7 @@ describe('forget reading the dead-letter queue', () => {
       // The others are all back and visible; the held one is still the other reader's.
       expect((await receiveAll(0)).map((m) => m.Body).sort()).toEqual(others.toSorted());
     } finally {
-      await pool.end();
+      await endPool(pool);
     }
   });
 });

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ListQueuesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { withClient } from '../../lambda/db/pool';
 import { WRITER_ROLE } from '../../lambda/db/roles';
 import { UnreachableError } from '../../lambda/errors';
 import { startLocalAws } from '../../lambda/local/aws';
@@ -84,15 +84,44 @@ async function tables(db: TestDatabase): Promise<string[]> {
 const validCount = (bodies: readonly string[]) =>
   bodies.filter((body) => parseLoginEvent(body).ok).length;
 
-async function distinctMessageIds(db: TestDatabase): Promise<number> {
-  const { rows } = await db.pool.query(
-    'SELECT count(DISTINCT message_id)::int AS n FROM user_logins',
-  );
-  return rows[0].n;
+async function rowIds(db: TestDatabase): Promise<string[]> {
+  const { rows } = await db.pool.query<{ id: string }>('SELECT message_id AS id FROM user_logins');
+  return rows.map((row) => row.id);
 }
 
-function expectNoRedrives(summary: RunSummary): void {
-  expect(summary.deadLetterQueue.byReason[REDRIVEN]).toBeUndefined();
+/** The invalid bodies by the reason the handler gives them. */
+function invalidByReason(bodies: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const body of bodies) {
+    const parsed = parseLoginEvent(body);
+    if (!parsed.ok) counts[parsed.rejection.reason] = (counts[parsed.rejection.reason] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * What SQS's at-least-once delivery guarantees of a drain, whatever the load: every valid
+ * message is one row (none twice), and every invalid one is in the DLQ under its reason at
+ * least once. A delivery that outlives its visibility timeout is delivered again: a second
+ * dead-letter copy of an invalid message, a duplicate of a valid one, and after
+ * maxReceiveCount such deliveries a copy the redrive policy moved. Such copies are counted
+ * apart; a moved message must also have its fate (a row or a reasoned dead letter).
+ */
+async function expectEachMessageItsFate(
+  db: TestDatabase,
+  bodies: readonly string[],
+  summary: RunSummary,
+): Promise<void> {
+  const written = await rowIds(db);
+  expect(written).toHaveLength(validCount(bodies));
+  expect(new Set(written).size).toBe(validCount(bodies));
+  const { [REDRIVEN]: moved = [], ...reasoned } = summary.deadLetterQueue.messageIds;
+  const distinct = Object.fromEntries(
+    Object.entries(reasoned).map(([reason, ids]) => [reason, new Set(ids).size]),
+  );
+  expect(distinct).toEqual(invalidByReason(bodies));
+  const handled = new Set([...written, ...Object.values(reasoned).flat()]);
+  expect(moved.filter((id) => !handled.has(id))).toEqual([]);
 }
 
 describe('the local pipeline', () => {
@@ -110,18 +139,11 @@ describe('the local pipeline', () => {
       databaseUrl: db.url,
     });
     cleanups.push(() => services.stop());
-    // Assert
-    expect(await db.count()).toBe(validCount(bodies));
-    expect(await distinctMessageIds(db)).toBe(validCount(bodies));
-    expect(summary.deadLetterQueue.total).toBe(400 - validCount(bodies));
-    expect(summary.deadLetterQueue.total).toBeGreaterThan(0);
-    expectNoRedrives(summary);
-    expect(summary).toMatchObject({
-      sent: 400,
-      retried: 0,
-      duplicates: 0,
-      written: validCount(bodies),
-    });
+    // Assert: npm start's queue settings (visibility 2 s), so on a busy machine some
+    // deliveries outlive their visibility and come again: only what is certain is counted.
+    expect(validCount(bodies)).toBeLessThan(400);
+    await expectEachMessageItsFate(db, bodies, summary);
+    expect(summary).toMatchObject({ sent: 400, written: validCount(bodies) });
     expect(summary.repeatedIps).toBeGreaterThan(0);
     expect(summary.repeatedDevices).toBeGreaterThan(0);
   });
@@ -138,16 +160,12 @@ describe('the local pipeline', () => {
     // Assert: written through the function's role, whose sessions are still open.
     expect(new URL(services.handlerDatabaseUrl).username).toBe(WRITER_ROLE);
     expect(summary.written).toBe(validCount(generateBodies(60, { seed: 5 })));
-    const admin = new pg.Client(services.databaseUrl);
-    await admin.connect();
-    try {
-      const { rows } = await admin.query(
+    const { rows } = await withClient(services.databaseUrl, (admin) =>
+      admin.query(
         "SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name = 'login-queue' AND usename <> current_user",
-      );
-      expect(rows).toEqual([{ usename: WRITER_ROLE }]);
-    } finally {
-      await admin.end();
-    }
+      ),
+    );
+    expect(rows).toEqual([{ usename: WRITER_ROLE }]);
   });
 
   it("drains the take-home environment's queue, found by name, into its pre-created table", async ({
@@ -183,7 +201,8 @@ describe('the local pipeline', () => {
     // Assert
     expect(services.queueUrl).toBe(queueUrl);
     expect(await db.count()).toBe(99);
-    expect(summary.deadLetterQueue.byReason).toEqual({ 'user_id.missing': 1 });
+    await expectEachMessageItsFate(db, bodies, summary);
+    expect(invalidByReason(bodies)).toEqual({ 'user_id.missing': 1 });
     expect(services.dlqUrl).toMatch(/login-queue-dlq$/);
     const { rows } = await db.pool.query(
       "SELECT data_type FROM information_schema.columns WHERE table_name = 'user_logins' AND column_name = 'app_version'",
@@ -252,10 +271,9 @@ describe('the local pipeline', () => {
     // Assert
     expect(cut).toBe(true);
     expect(summary.retried).toBeGreaterThan(0);
-    expect(await db.count()).toBe(validCount(bodies));
-    expect(await distinctMessageIds(db)).toBe(validCount(bodies));
-    expect(summary.deadLetterQueue.total).toBe(1500 - validCount(bodies));
-    expectNoRedrives(summary);
+    await expectEachMessageItsFate(db, bodies, summary);
+    // maxReceiveCount 50: the outage itself moves nothing to the DLQ.
+    expect(summary.deadLetterQueue.byReason[REDRIVEN]).toBeUndefined();
   });
 });
 

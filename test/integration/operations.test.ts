@@ -7,8 +7,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createClient } from '../../lambda/db/pool';
 import { OPERATOR_ROLE } from '../../lambda/db/roles';
 import { type BundleModule, loadBundleModule, localContext } from '../../lambda/local/bundle';
 import { signCallerProof } from '../../lambda/ops/remote';
@@ -452,7 +452,7 @@ describe('login_queue_operator in the database', () => {
     ['create a role', 'CREATE ROLE intruder'],
   ])('cannot %s', async (_, sql) => {
     await pipeline.handler(sqsEvent([loginBody()]), localContext());
-    const client = new pg.Client(operator.url);
+    const client = createClient(operator.url);
     await client.connect();
     try {
       await expect(client.query(sql)).rejects.toMatchObject({ code: '42501' });

@@ -111,9 +111,13 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
       maxReceiveCount: MAX_RECEIVES,
     });
     cleanups.push(() => aws.stop());
-    const probe = await startLocalSecretsManager();
-    const port = probe.port;
-    await probe.stop();
+    // Secrets Manager behind a link cut for the outage (its port stays ours meanwhile).
+    const secrets = await startLocalSecretsManager();
+    cleanups.push(() => secrets.stop());
+    secrets.put('mask', maskingSecret());
+    const link = await startTcpProxy('127.0.0.1', secrets.port);
+    cleanups.push(() => link.stop());
+    await link.cut();
     const sqs = sqsClientFor(aws.sqsEndpoint);
     const bodies = generateBodies(300, { seed: 5 });
     for (let i = 0; i < bodies.length; i += 10) {
@@ -126,7 +130,7 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
     }
     const functionEnv = {
       ...aws.awsEnv,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${port}`,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${link.port}`,
       DATABASE_URL: db.url,
       MASKING_SECRET_ID: 'mask',
       DLQ_URL: aws.dlqUrl,
@@ -142,12 +146,7 @@ describe('a dependency outage longer than maxReceiveCount x visibility', () => {
     );
     let failedBatches = 0;
     const outage = new Promise<void>((resolve) =>
-      setTimeout(async () => {
-        const back = await startLocalSecretsManager(port);
-        cleanups.push(() => back.stop());
-        back.put('mask', maskingSecret());
-        resolve();
-      }, OUTAGE_MS),
+      setTimeout(() => void link.restore().then(resolve), OUTAGE_MS),
     );
     // Act
     await runEventSource({

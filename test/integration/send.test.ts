@@ -12,8 +12,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
-import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { withClient } from '../../lambda/db/pool';
 import { generateBodies } from '../../lambda/local/generate';
 import { SendFailedError, sendBodies } from '../../lambda/ops/send';
 import { cleanEnv, parseExportLine, readUntil, runScript, spawnScript } from '../helpers/cli';
@@ -222,11 +222,9 @@ describe("npm start --keep's SQS in place of LocalStack", () => {
       expect(drained.code, drained.stderr).toBe(0);
       expect(drained.stdout).toMatch(/rows written +99\b/);
       expect(drained.stdout).toMatch(/dead-lettered by this run \(messages\) +1\b/);
-      const client = new pg.Client(env.DATABASE_URL);
-      await client.connect();
-      const { rows } = await client
-        .query('SELECT count(*)::int AS n FROM user_logins')
-        .finally(() => client.end());
+      const { rows } = await withClient(env.DATABASE_URL ?? '', (client) =>
+        client.query('SELECT count(*)::int AS n FROM user_logins'),
+      );
       expect(rows).toEqual([{ n: 99 }]);
     } finally {
       start.kill('SIGINT');

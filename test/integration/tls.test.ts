@@ -9,9 +9,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../lambda/db/migrate';
+import { endPool, withClient } from '../../lambda/db/pool';
 import { WRITER_ROLE } from '../../lambda/db/roles';
 import { localAwsEnv } from '../../lambda/local/aws';
 import { type LocalPostgres, startLocalPostgres } from '../../lambda/local/postgres';
@@ -19,6 +19,7 @@ import {
   type LocalSecretsManager,
   startLocalSecretsManager,
 } from '../../lambda/local/secrets-manager';
+import { testPool } from '../helpers/database';
 import { runHandlerProcess } from '../helpers/handler-process';
 import { loginBody, maskingSecret, sqsEvent } from '../helpers/sqs';
 
@@ -87,15 +88,15 @@ let postgres: LocalPostgres;
 let secrets: LocalSecretsManager;
 let env: Record<string, string>;
 
-const count = async () => {
-  const client = new pg.Client(postgres.url);
-  await client.connect();
-  try {
-    return (await client.query('SELECT count(*)::int AS n FROM user_logins')).rows[0].n as number;
-  } finally {
-    await client.end();
-  }
-};
+/** Rows of `userId`: each test writes as a user of its own, so any order of tests holds. */
+const rowsOf = (userId: string) =>
+  withClient(postgres.url, async (client) => {
+    const { rows } = await client.query(
+      'SELECT count(*)::int AS n FROM user_logins WHERE user_id = $1',
+      [userId],
+    );
+    return rows[0].n as number;
+  });
 
 beforeAll(async () => {
   // Arrange, once: the server (its own cluster, so the writer role's password is ours to
@@ -104,12 +105,12 @@ beforeAll(async () => {
   const certificates = await makeCertificates(dir);
   ca = certificates.ca;
   postgres = await startLocalPostgres({ tls: certificates });
-  const admin = new pg.Pool({ connectionString: postgres.url, max: 1 });
+  const admin = testPool({ connectionString: postgres.url, max: 1 });
   try {
     await migrate(admin);
     await admin.query(`ALTER ROLE ${WRITER_ROLE} PASSWORD 'tls-test'`);
   } finally {
-    await admin.end();
+    await endPool(admin);
   }
   secrets = await startLocalSecretsManager();
   const { DATABASE_URL: _, ...inherited } = process.env as Record<string, string>;
@@ -140,10 +141,10 @@ const refusal = (logs: readonly Record<string, unknown>[]) =>
 
 describe('DB_SSL=verify-full', () => {
   it('connects and writes with the CA in NODE_EXTRA_CA_CERTS', async () => {
-    const event = sqsEvent([loginBody()]);
+    const event = sqsEvent([loginBody({ user_id: 'with-ca' })]);
     const { response } = await runHandlerProcess({ ...env, NODE_EXTRA_CA_CERTS: ca }, event);
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(await count()).toBe(1);
+    expect(await rowsOf('with-ca')).toBe(1);
   });
 
   it('refuses a server whose CA it was not given, and writes nothing', async () => {
@@ -152,7 +153,7 @@ describe('DB_SSL=verify-full', () => {
     // The batch cannot be written: its record backs off and the invocation fails.
     expect(error?.name).toBe('TransientError');
     expect(refusal(logs)).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
-    expect(await count()).toBe(1);
+    expect(await rowsOf('no-ca')).toBe(0);
   });
 
   it('refuses a certificate that does not name the host it connected to', async () => {
@@ -163,6 +164,6 @@ describe('DB_SSL=verify-full', () => {
     );
     expect(error?.name).toBe('TransientError');
     expect(refusal(logs)).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
-    expect(await count()).toBe(1);
+    expect(await rowsOf('wrong-host')).toBe(0);
   });
 });

@@ -3,13 +3,14 @@
  * test login inheriting exactly its privileges) and can append rows, nothing else.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrate } from '../../lambda/db/migrate';
 import { MIGRATIONS } from '../../lambda/db/migrations';
+import { createClient, endPool } from '../../lambda/db/pool';
 import { OPERATOR_ROLE, WRITER_ROLE } from '../../lambda/db/roles';
 import { localContext } from '../../lambda/local/bundle';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, type TestDatabase, testPool } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { loginBody, sqsEvent } from '../helpers/sqs';
@@ -125,7 +126,7 @@ describe('the function in the database', () => {
     const { db, writer } = pipeline;
     await pipeline.reset();
     await pipeline.handler(sqsEvent([loginBody()]), localContext());
-    const client = new pg.Client(writer.url);
+    const client = createClient(writer.url);
     await client.connect();
     try {
       // Act + Assert: insufficient_privilege (42501), not some other error.
@@ -171,7 +172,7 @@ describe('migration 3 by a user who may not create roles', () => {
   let db: TestDatabase | undefined;
   let pool: pg.Pool | undefined;
   afterAll(async () => {
-    await pool?.end();
+    if (pool) await endPool(pool);
     await db?.drop();
     await pipeline.db.pool.query(`DROP ROLE IF EXISTS ${owner}`);
   });
@@ -187,7 +188,7 @@ describe('migration 3 by a user who may not create roles', () => {
     const url = new URL(db.url);
     url.username = owner;
     url.password = 'owner';
-    pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+    pool = testPool({ connectionString: url.toString(), max: 1 });
     // Act
     const result = await migrate(pool);
     // Assert
