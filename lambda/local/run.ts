@@ -19,6 +19,7 @@ import {
   peekDeadLetters,
 } from '../ops/dead-letters';
 import { queueArnOf } from '../ops/preflight';
+import { MarkerAttribute } from '../redrive-marker';
 import { localAwsEnv } from './aws';
 import { type Outage, OutageError } from './breaker';
 import { type BundleModule, loadBundleModule, localContext, type SqsHandler } from './bundle';
@@ -347,8 +348,16 @@ export async function runLocal(
       const sent = held.reduce((n, batch) => n + batch.deadLettered, 0);
       // Failed whole (threw), or rows the database rejected: any record may be there.
       const all = failed === undefined || sent > invalid.length;
-      for (const record of all ? records : invalid) mayBeDeadLettered.add(record.messageId);
-      for (const id of failed ?? []) mayBeDeadLettered.add(id);
+      const note = (record: SQSRecord) => {
+        mayBeDeadLettered.add(record.messageId);
+        // A redriven message is dead-lettered again under the id it was first sent under
+        // when its marker verifies (the handler checks; this only counts).
+        const first = record.messageAttributes?.[MarkerAttribute.SourceMessageId]?.stringValue;
+        if (first) mayBeDeadLettered.add(first);
+      };
+      for (const record of all ? records : invalid) note(record);
+      const failedIds = failed ?? new Set<string>();
+      for (const record of records) if (failedIds.has(record.messageId)) note(record);
     };
     const handlers = Array.from({ length: options.concurrency }, () => {
       const module = loadBundleModule(env);

@@ -2,6 +2,7 @@
  * `npm start`: runs the whole pipeline on this machine through the shipped Lambda bundle.
  * See `npm start -- --help`.
  */
+import { resolve } from 'node:path';
 import { integerFlag, parseCommandLine, runCommand } from '../command';
 import { UsageError } from '../errors';
 import { DEFAULT_KEYS_FILE } from '../ops/keys-file';
@@ -170,7 +171,7 @@ function operatorEnvLine(services: Services, database: string): string {
 function keysNote(services: Services, persist: boolean): string {
   if (!persist) return `keys in ${services.keysFile}, removed when the services stop`;
   return services.keysCreated
-    ? `keys generated into ${services.keysFile}, mode 600; keep it: later runs with --keys-file reuse it, and unmask and rekey read it as KEYS_FILE`
+    ? `keys generated into ${services.keysFile}, mode 600; keep it: later runs on this database find it and reuse it, and unmask and rekey read it as KEYS_FILE`
     : `keys from ${services.keysFile}`;
 }
 
@@ -215,7 +216,9 @@ async function main(): Promise<number> {
   const external = sqsEndpoint !== undefined;
   if (!external && (values['queue-name'] !== undefined || values['dlq-url'] !== undefined))
     throw new UsageError('--queue-name and --dlq-url need --sqs-endpoint (or --queue-url)');
-  const keysFile = values['keys-file'] ?? (databaseUrl ? DEFAULT_KEYS_FILE : undefined);
+  // Absolute: the printed KEYS_FILE must work from whichever directory it is pasted in.
+  const keysFileFlag = values['keys-file'] ?? (databaseUrl ? DEFAULT_KEYS_FILE : undefined);
+  const keysFile = keysFileFlag === undefined ? undefined : resolve(keysFileFlag);
   const options = {
     messages: integerFlag(values.messages, 'messages', {
       min: 0,

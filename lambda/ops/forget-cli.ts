@@ -25,13 +25,15 @@ const HELP = `Usage: npm run forget -- --user-id <id> --reason "<why>" [options]
 Erases one person's data: deletes their rows of user_logins (every partition, the sealed PII
 with them) and records the erasure in erasure_audit under a keyed token of the id, never the
 id itself. Counts the messages of the dead-letter queue that mention the user (never printing
-them) and, with --delete-dead-letters, deletes those too; without a DLQ it erases the rows
+them) and, with --delete-dead-letters, deletes the user's own logins among them (a JSON body
+whose user_id is the id; bodies that merely hold the id elsewhere are counted as possible and
+never deleted); without a DLQ it erases the rows
 and says the dead letters were not checked. One database transaction. Prints the audit record
 as JSON on stdout. --dry-run first prints what it would erase, and changes nothing.
 
   --user-id ID               whose data (required; not repeated in any output)
   --reason TEXT              why (required; goes to the audit; must not contain the id)
-  --delete-dead-letters      also delete the dead letters that mention the user
+  --delete-dead-letters      also delete the user's own logins in the DLQ (never a possible one)
   --dry-run                  print the rows it would delete (by partition) and the dead
                              letters it would match and delete; erase and audit nothing
   --function-url URL         run it in the operations function (the stack's OpsFunctionUrl),
