@@ -160,7 +160,8 @@ function operatorEnvLine(services: Services, database: string): string {
     ...services.awsEnv,
     QUEUE_URL: services.queueUrl,
     DLQ_URL: services.dlqUrl,
-    KEYS_FILE: services.keysFile,
+    // Absolute: the line must work in whichever directory it is pasted.
+    KEYS_FILE: resolve(services.keysFile),
   };
   return [
     ...(database === '"$DATABASE_URL"' ? [] : [`DATABASE_URL=${database}`]),
@@ -216,9 +217,7 @@ async function main(): Promise<number> {
   const external = sqsEndpoint !== undefined;
   if (!external && (values['queue-name'] !== undefined || values['dlq-url'] !== undefined))
     throw new UsageError('--queue-name and --dlq-url need --sqs-endpoint (or --queue-url)');
-  // Absolute: the printed KEYS_FILE must work from whichever directory it is pasted in.
-  const keysFileFlag = values['keys-file'] ?? (databaseUrl ? DEFAULT_KEYS_FILE : undefined);
-  const keysFile = keysFileFlag === undefined ? undefined : resolve(keysFileFlag);
+  const keysFile = values['keys-file'] ?? (databaseUrl ? DEFAULT_KEYS_FILE : undefined);
   const options = {
     messages: integerFlag(values.messages, 'messages', {
       min: 0,

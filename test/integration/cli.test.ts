@@ -311,9 +311,7 @@ describe('npm start against an existing SQS endpoint and database', () => {
       const second = await start();
       // Assert
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toContain(
-        `keys generated into ${join(cwd, 'login-queue-keys.json')}, mode 600`,
-      );
+      expect(first.stdout).toContain('keys generated into login-queue-keys.json, mode 600');
       expect(statSync(join(cwd, 'login-queue-keys.json')).mode & 0o777).toBe(0o600);
       expect(second.code, second.stderr).toBe(0);
       expect(await db.count()).toBe(100);
