@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { buildBundles } from '../../infra/build';
@@ -22,6 +23,7 @@ const LOAD_ENV = {
   RECOVERY_SECRET_ID: 'bench-recovery',
   DLQ_URL: 'http://127.0.0.1:9/000000000000/bench-dlq',
   SOURCE_QUEUE_URL: 'http://127.0.0.1:9/000000000000/bench',
+  OPERATOR_ROLE_ARN: 'arn:aws:iam::000000000000:role/bench-operator',
   POWERTOOLS_METRICS_DISABLED: 'true',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
@@ -40,7 +42,9 @@ async function loadCpuMs(node: string, file: string, flags: readonly string[]): 
   const { stdout } = await run(node, [...flags, '--input-type=module', '-e', CHILD], {
     env: { PATH: process.env.PATH ?? '', ...LOAD_ENV, BENCH_BUNDLE_URL: `file://${file}` },
   }).catch((error: { stderr?: string }) => {
-    const cause = /^\w*Error.*$/m.exec(error.stderr ?? '')?.[0] ?? 'no error printed';
+    // Minified classes print as `Ye [ConfigError]: …`.
+    const cause =
+      /^(?:\w+ \[)?\w*Error\]?:.*$/m.exec(error.stderr ?? '')?.[0] ?? 'no error printed';
     throw new Error(`${file} did not load: ${cause}`, { cause: error });
   });
   // The functions log at load (on stdout, as in Lambda); the figure is a line of its own.
@@ -137,7 +141,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const runs = integerFlag(parsed.values.runs, 'runs', { min: 1, max: 101, fallback: 11 });
     if (dist === undefined) await buildBundles();
     const { stdout: version } = await run(node, ['--version']);
-    const figures = await measureBundles(node, dist ?? DIST, runs);
+    const figures = await measureBundles(node, resolve(dist ?? DIST), runs);
     process.stdout.write(`node ${version.trim()}; median of ${runs} processes\n`);
     process.stdout.write(bundleTable(figures));
     return 0;
