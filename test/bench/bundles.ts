@@ -44,7 +44,8 @@ async function loadCpuMs(node: string, file: string, flags: readonly string[]): 
   }).catch((error: { stderr?: string }) => {
     // Minified classes print as `Ye [ConfigError]: …`.
     const cause =
-      /^(?:\w+ \[)?\w*Error\]?:.*$/m.exec(error.stderr ?? '')?.[0] ?? 'no error printed';
+      /^(?=\w*Error|\w+ \[\w*Error\])\w+(?: \[\w+\])?: .*$/m.exec(error.stderr ?? '')?.[0] ??
+      'no error printed';
     throw new Error(`${file} did not load: ${cause}`, { cause: error });
   });
   // The functions log at load (on stdout, as in Lambda); the figure is a line of its own.
