@@ -81,7 +81,10 @@ async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, m
 }
 
 /** What the run left in its temp folder (tsx's compile cache is tsx's, not the run's). */
-const leftIn = (tmp: string) => readdirSync(tmp).filter((name) => !name.startsWith('tsx-'));
+// tsx's compile cache (tsx-*) and Node's own (node-compile-cache, Node 22+, which tsx turns
+// on) belong to the toolchain, not to the run, and are meant to outlive it.
+const leftIn = (tmp: string) =>
+  readdirSync(tmp).filter((name) => !name.startsWith('tsx-') && name !== 'node-compile-cache');
 
 /** The embedded server's directory once it runs: its URL file and its postmaster's pid. */
 async function embeddedServer(tmp: string) {
