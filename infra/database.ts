@@ -155,7 +155,7 @@ export class LoginDatabase extends Construct {
       storageEncrypted: true,
       publiclyAccessible: false,
       multiAz: sizing.multiAz,
-      // The function logs in as its own role with an IAM token (lambda/db/roles.ts).
+      // The function logs in as its own role with an IAM token (lambda/contract/roles.ts).
       iamAuthentication: true,
       storageType: StorageType.GP3,
       allocatedStorage: sizing.allocatedStorageGiB,

@@ -17,7 +17,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { BUNDLE } from './bundling';
+import { BUNDLE } from '../lambda/contract/bundling';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 

@@ -127,7 +127,7 @@ const stackUuid = (stack: Stack) => Fn.select(2, Fn.split('/', stack.stackId));
  * A secret created with no value, encrypted under `key`, whose key policy lets CloudFormation
  * create it. CloudFormation regenerates a `GenerateSecretString` whenever that block changes,
  * silently replacing what operators stored; a secret without one is never written by a template
- * change (its first value comes from lambda/secret-init.ts or an operator). The key is set on
+ * change (its first value comes from lambda/aws/secret-init.ts or an operator). The key is set on
  * the L1 resource: Secret's `encryptionKey` would add a key-policy statement letting every
  * principal of the account use the key through Secrets Manager, which is exactly what the key's
  * own policy must not allow.

@@ -34,10 +34,10 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { OPERATOR_ROLE, WRITER_ROLE } from '../lambda/db/roles';
-import { NAMESPACE, SERVICE } from '../lambda/metric-names';
-import { parseRecoveryPublicKey } from '../lambda/recovery';
-import { FIRST_VERSION } from '../lambda/secret-init';
+import { FIRST_VERSION } from '../lambda/aws/secret-init';
+import { NAMESPACE, SERVICE } from '../lambda/contract/metrics';
+import { OPERATOR_ROLE, WRITER_ROLE } from '../lambda/contract/roles';
+import { parseRecoveryPublicKey } from '../lambda/core/recovery';
 import { DATABASE_NAME, DATABASE_USER, LoginDatabase } from './database';
 import { type DatabaseSizing, resolveDatabaseSizing } from './database-sizing';
 import { loginQueueFunction } from './function-defaults';
@@ -234,7 +234,7 @@ export class LoginQueueStack extends Stack {
     });
 
     // The masking key ring: its first value is written at deploy time by the SecretInit
-    // trigger (lambda/secret-init.ts), never by CloudFormation. With the HMAC key every IPv4
+    // trigger (lambda/aws/secret-init.ts), never by CloudFormation. With the HMAC key every IPv4
     // token can be reversed by brute force, so its KMS key names each principal that may use it.
     const maskingKey = restrictedKey(
       this,
@@ -337,7 +337,7 @@ export class LoginQueueStack extends Stack {
       POWERTOOLS_LOG_LEVEL: 'INFO',
     };
     // The master credentials are the migration's alone. On AWS the function logs in as its own
-    // role with an IAM token (lambda/db/roles.ts); on LocalStack, with the given password.
+    // role with an IAM token (lambda/contract/roles.ts); on LocalStack, with the given password.
     const masterEnvironment = {
       ...databaseEnvironment,
       DB_PASSWORD_SECRET_ID: databaseSecret.secretArn,
@@ -461,7 +461,7 @@ export class LoginQueueStack extends Stack {
         resources: [maskingSecret.secretArn],
       }),
     );
-    // Encrypting the first version only (lambda/secret-init.ts): once it exists KMS refuses the
+    // Encrypting the first version only (lambda/aws/secret-init.ts): once it exists KMS refuses the
     // initialiser every other version and Secrets Manager refuses to rewrite that one, so the
     // grant is spent with the first value; DescribeSecret is all it keeps. No kms:Decrypt: it
     // never reads the ring, not even to compare a repeated write.

@@ -26,7 +26,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MaintenanceMetric, MetricName, NAMESPACE, SERVICE } from '../lambda/metric-names';
+import { MaintenanceMetric, MetricName, NAMESPACE, SERVICE } from '../lambda/contract/metrics';
 import type { ResolvedDatabaseSizing } from './database-sizing';
 
 export interface MonitoredDatabase {

@@ -6,11 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { peekDeadLetters } from '../lambda/aws/dead-letters';
+import { queueDepth } from '../lambda/aws/source-queue';
+import { createSqsClient } from '../lambda/aws/sqs-client';
 import { withClient } from '../lambda/db/pool';
-import { queueDepth } from '../lambda/local/event-source';
 import { generateBodies } from '../lambda/local/generate';
-import { peekDeadLetters } from '../lambda/ops/dead-letters';
-import { createSqsClient } from '../lambda/sqs-client';
 
 const endpoint = process.env.AWS_ENDPOINT_URL ?? 'http://localhost:4566';
 const databaseUrl =

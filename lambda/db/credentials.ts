@@ -4,8 +4,8 @@
  * connection (no call to an RDS endpoint, so it works from an isolated subnet).
  */
 import { Signer } from '@aws-sdk/rds-signer';
-import { TransientError } from '../errors';
-import type { Cached } from '../secrets';
+import type { Cached } from '../aws/secrets';
+import { TransientError } from '../core/errors';
 
 export interface DatabaseCredential {
   /** The password for a new connection. Throws TransientError when none can be had. */

@@ -5,7 +5,7 @@
  * is recorded in partition_audit. A dry run reads the same plan in a READ ONLY transaction.
  */
 import type { Pool, PoolClient } from 'pg';
-import { ConfigError } from '../errors';
+import { ConfigError } from '../core/errors';
 import { Granularity } from './granularity';
 import { LOCK_KEY } from './migrate';
 

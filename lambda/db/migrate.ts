@@ -3,7 +3,7 @@
  * cold starts, a deploy-time trigger and a local run) apply each migration exactly once.
  */
 import type { Client, Pool, PoolClient } from 'pg';
-import { ConfigError } from '../errors';
+import { ConfigError } from '../core/errors';
 import { MIGRATIONS, type Migration } from './migrations';
 import { isAuthenticationError, sqlState } from './pool';
 

@@ -5,7 +5,7 @@
  * what is missing and keeps every row. Migrations only add (see the README's Schema section):
  * new code may run before its migration, and old code after it. Never edit a released one.
  */
-import { OPERATOR_ROLE, WRITER_ROLE } from './roles';
+import { OPERATOR_ROLE, WRITER_ROLE } from '../contract/roles';
 
 export interface Migration {
   readonly version: number;

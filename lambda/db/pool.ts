@@ -2,7 +2,7 @@
  * The one module that owns `pg`: the pool, its settings, and error classification.
  */
 import pg from 'pg';
-import type { DatabaseConfig } from '../config';
+import type { DatabaseConfig } from '../functions/config';
 import type { DatabaseCredential } from './credentials';
 
 export type { Pool } from 'pg';

@@ -14,7 +14,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ConfigError, TransientError } from '../errors';
+import { ConfigError, TransientError } from '../core/errors';
 import { isConfigurationFault, isConnectionError, isDataError, sqlState } from './pool';
 
 export interface LoginRow {
@@ -29,7 +29,7 @@ export interface LoginRow {
   /** UTC calendar date, YYYY-MM-DD. */
   readonly createDate: string;
   readonly keyId: string;
-  /** Recovery key the sealed PII was sealed for (lambda/recovery.ts), or null. */
+  /** Recovery key the sealed PII was sealed for (lambda/core/recovery.ts), or null. */
   readonly recoveryKeyId: string | null;
   readonly sealed: Buffer | null;
 }

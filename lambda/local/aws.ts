@@ -5,7 +5,7 @@
  */
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
-import { createSqsClient } from '../sqs-client';
+import { createSqsClient } from '../aws/sqs-client';
 import { type LocalSecretsManager, startLocalSecretsManager } from './secrets-manager';
 
 export interface LocalAwsOptions {

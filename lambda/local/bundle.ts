@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { type BUNDLE, bundlePath } from '../../infra/bundling';
+import { type BUNDLE, bundlePath } from '../contract/bundling';
 
 const require = createRequire(import.meta.url);
 

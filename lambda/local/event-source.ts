@@ -11,12 +11,12 @@
  */
 import {
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { queueDepth } from '../aws/source-queue';
 import { type Breaker, createBreaker, type Outage, type Probe } from './breaker';
 import { retrySqs } from './retry';
 
@@ -112,25 +112,6 @@ export function toRecord(message: Message, queueArn: string, region: string): SQ
     eventSourceARN: queueArn,
     awsRegion: region,
   };
-}
-
-/** Messages left in the queue: visible, in flight and delayed. */
-export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
 }
 
 // Concurrent ReceiveMessage calls while gathering one batch (Lambda's pollers also overlap).

@@ -12,13 +12,13 @@
  */
 import { readFileSync } from 'node:fs';
 import type { SQSEvent } from 'aws-lambda';
-import { buildBundles } from '../../infra/build';
-import { parseCommandLine, requiredFlag, runCommand } from '../command';
-import { WRITER_ROLE } from '../db/roles';
-import { UsageError } from '../errors';
-import { connectDatabase } from '../ops/cli';
-import { DEFAULT_KEYS_FILE, loadOrCreateKeysFile } from '../ops/keys-file';
-import { redactPasswords } from '../redact';
+import { buildBundles } from '../cli/build';
+import { parseCommandLine, requiredFlag, runCommand } from '../cli/command';
+import { DEFAULT_KEYS_FILE, loadOrCreateKeysFile } from '../cli/keys-file';
+import { connectDatabase } from '../cli/shared';
+import { WRITER_ROLE } from '../contract/roles';
+import { UsageError } from '../core/errors';
+import { redactPasswords } from '../core/redact';
 import { localAwsEnv, randomMaskingSecret } from './aws';
 import { loadBundleModule, localContext } from './bundle';
 import { type LocalPostgres, startLocalPostgres } from './postgres';

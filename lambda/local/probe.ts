@@ -4,8 +4,8 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
+import { getSecretString } from '../aws/secrets';
 import { databaseAddress, reasonOf } from '../ops/preflight';
-import { getSecretString } from '../secrets';
 import type { Probe } from './breaker';
 
 export interface ProbeTarget {

@@ -6,25 +6,26 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { buildBundles } from '../../infra/build';
-import type { BatchSummary } from '../batch';
-import { createClient } from '../db/pool';
-import { WRITER_ROLE } from '../db/roles';
-import { UnreachableError } from '../errors';
-import { parseLoginEvent } from '../login-event';
 import {
   type DeadLetterPeek,
   deadLettersAmong,
   type OwnDeadLetters,
   peekDeadLetters,
-} from '../ops/dead-letters';
+} from '../aws/dead-letters';
+import { queueDepth } from '../aws/source-queue';
+import { buildBundles } from '../cli/build';
+import { WRITER_ROLE } from '../contract/roles';
+import { UnreachableError } from '../core/errors';
+import { parseLoginEvent } from '../core/login-event';
+import { MarkerAttribute } from '../core/redrive-marker';
+import { createClient } from '../db/pool';
+import type { BatchSummary } from '../ingest/batch';
 import { queueArnOf } from '../ops/preflight';
-import { MarkerAttribute } from '../redrive-marker';
 import { localAwsEnv } from './aws';
 import { type Outage, OutageError } from './breaker';
 import { type BundleModule, loadBundleModule, localContext, type SqsHandler } from './bundle';
 import { onCleanup } from './cleanup';
-import { OUTAGE_LIMIT_MS, queueDepth, runEventSource, SQS_TIMEOUT_MS } from './event-source';
+import { OUTAGE_LIMIT_MS, runEventSource, SQS_TIMEOUT_MS } from './event-source';
 import { generateBodies } from './generate';
 import { dependencyProbe } from './probe';
 import { type ServiceOptions, type Services, sqsClient, startServices } from './services';

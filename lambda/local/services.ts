@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import { handleConnectionErrors } from '../db/pool';
+import { createSqsClient } from '../aws/sqs-client';
 import {
   generateLocalKeys,
   type LocalKeys,
   loadOrCreateKeysFile,
   writeKeysFile,
-} from '../ops/keys-file';
+} from '../cli/keys-file';
+import { handleConnectionErrors } from '../db/pool';
 import {
   checkDatabase,
   databaseAddress,
@@ -22,7 +23,6 @@ import {
   resolveQueueUrl,
   sqsCall,
 } from '../ops/preflight';
-import { createSqsClient } from '../sqs-client';
 import { localAwsEnv, startLocalAws } from './aws';
 import { onCleanup } from './cleanup';
 import { type LocalPostgres, startLocalPostgres } from './postgres';

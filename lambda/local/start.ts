@@ -3,12 +3,12 @@
  * See `npm start -- --help`.
  */
 import { resolve } from 'node:path';
-import { integerFlag, parseCommandLine, runCommand } from '../command';
-import { UsageError } from '../errors';
-import { DEFAULT_KEYS_FILE } from '../ops/keys-file';
+import { integerFlag, parseCommandLine, runCommand } from '../cli/command';
+import { DEFAULT_KEYS_FILE } from '../cli/keys-file';
+import { progressLine, progressReporter } from '../cli/progress';
+import { UsageError } from '../core/errors';
+import { hasPassword, redactPasswords } from '../core/redact';
 import { databaseAddress, databaseUrlFlag } from '../ops/preflight';
-import { progressLine, progressReporter } from '../ops/progress';
-import { hasPassword, redactPasswords } from '../redact';
 import { onInterrupt, runCleanups } from './cleanup';
 import { releaseSignal } from './postgres';
 import { type Progress, type RunSummary, runLocal, type Services } from './run';

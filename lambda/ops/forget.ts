@@ -14,7 +14,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Pool } from 'pg';
-import { type MaskingKey, userIdToken } from '../masking';
+import { type MaskingKey, userIdToken } from '../core/masking';
 import { reasonOf } from './preflight';
 import { containsWord } from './requests';
 

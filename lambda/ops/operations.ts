@@ -9,12 +9,12 @@
 import type { KeyObject } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Pool } from 'pg';
-import { UnauthenticatedError } from '../errors';
-import type { KeyRing } from '../key-ring';
-import { queueDepth } from '../local/event-source';
-import { signMarker } from '../redrive-marker';
+import { peekDeadLetters, previewRedrive, redrive } from '../aws/dead-letters';
+import { queueDepth } from '../aws/source-queue';
+import { UnauthenticatedError } from '../core/errors';
+import type { KeyRing } from '../core/key-ring';
+import { signMarker } from '../core/redrive-marker';
 import { type CallerProof, proofOf } from './caller-proof';
-import { peekDeadLetters, previewRedrive, redrive } from './dead-letters';
 import { forgetUser, previewForget } from './forget';
 import { queueArnOf } from './preflight';
 import { recoverToken } from './recover';

@@ -5,8 +5,8 @@
  */
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Pool } from 'pg';
-import type { DatabaseConfig } from '../config';
-import { UnreachableError, UsageError } from '../errors';
+import { UnreachableError, UsageError } from '../core/errors';
+import type { DatabaseConfig } from '../functions/config';
 
 /** host:port/database of a database config, without user or password. */
 export function databaseAddress(database: DatabaseConfig): string {

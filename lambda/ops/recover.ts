@@ -3,7 +3,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Pool } from 'pg';
-import { RecoveryError, unseal } from '../recovery';
+import { RecoveryError, unseal } from '../core/recovery';
 
 export interface Recovered {
   readonly field: 'ip' | 'device_id';

@@ -5,9 +5,9 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Pool } from 'pg';
-import type { KeyRing } from '../key-ring';
-import { mask } from '../masking';
-import { RecoveryError, unseal } from '../recovery';
+import type { KeyRing } from '../core/key-ring';
+import { mask } from '../core/masking';
+import { RecoveryError, unseal } from '../core/recovery';
 
 export interface RekeyResult {
   readonly rekeyed: number;

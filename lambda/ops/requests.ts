@@ -2,7 +2,7 @@
  * What the operations function accepts: a function URL request (POST) whose JSON body holds
  * the operation as JSON text and a caller proof (caller-proof.ts). Pure: parses, never performs.
  */
-import { RequestError } from '../errors';
+import { RequestError } from '../core/errors';
 
 /** The operations the function performs, one per request. */
 export type OperationRequest =

@@ -11,19 +11,19 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import pg from 'pg';
-import { buildBundles } from '../../infra/build';
-import { bundlePath } from '../../infra/bundling';
-import { parseCommandLine, runCommand } from '../../lambda/command';
+import { buildBundles } from '../../lambda/cli/build';
+import { parseCommandLine, runCommand } from '../../lambda/cli/command';
+import { progressLine } from '../../lambda/cli/progress';
+import { bundlePath } from '../../lambda/contract/bundling';
+import { UsageError } from '../../lambda/core/errors';
+import { generateRecoveryKeyPair } from '../../lambda/core/recovery';
 import { migrate } from '../../lambda/db/migrate';
 import { endPool, handleConnectionErrors } from '../../lambda/db/pool';
-import { UsageError } from '../../lambda/errors';
 import { startLocalAws } from '../../lambda/local/aws';
 import { RECEIVES_IN_FLIGHT } from '../../lambda/local/event-source';
 import { generateBodies } from '../../lambda/local/generate';
 import { startLocalPostgres } from '../../lambda/local/postgres';
 import { runLocal } from '../../lambda/local/run';
-import { progressLine } from '../../lambda/ops/progress';
-import { generateRecoveryKeyPair } from '../../lambda/recovery';
 import { buildChild, FUNCTION_MB, runChild, SMALLEST_MB } from './child';
 import { copyRate, repsFor } from './copy';
 import { database, runScale, SCALE_HELP, SCALE_OPTIONS } from './scale';

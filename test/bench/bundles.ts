@@ -9,9 +9,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { buildBundles } from '../../infra/build';
-import { BUNDLE, DIST } from '../../infra/bundling';
-import { integerFlag, parseCommandLine, runCommand } from '../../lambda/command';
+import { buildBundles } from '../../lambda/cli/build';
+import { integerFlag, parseCommandLine, runCommand } from '../../lambda/cli/command';
+import { BUNDLE, DIST } from '../../lambda/contract/bundling';
 
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { DIST } from '../../infra/bundling';
+import { DIST } from '../../lambda/contract/bundling';
 import type { ChildRequest, ChildResult } from './handler-child';
 
 const CHILD = `${DIST}/bench/handler-child.mjs`;

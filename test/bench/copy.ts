@@ -6,10 +6,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { parseKeyRing } from '../../lambda/key-ring';
+import { parseKeyRing } from '../../lambda/core/key-ring';
+import { parseLoginEvent } from '../../lambda/core/login-event';
+import { mask } from '../../lambda/core/masking';
 import { generateBodies } from '../../lambda/local/generate';
-import { parseLoginEvent } from '../../lambda/login-event';
-import { mask } from '../../lambda/masking';
 
 /** Batches per measurement: at least 5, and about 40,000 records. */
 export const repsFor = (size: number) => Math.max(5, Math.ceil(40_000 / size));

@@ -6,13 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { buildBundles } from '../../infra/build';
-import { bundlePath } from '../../infra/bundling';
-import { integerFlag } from '../../lambda/command';
+import { buildBundles } from '../../lambda/cli/build';
+import { integerFlag } from '../../lambda/cli/command';
+import { bundlePath } from '../../lambda/contract/bundling';
+import { UsageError } from '../../lambda/core/errors';
 import { type Granularity, isGranularity, maintain, partitionFor } from '../../lambda/db/maintain';
 import { migrate } from '../../lambda/db/migrate';
 import { endPool, handleConnectionErrors, withClient } from '../../lambda/db/pool';
-import { UsageError } from '../../lambda/errors';
 import { startLocalAws } from '../../lambda/local/aws';
 import { startLocalPostgres } from '../../lambda/local/postgres';
 import { buildChild, FUNCTION_MB, runChild } from './child';

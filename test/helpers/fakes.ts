@@ -1,12 +1,13 @@
 /**
  * In-memory fakes of the pipeline's ports, for handler-logic unit tests.
  */
-import type { BatchDependencies, BatchSummary, Log } from '../../lambda/batch';
+
+import type { DeadLetterItem, DeadLetterQueue } from '../../lambda/aws/dead-letter-queue';
+import type { SourceQueue, SourceQueueEntry } from '../../lambda/aws/source-queue';
+import { TransientError } from '../../lambda/core/errors';
+import { parseKeyRing } from '../../lambda/core/key-ring';
 import type { LoginRow, LoginStore, RejectedRow } from '../../lambda/db/store';
-import type { DeadLetterItem, DeadLetterQueue } from '../../lambda/dead-letter';
-import { TransientError } from '../../lambda/errors';
-import { parseKeyRing } from '../../lambda/key-ring';
-import type { SourceQueue, SourceQueueEntry } from '../../lambda/source-queue';
+import type { BatchDependencies, BatchSummary, Log } from '../../lambda/ingest/batch';
 import { maskingSecret } from './sqs';
 
 export interface FakeStore extends LoginStore {

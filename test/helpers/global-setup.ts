@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
-import { buildBundles } from '../../infra/build';
+import { buildBundles } from '../../lambda/cli/build';
+import { OPERATOR_ROLE, WRITER_ROLE } from '../../lambda/contract/roles';
 import { withClient } from '../../lambda/db/pool';
-import { OPERATOR_ROLE, WRITER_ROLE } from '../../lambda/db/roles';
 import { type LocalPostgres, startLocalPostgres } from '../../lambda/local/postgres';
 
 declare module 'vitest' {

@@ -12,7 +12,7 @@ import { App } from 'aws-cdk-lib';
 import { CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import type { TestProject } from 'vitest/node';
 import { defineApp } from '../../infra/define-app';
-import { generateRecoveryKeyPair } from '../../lambda/recovery';
+import { generateRecoveryKeyPair } from '../../lambda/core/recovery';
 import { CDK_CONTEXT, VARIANTS, type Variant } from './variants';
 
 declare module 'vitest' {

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { WRITER_ROLE } from '../../lambda/db/roles';
+import { WRITER_ROLE } from '../../lambda/contract/roles';
 import { asAdmin, type TestDatabase } from './database';
 
 export interface WriterLogin {

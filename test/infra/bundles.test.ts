@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildBundles } from '../../infra/build';
-import { BUNDLE, bundlePath, metafilePath } from '../../infra/bundling';
+import { buildBundles } from '../../lambda/cli/build';
+import { BUNDLE, bundlePath, metafilePath } from '../../lambda/contract/bundling';
 
 type Entry = keyof typeof BUNDLE.entries;
 const ENTRIES = Object.keys(BUNDLE.entries) as Entry[];

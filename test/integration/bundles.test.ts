@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BUNDLE, DIST } from '../../infra/bundling';
+import { BUNDLE, DIST } from '../../lambda/contract/bundling';
 import { loadBundle } from '../../lambda/local/bundle';
 import { ROOT } from '../helpers/cli';
 import { snapshotEnv } from '../helpers/env';

@@ -10,11 +10,11 @@ import { dirname, join } from 'node:path';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { DeadLetterPeek } from '../../lambda/aws/dead-letters';
+import { generateLocalKeys, writeKeysFile } from '../../lambda/cli/keys-file';
+import { parseRecoveryPublicKey, parseRecoveryRing } from '../../lambda/core/recovery';
 import { withClient } from '../../lambda/db/pool';
 import { generateBodies } from '../../lambda/local/generate';
-import type { DeadLetterPeek } from '../../lambda/ops/dead-letters';
-import { generateLocalKeys, writeKeysFile } from '../../lambda/ops/keys-file';
-import { parseRecoveryPublicKey, parseRecoveryRing } from '../../lambda/recovery';
 import {
   cleanEnv,
   commandScripts,

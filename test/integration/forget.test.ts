@@ -14,13 +14,13 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { OPERATOR_ROLE } from '../../lambda/contract/roles';
+import { parseKeyRing } from '../../lambda/core/key-ring';
+import { userIdToken } from '../../lambda/core/masking';
+import { generateRecoveryKeyPair } from '../../lambda/core/recovery';
 import { createClient, endPool } from '../../lambda/db/pool';
-import { OPERATOR_ROLE } from '../../lambda/db/roles';
-import { parseKeyRing } from '../../lambda/key-ring';
 import { localContext } from '../../lambda/local/bundle';
-import { userIdToken } from '../../lambda/masking';
 import { forgetUser } from '../../lambda/ops/forget';
-import { generateRecoveryKeyPair } from '../../lambda/recovery';
 import { type CliResult, cleanEnv, runScript, spawnScript } from '../helpers/cli';
 import { testPool } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';

@@ -10,7 +10,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WRITER_ROLE } from '../../lambda/db/roles';
+import { WRITER_ROLE } from '../../lambda/contract/roles';
 import { cleanEnv, ROOT, spawnScript } from '../helpers/cli';
 
 interface NpmStart {

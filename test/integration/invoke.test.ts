@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readKeysFile } from '../../lambda/cli/keys-file';
 import { migrate } from '../../lambda/db/migrate';
 import { startLocalSecretsManager } from '../../lambda/local/secrets-manager';
-import { readKeysFile } from '../../lambda/ops/keys-file';
 import { cleanEnv, ROOT, runScript } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ConfigError } from '../../lambda/core/errors';
 import { migrate } from '../../lambda/db/migrate';
-import { ConfigError } from '../../lambda/errors';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 const role = `${inject('testRolePrefix')}nocreate_${randomBytes(3).toString('hex')}`;

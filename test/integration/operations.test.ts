@@ -8,11 +8,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { signCallerProof } from '../../lambda/cli/remote';
+import { OPERATOR_ROLE } from '../../lambda/contract/roles';
+import { generateRecoveryKeyPair } from '../../lambda/core/recovery';
 import { createClient } from '../../lambda/db/pool';
-import { OPERATOR_ROLE } from '../../lambda/db/roles';
 import { type BundleModule, loadBundleModule, localContext } from '../../lambda/local/bundle';
-import { signCallerProof } from '../../lambda/ops/remote';
-import { generateRecoveryKeyPair } from '../../lambda/recovery';
 import { snapshotEnv } from '../helpers/env';
 import {
   type FunctionUrlResponse,
@@ -519,7 +519,7 @@ describe('the operator commands with --function-url', () => {
     );
     const token = await ipTokenOf('dora');
     // Act
-    const { stdout, stderr: err } = await run('lambda/ops/unmask-cli.ts', [
+    const { stdout, stderr: err } = await run('lambda/cli/unmask.ts', [
       token,
       '--reason',
       'legal request 12',
@@ -553,13 +553,13 @@ describe('the operator commands with --function-url', () => {
         current: 'k2',
       }),
     );
-    const rekeyed = await run('lambda/ops/rekey-cli.ts', []);
+    const rekeyed = await run('lambda/cli/rekey.ts', []);
     expect(rekeyed.stdout).toBe(
       're-keyed 1 rows to key "k2" in 1 batches; 0 rows on older keys have no recovery data and keep their tokens\n',
     );
-    const peek = await run('lambda/ops/dlq-cli.ts', ['--peek', '--function-url', target]);
+    const peek = await run('lambda/cli/dlq.ts', ['--peek', '--function-url', target]);
     expect(JSON.parse(peek.stdout)).toMatchObject({ total: 1 });
-    const moved = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--function-url', target]);
+    const moved = await run('lambda/cli/dlq.ts', ['--redrive', '--function-url', target]);
     expect(moved.stdout).toBe(`moved 1 messages back to ${pipeline.aws.queueUrl}\n`);
   });
 
@@ -589,9 +589,9 @@ describe('the operator commands with --function-url', () => {
     });
     const before = await state();
     // Act
-    const rekey = await run('lambda/ops/rekey-cli.ts', ['--dry-run']);
-    const redrive = await run('lambda/ops/dlq-cli.ts', ['--redrive', '--dry-run']);
-    const forget = await run('lambda/ops/forget-cli.ts', [
+    const rekey = await run('lambda/cli/rekey.ts', ['--dry-run']);
+    const redrive = await run('lambda/cli/dlq.ts', ['--redrive', '--dry-run']);
+    const forget = await run('lambda/cli/forget.ts', [
       ...['--user-id', 'kim-5', '--reason', 'erasure request 9', '--dry-run'],
     ]);
     // Assert
@@ -609,9 +609,9 @@ describe('the operator commands with --function-url', () => {
     expect(await state()).toEqual(before);
     expect(auditLines().filter((line) => line.audit === 'forget')).toEqual([]);
     // The real runs do what the previews said.
-    expect((await run('lambda/ops/rekey-cli.ts', [])).stdout).toMatch(/^re-keyed 2 rows/);
-    expect((await run('lambda/ops/dlq-cli.ts', ['--redrive'])).stdout).toMatch(/^moved 1 messages/);
-    const erased = await run('lambda/ops/forget-cli.ts', [
+    expect((await run('lambda/cli/rekey.ts', [])).stdout).toMatch(/^re-keyed 2 rows/);
+    expect((await run('lambda/cli/dlq.ts', ['--redrive'])).stdout).toMatch(/^moved 1 messages/);
+    const erased = await run('lambda/cli/forget.ts', [
       ...['--user-id', 'kim-5', '--reason', 'erasure request 9'],
     ]);
     expect(JSON.parse(erased.stdout)).toMatchObject({ rowsDeleted: 1 });
@@ -622,7 +622,7 @@ describe('the operator commands with --function-url', () => {
       sqsEvent([loginBody({ user_id: 'jo-31' }), loginBody({ user_id: 'jo-31', ip: 'x' })]),
       localContext(),
     );
-    const { stdout, stderr: err } = await run('lambda/ops/forget-cli.ts', [
+    const { stdout, stderr: err } = await run('lambda/cli/forget.ts', [
       '--user-id',
       'jo-31',
       '--reason',
@@ -641,7 +641,7 @@ describe('the operator commands with --function-url', () => {
   });
 
   it('unmask of an unknown token exits 1 with the reason, audited as refused', async () => {
-    const refused = run('lambda/ops/unmask-cli.ts', ['k1:unknown', '--reason', 'case 8']);
+    const refused = run('lambda/cli/unmask.ts', ['k1:unknown', '--reason', 'case 8']);
     await expect(refused).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringMatching(/no row with recovery data holds this token/),
@@ -659,7 +659,7 @@ describe('the operator commands with --function-url', () => {
 
   it('fails with exit 1 and the answer when the function URL refuses the signer', async () => {
     const stranger = { ...OPERATOR, accessKeyId: 'AKIDSTRANGER', arn: 'none' };
-    const refused = run('lambda/ops/dlq-cli.ts', ['--peek'], stranger);
+    const refused = run('lambda/cli/dlq.ts', ['--peek'], stranger);
     await expect(refused).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringMatching(/answered 403: Forbidden/),
@@ -670,7 +670,7 @@ describe('the operator commands with --function-url', () => {
     await pipeline.handler(sqsEvent([loginBody({ user_id: 'kit' })]), localContext());
     const token = await ipTokenOf('kit');
     const { code, stderr: err } = await refusal(
-      run('lambda/ops/unmask-cli.ts', [token, '--reason', 'ci job'], CI),
+      run('lambda/cli/unmask.ts', [token, '--reason', 'ci job'], CI),
     );
     expect(code).toBe(1);
     expect(err).toMatch(/answered 403: the caller is not a session of the recovery operator role/);
@@ -687,7 +687,7 @@ describe('the operator commands with --function-url', () => {
       localContext(),
     );
     const token = await ipTokenOf('lou');
-    await run('lambda/ops/unmask-cli.ts', [token, '--reason', 'case 31']);
+    await run('lambda/cli/unmask.ts', [token, '--reason', 'case 31']);
     const sent = url.requests.at(-1)?.body ?? '';
     const asked = sts.answers.length;
     // Act: the same body, invoked directly, and again through the URL.
@@ -713,7 +713,7 @@ describe('the operator commands with --function-url', () => {
   it('refuses an expired proof (403): one signed more than 5 minutes before it reaches the function', async () => {
     // The operator's command runs with its clock 6 minutes behind: its proof is 6 minutes old.
     const { code, stderr: err } = await refusal(
-      run('lambda/ops/dlq-cli.ts', ['--peek'], OPERATOR, target, -6 * 60_000),
+      run('lambda/cli/dlq.ts', ['--peek'], OPERATOR, target, -6 * 60_000),
     );
     expect(code).toBe(1);
     expect(err).toMatch(/answered 403: the caller proof has expired \(proofs last 5 minutes\)/);
@@ -725,14 +725,14 @@ describe('the operator commands with --function-url', () => {
   it('refuses a proof signed for another function (403)', async () => {
     const other = `${url.url}?function=arn:aws:lambda:us-east-1:000000000000:function:other-ops`;
     const { code, stderr: err } = await refusal(
-      run('lambda/ops/dlq-cli.ts', ['--peek'], OPERATOR, other),
+      run('lambda/cli/dlq.ts', ['--peek'], OPERATOR, other),
     );
     expect(code).toBe(1);
     expect(err).toMatch(/answered 403: the caller proof was signed for another function/);
   });
 
   it('refuses --operator with --function-url: the operator is the IAM identity', async () => {
-    const forged = run('lambda/ops/unmask-cli.ts', ['k1:x', '--reason', 'r', '--operator', 'bob']);
+    const forged = run('lambda/cli/unmask.ts', ['k1:x', '--reason', 'r', '--operator', 'bob']);
     await expect(forged).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/--operator cannot be given with --function-url/),

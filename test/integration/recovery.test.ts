@@ -6,15 +6,19 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseKeyRing } from '../../lambda/key-ring';
+import { peekDeadLetters, previewRedrive, redrive } from '../../lambda/aws/dead-letters';
+import { parseKeyRing } from '../../lambda/core/key-ring';
+import {
+  generateRecoveryKeyPair,
+  parseRecoveryRing,
+  RecoveryError,
+} from '../../lambda/core/recovery';
+import { signMarker } from '../../lambda/core/redrive-marker';
 import type { LocalAws } from '../../lambda/local/aws';
 import { localContext, type SqsHandler } from '../../lambda/local/bundle';
 import { runEventSource } from '../../lambda/local/event-source';
-import { peekDeadLetters, previewRedrive, redrive } from '../../lambda/ops/dead-letters';
 import { recoverToken } from '../../lambda/ops/recover';
 import { previewRekey, rekey } from '../../lambda/ops/rekey';
-import { generateRecoveryKeyPair, parseRecoveryRing, RecoveryError } from '../../lambda/recovery';
-import { signMarker } from '../../lambda/redrive-marker';
 import type { TestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
@@ -144,7 +148,7 @@ describe('npm run unmask', () => {
       [
         '--import',
         'tsx',
-        'lambda/ops/unmask-cli.ts',
+        'lambda/cli/unmask.ts',
         token,
         '--reason',
         'legal request 7',

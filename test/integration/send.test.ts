@@ -13,9 +13,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SendFailedError, sendBodies } from '../../lambda/cli/send-batches';
 import { withClient } from '../../lambda/db/pool';
 import { generateBodies } from '../../lambda/local/generate';
-import { SendFailedError, sendBodies } from '../../lambda/ops/send';
 import { cleanEnv, parseExportLine, readUntil, runScript, spawnScript } from '../helpers/cli';
 import { takeHomeDir } from '../helpers/fixtures';
 import { drainVisible, sqsClientFor } from '../helpers/queues';

@@ -5,13 +5,13 @@
  */
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SQS_REQUEST_TIMEOUT_MS } from '../../lambda/aws/sqs-client';
+import { sqsClientFor as operatorSqsClient } from '../../lambda/cli/shared';
+import { sqsClient as functionSqsClient } from '../../lambda/functions/runtime';
 import { startLocalAws } from '../../lambda/local/aws';
 import { SqsUnreachableError } from '../../lambda/local/retry';
 import { runLocal } from '../../lambda/local/run';
 import { sqsClient as localSqsClient } from '../../lambda/local/services';
-import { sqsClientFor as operatorSqsClient } from '../../lambda/ops/cli';
-import { sqsClient as functionSqsClient } from '../../lambda/runtime';
-import { SQS_REQUEST_TIMEOUT_MS } from '../../lambda/sqs-client';
 import { createTestDatabase } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';
 import { startTcpProxy } from '../helpers/tcp-proxy';

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WRITER_ROLE } from '../../lambda/contract/roles';
 import { migrate } from '../../lambda/db/migrate';
 import { endPool, withClient } from '../../lambda/db/pool';
-import { WRITER_ROLE } from '../../lambda/db/roles';
 import { localAwsEnv } from '../../lambda/local/aws';
 import { type LocalPostgres, startLocalPostgres } from '../../lambda/local/postgres';
 import {

@@ -5,10 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { OPERATOR_ROLE, WRITER_ROLE } from '../../lambda/contract/roles';
 import { migrate } from '../../lambda/db/migrate';
 import { MIGRATIONS } from '../../lambda/db/migrations';
 import { createClient, endPool } from '../../lambda/db/pool';
-import { OPERATOR_ROLE, WRITER_ROLE } from '../../lambda/db/roles';
 import { localContext } from '../../lambda/local/bundle';
 import { createTestDatabase, type TestDatabase, testPool } from '../helpers/database';
 import { snapshotEnv } from '../helpers/env';

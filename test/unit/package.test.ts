@@ -39,7 +39,7 @@ function packagesImported(file: string): string[] {
 
 // What the Lambda bundles are built from: everything under lambda/ but the local and operator tools.
 const shipped = sources('lambda').filter(
-  (file) => !file.includes('/lambda/local/') && !file.includes('/lambda/ops/'),
+  (file) => !file.includes('/lambda/local/') && !file.includes('/lambda/cli/'),
 );
 
 describe('package.json', () => {

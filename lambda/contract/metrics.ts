@@ -1,0 +1,24 @@
+/**
+ * Names shared by the handler (which publishes the metrics) and the CDK stack (which alarms
+ * on them and draws them); no imports, so the stack can read them cheaply.
+ */
+export const SERVICE = 'login-queue';
+export const NAMESPACE = 'LoginQueue';
+
+/** The metric names the handler emits per batch (the dashboard and alarms use them). */
+export const MetricName = {
+  Received: 'RecordsReceived',
+  Written: 'RecordsWritten',
+  Duplicates: 'DuplicateDeliveries',
+  DeadLettered: 'RecordsDeadLettered',
+  Retried: 'RecordsRetried',
+  WriteStatements: 'WriteStatements',
+} as const;
+
+/** The metrics the scheduled maintenance emits (lambda/functions/migrate.ts). */
+export const MaintenanceMetric = {
+  Succeeded: 'MaintenanceSucceeded',
+  DefaultPartitionRows: 'DefaultPartitionRows',
+  PartitionsDropped: 'PartitionsDropped',
+  RowsExpired: 'RowsExpired',
+} as const;

@@ -1,0 +1,54 @@
+/**
+ * From a validated SQS record to the row that stores it: its id, its tokens, its date.
+ */
+import type { SQSRecord } from 'aws-lambda';
+import type { LoginRow } from '../db/store';
+import type { LoginEvent } from './login-event';
+import type { batchMasker, MaskingKey } from './masking';
+import type { Sealer } from './recovery';
+import type { RecordIdentity } from './redrive-marker';
+
+export interface Valid {
+  readonly record: SQSRecord;
+  readonly event: LoginEvent;
+}
+
+const DAY_MS = 86_400_000;
+let lastDay = Number.NaN;
+let lastDate = '';
+
+/** UTC date of the message's first send (a redelivery keeps it); memoised per day. */
+function sentDate(sentTimestamp: string | undefined, fallback: number): string {
+  const sent = Number(sentTimestamp);
+  const day = Math.floor((Number.isFinite(sent) && sent > 0 ? sent : fallback) / DAY_MS);
+  if (day !== lastDay) {
+    lastDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    lastDay = day;
+  }
+  return lastDate;
+}
+
+/** The row of a validated record, stored under its identity (see redrive-marker.recordIdentity). */
+export function toRow(
+  { event }: Valid,
+  { messageId, sentTimestamp }: RecordIdentity,
+  key: MaskingKey,
+  masked: ReturnType<typeof batchMasker>,
+  sealer: Sealer | undefined,
+  now: number,
+): LoginRow {
+  return {
+    messageId,
+    userId: event.userId,
+    deviceType: event.deviceType,
+    maskedIp: masked('ip', event.ip),
+    maskedDeviceId: masked('device_id', event.deviceId),
+    locale: event.locale,
+    appVersion: event.appVersion,
+    appVersionRaw: event.appVersionRaw,
+    createDate: sentDate(sentTimestamp, now),
+    keyId: key.id,
+    recoveryKeyId: sealer?.keyId ?? null,
+    sealed: sealer?.seal(messageId, event.ip, event.deviceId) ?? null,
+  };
+}
