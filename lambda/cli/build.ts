@@ -6,6 +6,16 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { BUNDLE, bundlePath, DIST, metafilePath } from '../contract/bundling';
+import { parseCommandLine, runCommand } from './command';
+
+const HELP = `Usage: npm run build
+
+Bundles each Lambda function (handler, migrate, secret-init, ops) with esbuild into
+dist/<function>/index.js, as the CDK app bundles them, with esbuild's metafile beside each
+(meta.json). Prints each bundle's size.
+
+  -h, --help     this text
+`;
 
 /** Builds all bundles into `dist`; resolves to their paths. Throws on any esbuild error. */
 export async function buildBundles(dist: string = DIST): Promise<string[]> {
@@ -38,7 +48,11 @@ export async function buildBundles(dist: string = DIST): Promise<string[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const file of await buildBundles()) {
-    console.log(`${file}  ${(statSync(file).size / 1024).toFixed(0)} KiB`);
-  }
+  runCommand('build', async () => {
+    if (parseCommandLine(HELP, { options: {} }) === undefined) return 0;
+    for (const file of await buildBundles()) {
+      process.stdout.write(`${file}  ${(statSync(file).size / 1024).toFixed(0)} KiB\n`);
+    }
+    return 0;
+  });
 }

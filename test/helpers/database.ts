@@ -51,3 +51,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * Whether the server refuses a wrong password. A server that trusts every local connection
+ * (a developer's `trust` pg_hba.conf, given through DATABASE_URL) cannot show a refused one.
+ */
+export async function serverChecksPasswords(): Promise<boolean> {
+  const url = new URL(inject('adminDatabaseUrl'));
+  url.password = `wrong-${randomUUID()}`;
+  try {
+    await withClient(url.toString(), async () => {});
+    return false;
+  } catch {
+    return true;
+  }
+}

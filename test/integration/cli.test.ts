@@ -60,6 +60,7 @@ describe('every command', () => {
   it('is found among the npm scripts', () => {
     expect(scripts.sort()).toEqual(
       [
+        'build',
         'dlq',
         'forget',
         'invoke',
