@@ -8,9 +8,10 @@
 import { userInfo } from 'node:os';
 import { UnreachableError, UsageError } from '../core/errors';
 import { type ForgetPreview, type ForgetResult, forgetUser, previewForget } from '../ops/forget';
-import { databaseUrlFlag, queueArnOf } from '../ops/preflight';
+import { queueArnOf } from '../ops/preflight';
 import { forgetInputProblem } from '../ops/requests';
 import { parseCommandLine, requiredFlag, runCommand } from './command';
+import { databaseUrlFlag } from './flags';
 import { functionUrlFlag, invokeOperations } from './remote';
 import {
   connectDatabase,

@@ -6,8 +6,8 @@
 
 import { UsageError } from '../core/errors';
 import { isGranularity, type MaintainResult, maintain } from '../db/maintain';
-import { databaseUrlFlag } from '../ops/preflight';
 import { integerFlag, parseCommandLine, runCommand } from './command';
+import { databaseUrlFlag } from './flags';
 import { connectDatabase } from './shared';
 
 const HELP = `Usage: npm run maintain -- [options]

@@ -3,15 +3,10 @@
  * current key (see rekey.ts). Needs the masking key ring and the recovery key ring.
  */
 
-import { databaseUrlFlag } from '../ops/preflight';
-import {
-  countRowsToRekey,
-  previewRekey,
-  type RekeyPreview,
-  type RekeyResult,
-  rekey,
-} from '../ops/rekey';
+import { countRowsToRekey } from '../db/rekey';
+import { previewRekey, type RekeyPreview, type RekeyResult, rekey } from '../ops/rekey';
 import { integerFlag, parseCommandLine, runCommand } from './command';
+import { databaseUrlFlag } from './flags';
 import { countProgress } from './progress';
 import { functionUrlFlag, invokeOperations } from './remote';
 import { connectDatabase, previewAnswer, readMaskingRing, readRecoveryRing } from './shared';

@@ -15,7 +15,8 @@ import { type KeyRing, parseKeyRing } from '../core/key-ring';
 import { parseRecoveryRing } from '../core/recovery';
 import { loadDatabaseConfig } from '../functions/config';
 import { createDatabasePool } from '../functions/runtime';
-import { checkDatabase, databaseAddress, databaseUrlFlag, reasonOf } from '../ops/preflight';
+import { checkDatabase, databaseAddress, reasonOf } from '../ops/preflight';
+import { databaseUrlFlag } from './flags';
 import { readKeysFile } from './keys-file';
 
 /**

@@ -7,9 +7,9 @@
  */
 import { userInfo } from 'node:os';
 import { UsageError } from '../core/errors';
-import { databaseUrlFlag } from '../ops/preflight';
 import { type Recovered, recoverToken } from '../ops/recover';
 import { parseCommandLine, requiredFlag, runCommand } from './command';
+import { databaseUrlFlag } from './flags';
 import { functionUrlFlag, invokeOperations } from './remote';
 import { connectDatabase, readRecoveryRing } from './shared';
 

@@ -4,11 +4,12 @@
  */
 import { resolve } from 'node:path';
 import { integerFlag, parseCommandLine, runCommand } from '../cli/command';
+import { databaseUrlFlag } from '../cli/flags';
 import { DEFAULT_KEYS_FILE } from '../cli/keys-file';
 import { progressLine, progressReporter } from '../cli/progress';
 import { UsageError } from '../core/errors';
 import { hasPassword, redactPasswords } from '../core/redact';
-import { databaseAddress, databaseUrlFlag } from '../ops/preflight';
+import { databaseAddress } from '../ops/preflight';
 import { onInterrupt, runCleanups } from './cleanup';
 import { releaseSignal } from './postgres';
 import { type Progress, type RunSummary, runLocal, type Services } from './run';

@@ -13,8 +13,9 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Pool } from 'pg';
 import { type MaskingKey, userIdToken } from '../core/masking';
+import { countUserRows, type Erasure, eraseUser } from '../db/erasure';
+import type { Pool } from '../db/pool';
 import { reasonOf } from './preflight';
 import { containsWord } from './requests';
 
@@ -283,11 +284,7 @@ export async function previewForget(
     ? await scanFor(queue.sqs, queue.dlqUrl, deps.holdSeconds ?? SCAN_VISIBILITY_SECONDS, userId)
     : undefined;
   try {
-    const { rows } = await deps.pool.query<{ partition: string; n: number }>(
-      `SELECT tableoid::regclass::text AS partition, count(*)::int AS n
-         FROM user_logins WHERE user_id = $1 GROUP BY 1 ORDER BY 1`,
-      [userId],
-    );
+    const rows = await countUserRows(deps.pool, userId);
     return {
       dryRun: true,
       userToken: userIdToken(key, userId),
@@ -333,40 +330,20 @@ export async function forgetUser(
   const matched = scanned?.matched ?? [];
   let deleted = new Set<Message>();
   let deleteError: string | undefined;
-  const client = await deps.pool.connect();
-  let audit: { at: Date; db_user: string; rows: number } | undefined;
+  let audit: Erasure | undefined;
   try {
-    await client.query('BEGIN');
-    // The audit row's own defaults (now() is the transaction's start); INSERT … RETURNING
-    // would need SELECT on the audit table, which the operator role does not have.
-    const { rows } = await client.query<{ at: Date; db_user: string }>(
-      'SELECT now() AS at, session_user AS db_user',
+    audit = await eraseUser(
+      deps.pool,
+      userId,
+      { operator: request.operator, userToken, reason: request.reason },
+      async () => {
+        if (!queue || !scanned) return null;
+        if (request.deleteDeadLetters)
+          ({ deleted, error: deleteError } = await remove(queue.sqs, queue.dlqUrl, matched));
+        return { matched: matched.length, deleted: deleted.size };
+      },
     );
-    const erased = await client.query('DELETE FROM user_logins WHERE user_id = $1', [userId]);
-    if (queue && request.deleteDeadLetters) {
-      ({ deleted, error: deleteError } = await remove(queue.sqs, queue.dlqUrl, matched));
-    }
-    await client.query(
-      `INSERT INTO erasure_audit (operator, user_token, reason, rows_deleted,
-                                  dead_letters_matched, dead_letters_deleted)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [
-        request.operator,
-        userToken,
-        request.reason,
-        erased.rowCount ?? 0,
-        scanned ? matched.length : null,
-        scanned ? deleted.size : null,
-      ],
-    );
-    await client.query('COMMIT');
-    const [time] = rows;
-    if (time !== undefined) audit = { ...time, rows: erased.rowCount ?? 0 };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
   } finally {
-    client.release();
     if (queue && scanned) {
       scanned.leftHidden += await release(
         queue.sqs,
@@ -377,10 +354,10 @@ export async function forgetUser(
   }
   return {
     at: audit?.at.toISOString() ?? '',
-    dbUser: audit?.db_user ?? '',
+    dbUser: audit?.dbUser ?? '',
     operator: request.operator,
     userToken,
-    rowsDeleted: audit?.rows ?? 0,
+    rowsDeleted: audit?.rowsDeleted ?? 0,
     deadLetters: scanned
       ? {
           matched: matched.length,

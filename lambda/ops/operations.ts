@@ -8,12 +8,12 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { Pool } from 'pg';
 import { peekDeadLetters, previewRedrive, redrive } from '../aws/dead-letters';
 import { queueDepth } from '../aws/source-queue';
 import { UnauthenticatedError } from '../core/errors';
 import type { KeyRing } from '../core/key-ring';
 import { signMarker } from '../core/redrive-marker';
+import type { Pool } from '../db/pool';
 import { type CallerProof, proofOf } from './caller-proof';
 import { forgetUser, previewForget } from './forget';
 import { queueArnOf } from './preflight';

@@ -4,8 +4,9 @@
  * address that failed (never a password).
  */
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Pool } from 'pg';
-import { UnreachableError, UsageError } from '../core/errors';
+import { UnreachableError } from '../core/errors';
+import { ping } from '../db/ping';
+import type { Pool } from '../db/pool';
 import type { DatabaseConfig } from '../functions/config';
 
 /** host:port/database of a database config, without user or password. */
@@ -13,36 +14,6 @@ export function databaseAddress(database: DatabaseConfig): string {
   if (database.kind !== 'url') return `${database.host}:${database.port}/${database.database}`;
   const url = new URL(database.url);
   return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
-}
-
-/** Where a flag's value came from: the flag when the command line has it, else `envName`. */
-export function flagSource(flag: string, envName: string, argv = process.argv): string {
-  const given = argv.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`));
-  return given ? `--${flag}` : envName;
-}
-
-/**
- * A --database-url value: undefined stays undefined; anything but a postgres:// URL with a
- * host is a UsageError naming `source` (the flag or DATABASE_URL, whichever gave it), which
- * does not repeat the value: it may hold a password.
- */
-export function databaseUrlFlag(
-  raw: string | undefined,
-  source = flagSource('database-url', 'DATABASE_URL'),
-): string | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
-  let url: URL | undefined;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || !/^postgres(ql)?:$/.test(url.protocol) || url.hostname === '') {
-    throw new UsageError(
-      `${source} must be a URL like postgres://user:password@host:5432/database`,
-    );
-  }
-  return raw;
 }
 
 /** The reason an error gives, for a one-line message: its message, else its code or name. */
@@ -61,7 +32,7 @@ export function reasonOf(error: unknown): string {
 /** Runs SELECT 1 on the pool. Throws UnreachableError "PostgreSQL at <address>: <reason>". */
 export async function checkDatabase(pool: Pool, address: string): Promise<void> {
   try {
-    await pool.query('SELECT 1');
+    await ping(pool);
   } catch (error) {
     throw new UnreachableError(`PostgreSQL at ${address}: ${reasonOf(error)}`, { cause: error });
   }

@@ -2,8 +2,9 @@
  * Controlled recovery of the value behind a token, with an audit row (never the value).
  */
 import type { KeyObject } from 'node:crypto';
-import type { Pool } from 'pg';
 import { RecoveryError, unseal } from '../core/recovery';
+import type { Pool } from '../db/pool';
+import { auditRecovery, findSealedToken } from '../db/recovery';
 
 export interface Recovered {
   readonly field: 'ip' | 'device_id';
@@ -28,40 +29,25 @@ export async function recoverToken(
   ring: ReadonlyMap<string, KeyObject>,
   audit: AuditEntry,
 ): Promise<Recovered> {
-  const { rows } = await pool.query<{
-    message_id: string;
-    recovery_key_id: string;
-    pii_sealed: Buffer;
-    is_ip: boolean;
-  }>(
-    `SELECT message_id, recovery_key_id, pii_sealed, masked_ip = $1 AS is_ip
-       FROM user_logins
-      WHERE (masked_ip = $1 OR masked_device_id = $1) AND pii_sealed IS NOT NULL
-      LIMIT 1`,
-    [token],
-  );
-  const [row] = rows;
+  const row = await findSealedToken(pool, token);
   if (row === undefined) {
     throw new RecoveryError(
       'no row with recovery data holds this token (unknown token, or written without recovery)',
     );
   }
-  const key = ring.get(row.recovery_key_id);
+  const key = ring.get(row.recoveryKeyId);
   if (key === undefined) {
     throw new RecoveryError(
-      `this token was sealed for recovery key "${row.recovery_key_id}", which the given key ring does not hold`,
+      `this token was sealed for recovery key "${row.recoveryKeyId}", which the given key ring does not hold`,
     );
   }
-  const opened = unseal(row.pii_sealed, row.message_id, key);
-  const field = row.is_ip ? 'ip' : 'device_id';
-  await pool.query(
-    'INSERT INTO pii_recovery_audit (operator, token, field, reason) VALUES ($1, $2, $3, $4)',
-    [audit.operator, token, field, audit.reason],
-  );
+  const opened = unseal(row.piiSealed, row.messageId, key);
+  const { field } = row;
+  await auditRecovery(pool, { operator: audit.operator, token, field, reason: audit.reason });
   return {
     field,
     value: field === 'ip' ? opened.ip : opened.deviceId,
-    messageId: row.message_id,
-    recoveryKeyId: row.recovery_key_id,
+    messageId: row.messageId,
+    recoveryKeyId: row.recoveryKeyId,
   };
 }

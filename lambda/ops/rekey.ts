@@ -4,25 +4,23 @@
  * selects rows whose key_id is not current, so a rerun continues where a stopped one ended.
  */
 import type { KeyObject } from 'node:crypto';
-import type { Pool } from 'pg';
 import type { KeyRing } from '../core/key-ring';
 import { mask } from '../core/masking';
 import { RecoveryError, unseal } from '../core/recovery';
+import type { Pool } from '../db/pool';
+import {
+  countRowsOffKeyByGroup,
+  countRowsWithoutRecoveryData,
+  type Retokened,
+  sealedRowsOffKey,
+  setTokens,
+} from '../db/rekey';
 
 export interface RekeyResult {
   readonly rekeyed: number;
   readonly batches: number;
   /** Rows on an older key without sealed PII (e.g. written before recovery existed). */
   readonly withoutRecoveryData: number;
-}
-
-/** Rows rekey would re-key: on another key than `currentKeyId`, with sealed PII. */
-export async function countRowsToRekey(pool: Pool, currentKeyId: string): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM user_logins WHERE key_id IS DISTINCT FROM $1 AND pii_sealed IS NOT NULL',
-    [currentKeyId],
-  );
-  return rows[0]?.n ?? 0;
 }
 
 /** What a rekey now would do, changing nothing (`--dry-run`). */
@@ -46,27 +44,18 @@ export async function previewRekey(
   currentKeyId: string,
   recovery: ReadonlyMap<string, KeyObject>,
 ): Promise<RekeyPreview> {
-  const { rows } = await pool.query<{
-    key_id: string | null;
-    recovery_key_id: string | null;
-    sealed: boolean;
-    n: number;
-  }>(
-    `SELECT key_id, recovery_key_id, pii_sealed IS NOT NULL AS sealed, count(*)::int AS n
-       FROM user_logins WHERE key_id IS DISTINCT FROM $1 GROUP BY 1, 2, 3`,
-    [currentKeyId],
-  );
+  const groups = await countRowsOffKeyByGroup(pool, currentKeyId);
   const byKeyId: Record<string, number> = {};
   const missing = new Set<string>();
   let withoutRecoveryData = 0;
-  for (const row of rows) {
-    if (!row.sealed) {
-      withoutRecoveryData += row.n;
+  for (const group of groups) {
+    if (!group.sealed) {
+      withoutRecoveryData += group.rows;
       continue;
     }
-    const key = row.key_id ?? '(none)';
-    byKeyId[key] = (byKeyId[key] ?? 0) + row.n;
-    if (!recovery.has(row.recovery_key_id ?? '')) missing.add(row.recovery_key_id ?? '(none)');
+    const key = group.keyId ?? '(none)';
+    byKeyId[key] = (byKeyId[key] ?? 0) + group.rows;
+    if (!recovery.has(group.recoveryKeyId ?? '')) missing.add(group.recoveryKeyId ?? '(none)');
   }
   return {
     dryRun: true,
@@ -90,44 +79,28 @@ export async function rekey(
   let rekeyed = 0;
   let batches = 0;
   for (;;) {
-    const { rows } = await pool.query<{
-      message_id: string;
-      recovery_key_id: string;
-      pii_sealed: Buffer;
-    }>(
-      `SELECT message_id, recovery_key_id, pii_sealed FROM user_logins
-        WHERE key_id IS DISTINCT FROM $1 AND pii_sealed IS NOT NULL AND message_id > $2
-        ORDER BY message_id LIMIT $3`,
-      [current.id, cursor, batchSize],
-    );
+    const rows = await sealedRowsOffKey(pool, current.id, cursor, batchSize);
     if (rows.length === 0) break;
-    const ids: string[] = [];
-    const ips: string[] = [];
-    const devices: string[] = [];
+    const retokened: Retokened[] = [];
     for (const row of rows) {
-      const key = recovery.get(row.recovery_key_id);
+      const key = recovery.get(row.recoveryKeyId);
       if (key === undefined)
-        throw new RecoveryError(`recovery key "${row.recovery_key_id}" is not in the given ring`);
-      const { ip, deviceId } = unseal(row.pii_sealed, row.message_id, key);
-      ids.push(row.message_id);
-      ips.push(mask(current, 'ip', ip));
-      devices.push(mask(current, 'device_id', deviceId));
+        throw new RecoveryError(`recovery key "${row.recoveryKeyId}" is not in the given ring`);
+      const { ip, deviceId } = unseal(row.piiSealed, row.messageId, key);
+      retokened.push({
+        messageId: row.messageId,
+        maskedIp: mask(current, 'ip', ip),
+        maskedDeviceId: mask(current, 'device_id', deviceId),
+      });
     }
-    const { rowCount } = await pool.query(
-      `UPDATE user_logins AS u
-          SET masked_ip = v.ip, masked_device_id = v.device, key_id = $4
-         FROM unnest($1::text[], $2::text[], $3::text[]) AS v(message_id, ip, device)
-        WHERE u.message_id = v.message_id AND u.key_id IS DISTINCT FROM $4`,
-      [ids, ips, devices, current.id],
-    );
-    rekeyed += rowCount ?? 0;
+    rekeyed += await setTokens(pool, current.id, retokened);
     batches++;
     options.onBatch?.(rekeyed);
-    cursor = ids[ids.length - 1] ?? cursor;
+    cursor = retokened[retokened.length - 1]?.messageId ?? cursor;
   }
-  const { rows } = await pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM user_logins WHERE key_id IS DISTINCT FROM $1 AND pii_sealed IS NULL',
-    [current.id],
-  );
-  return { rekeyed, batches, withoutRecoveryData: rows[0]?.n ?? 0 };
+  return {
+    rekeyed,
+    batches,
+    withoutRecoveryData: await countRowsWithoutRecoveryData(pool, current.id),
+  };
 }
