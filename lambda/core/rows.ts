@@ -2,11 +2,28 @@
  * From a validated SQS record to the row that stores it: its id, its tokens, its date.
  */
 import type { SQSRecord } from 'aws-lambda';
-import type { LoginRow } from '../db/store';
 import type { LoginEvent } from './login-event';
 import type { batchMasker, MaskingKey } from './masking';
 import type { Sealer } from './recovery';
 import type { RecordIdentity } from './redrive-marker';
+
+/** One row of user_logins, as the store writes it. */
+export interface LoginRow {
+  readonly messageId: string;
+  readonly userId: string;
+  readonly deviceType: string;
+  readonly maskedIp: string;
+  readonly maskedDeviceId: string;
+  readonly locale: string | null;
+  readonly appVersion: number;
+  readonly appVersionRaw: string;
+  /** UTC calendar date, YYYY-MM-DD. */
+  readonly createDate: string;
+  readonly keyId: string;
+  /** Recovery key the sealed PII was sealed for (lambda/core/recovery.ts), or null. */
+  readonly recoveryKeyId: string | null;
+  readonly sealed: Buffer | null;
+}
 
 export interface Valid {
   readonly record: SQSRecord;
