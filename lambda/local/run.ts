@@ -15,7 +15,7 @@ import {
 import { queueDepth } from '../aws/source-queue';
 import { buildBundles } from '../cli/build';
 import { WRITER_ROLE } from '../contract/roles';
-import { UnreachableError } from '../core/errors';
+import { ConfigError, UnreachableError } from '../core/errors';
 import { MarkerAttribute } from '../core/redrive-marker';
 import { createClient } from '../db/pool';
 import type { BatchSummary } from '../ingest/batch';
@@ -407,7 +407,7 @@ export async function runLocal(
         batchSize: options.batchSize,
         handlers,
         // A configuration error will not heal by waiting: end the run and name it.
-        isFatal: (error) => (error as Error | undefined)?.name === 'ConfigError',
+        isFatal: (error) => error instanceof ConfigError,
         sqsTimeoutMs: options.sqsTimeoutMs ?? SQS_TIMEOUT_MS,
         onSqsRetry: (what, error, timeoutMs) => {
           if (Date.now() - lastNotice < 5_000) return;
