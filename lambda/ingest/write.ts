@@ -7,7 +7,7 @@ import type { KeyRing } from '../core/key-ring';
 import { batchMasker } from '../core/masking';
 import { createSealer, type RecoveryPublicKey } from '../core/recovery';
 import type { RecordIdentity } from '../core/redrive-marker';
-import { toRow, type Valid } from '../core/rows';
+import { rowBuilder, type Valid } from '../core/rows';
 import type { LoginStore } from '../db/store';
 import type { BatchParser } from './parse';
 
@@ -44,17 +44,17 @@ export async function writeRows(
   if (first === undefined) return { answer: undefined, identities, keys: undefined };
   let keys: KeyRing | undefined;
   try {
-    keys = await ring;
-    const ringNow = keys;
-    const { current } = keys;
+    const loaded = await ring;
+    keys = loaded;
+    const { current } = loaded;
     const sealer = deps.recovery && createSealer(deps.recovery);
-    const masked = batchMasker(current);
+    const toRow = rowBuilder(current, batchMasker(current), sealer, now);
     // Lazy: the store streams the first rows to PostgreSQL while later ones are parsed and masked.
     const rows = (function* () {
       for (let item: Valid | undefined = first; item !== undefined; item = parser.next()) {
-        const identity = deps.identify(item.record, ringNow);
+        const identity = deps.identify(item.record, loaded);
         identities.push(identity);
-        yield toRow(item, identity, current, masked, sealer, now);
+        yield toRow(item, identity);
       }
     })();
     const result = await deps.store.insert(rows);
