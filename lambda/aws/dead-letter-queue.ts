@@ -8,23 +8,11 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { DeadLetterItem } from '../core/fate';
 import { MarkerAttribute } from '../core/redrive-marker';
 
-export interface DeadLetterItem {
-  /** The SQS message id in this delivery (what batchItemFailures name). */
-  readonly messageId: string;
-  /** The id the message was first sent under (its row id; see redrive-marker.ts). */
-  readonly sourceMessageId: string;
-  /** SentTimestamp (epoch ms) of the first send: the row's create_date; covered by the marker. */
-  readonly sourceSentTimestamp?: string | undefined;
-  /** HMAC marker of sourceMessageId (redrive-marker.ts); undefined when the key ring was unavailable. */
-  readonly marker?: string | undefined;
-  readonly body: string;
-  /** Machine-readable reason, e.g. "ip.invalid" or "database.rejected". */
-  readonly reason: string;
-  /** Human-readable, never holding a raw value. */
-  readonly detail: string;
-}
+/** Built by core/fate.deadLetterItem. */
+export type { DeadLetterItem } from '../core/fate';
 
 export interface DeadLetterQueue {
   /** Sends items; resolves to the message ids that could not be sent (never rejects). */

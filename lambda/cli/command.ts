@@ -5,7 +5,7 @@
  * and exit 1.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { UsageError } from '../core/errors';
+import { LoginQueueError, UsageError } from '../core/errors';
 import { redactPasswords } from '../core/redact';
 
 /**
@@ -90,22 +90,10 @@ export function runCommand(
       }
       const text =
         error instanceof Error
-          ? (options.stack && !isProjectError(error) && error.stack) || error.message
+          ? (options.stack && !(error instanceof LoginQueueError) && error.stack) || error.message
           : String(error);
       process.stderr.write(redactPasswords(`${name} failed: ${text}\n`));
       process.exit(1);
     },
   );
-}
-
-const PROJECT_ERRORS = new Set([
-  'ConfigError',
-  'KeyRingError',
-  'TransientError',
-  'UnreachableError',
-  'RecoveryError',
-]);
-
-function isProjectError(error: Error): boolean {
-  return PROJECT_ERRORS.has(error.name);
 }

@@ -21,7 +21,7 @@ import {
   hkdfSync,
   type KeyObject,
 } from 'node:crypto';
-import { KeyRingError } from './errors';
+import { KeyRingError, LoginQueueError } from './errors';
 import { KEY_ID } from './key-ring';
 
 const VERSION = 1;
@@ -29,7 +29,7 @@ const INFO = 'login-queue/v1/recovery';
 const HEADER = 1 + 32 + 12 + 16;
 
 /** The recovery key could not open a sealed value (wrong key, or tampered data). */
-export class RecoveryError extends Error {
+export class RecoveryError extends LoginQueueError {
   override readonly name = 'RecoveryError';
 }
 

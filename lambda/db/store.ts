@@ -15,24 +15,10 @@
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ConfigError, TransientError } from '../core/errors';
+import type { LoginRow } from '../core/rows';
 import { isConfigurationFault, isConnectionError, isDataError, sqlState } from './pool';
 
-export interface LoginRow {
-  readonly messageId: string;
-  readonly userId: string;
-  readonly deviceType: string;
-  readonly maskedIp: string;
-  readonly maskedDeviceId: string;
-  readonly locale: string | null;
-  readonly appVersion: number;
-  readonly appVersionRaw: string;
-  /** UTC calendar date, YYYY-MM-DD. */
-  readonly createDate: string;
-  readonly keyId: string;
-  /** Recovery key the sealed PII was sealed for (lambda/core/recovery.ts), or null. */
-  readonly recoveryKeyId: string | null;
-  readonly sealed: Buffer | null;
-}
+export type { LoginRow } from '../core/rows';
 
 export interface RejectedRow {
   readonly messageId: string;

@@ -1,7 +1,8 @@
 /**
- * The pipeline for one SQS batch: parse, mask, write, and give every record an explicit fate.
+ * The pipeline for one SQS batch: parse → write → decide fates → send dead letters → respond.
+ * Every record gets an explicit fate (core/fate.ts):
  *
- * - written (or already written: a redelivery), and deleted from the queue by Lambda;
+ * - stored (written, or already written: a redelivery), and deleted from the queue by Lambda;
  * - dead-lettered by us with its reason (invalid body, or a row PostgreSQL rejected);
  * - reported in batchItemFailures, so SQS redelivers it (dependency down, DLQ unavailable)
  *   and its redrive policy dead-letters it after maxReceiveCount;
@@ -9,15 +10,25 @@
  *   records back off and the invocation fails (systemic.ts).
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { DeadLetterItem, DeadLetterQueue } from '../aws/dead-letter-queue';
+import type { DeadLetterQueue } from '../aws/dead-letter-queue';
+import {
+  type DeadLetterItem,
+  deadLetterItem,
+  decideFates,
+  type Fate,
+  type FateDecision,
+  type ParsedRecord,
+  settleFates,
+  tallyFates,
+} from '../core/fate';
 import type { KeyRing } from '../core/key-ring';
-import { parseLoginEvent } from '../core/login-event';
-import { batchMasker } from '../core/masking';
-import { createSealer, type RecoveryPublicKey } from '../core/recovery';
-import { recordIdentity, signMarker } from '../core/redrive-marker';
-import { toRow, type Valid } from '../core/rows';
+import type { RecoveryPublicKey } from '../core/recovery';
+import { type RecordIdentity, recordIdentity } from '../core/redrive-marker';
 import type { LoginStore } from '../db/store';
+import { type BatchParser, createBatchParser, type Invalid } from './parse';
+import { deadLetterSender } from './send';
 import { type Backoff, backOffAndFail } from './systemic';
+import { type Written, writeRows } from './write';
 
 export interface BatchSummary {
   readonly received: number;
@@ -30,6 +41,8 @@ export interface BatchSummary {
   readonly rejectedByReason: Readonly<Record<string, number>>;
   readonly statements: number;
   readonly durationMs: number;
+  /** The delivery message ids of the records counted in deadLettered. */
+  readonly deadLetteredIds: readonly string[];
 }
 
 /** The subset of a structured logger the pipeline uses (Powertools' Logger fits). */
@@ -60,175 +73,136 @@ export interface BatchDependencies {
 export function createBatchProcessor(deps: BatchDependencies) {
   const now = deps.now ?? Date.now;
   const { log } = deps;
+  const send = deadLetterSender(deps.deadLetter, log);
 
-  const deadLetter = async (items: DeadLetterItem[], failures: Set<string>): Promise<number> => {
-    if (items.length === 0) return 0;
-    for (const item of items) {
-      log.warn('record rejected', {
-        messageId: item.messageId,
-        reason: item.reason,
-        detail: item.detail,
-      });
+  /** Logs and publishes the batch's counts, then backs off and throws, or names the retries. */
+  const respond = async (
+    records: readonly SQSRecord[],
+    decision: FateDecision,
+    unsent: ReadonlySet<string>,
+    started: number,
+  ): Promise<SQSBatchResponse> => {
+    const { retry, deadLettered } = tallyFates(settleFates(decision.fates, unsent));
+    const summary: BatchSummary = {
+      received: records.length,
+      written: decision.written,
+      duplicates: decision.duplicates,
+      deadLettered: deadLettered.length,
+      retried: retry.length,
+      rejectedByReason: countReasons(decision.fates),
+      statements: decision.statements,
+      durationMs: now() - started,
+      deadLetteredIds: deadLettered,
+    };
+    log.info('batch processed', { ...summary });
+    deps.publish(summary);
+    if (decision.systemic !== undefined) {
+      await backOffAndFail(records, new Set(retry), decision.systemic, deps.backoff, log);
     }
-    const failed =
-      deps.deadLetter === undefined
-        ? new Set(items.map((item) => item.messageId))
-        : await deps.deadLetter.send(items);
-    for (const id of failed) failures.add(id);
-    return items.length - failed.size;
+    return { batchItemFailures: retry.map((itemIdentifier) => ({ itemIdentifier })) };
   };
 
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const started = now();
     const records = event.Records;
-    const valid: Valid[] = [];
-    const invalid: { record: SQSRecord; reason: string; detail: string }[] = [];
-    const rejectedByReason: Record<string, number> = {};
     // Cached after the first batch of a container: this resolves at once.
     const ring = deps.keys.get();
-    ring.catch(() => {}); // observed below; the DLQ path goes on without it
+    ring.catch(() => {}); // observed by the steps; the invalid bodies' dead letters go without it
     const unverified: string[] = [];
-    const onUnverified = (messageId: string) => unverified.push(messageId);
-    const identity = (record: SQSRecord, keys: KeyRing) =>
-      recordIdentity(record, keys, onUnverified);
-    // Records are parsed as the rows are produced, so the first rows reach PostgreSQL before
-    // the last bodies are parsed. parseNext() parses up to the next valid record.
-    let parsedUpTo = 0;
-    const parseNext = (): Valid | undefined => {
-      while (parsedUpTo < records.length) {
-        const record = records[parsedUpTo++] as SQSRecord;
-        const parsed = parseLoginEvent(record.body);
-        if (parsed.ok) {
-          const item = { record, event: parsed.event };
-          valid.push(item);
-          return item;
-        }
-        const { reason, detail } = parsed.rejection;
-        rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
-        invalid.push({ record, reason, detail });
-      }
-      return undefined;
-    };
+    const identify = (record: SQSRecord, keys: KeyRing) =>
+      recordIdentity(record, keys, (messageId) => unverified.push(messageId));
 
-    const failures = new Set<string>();
-    // Invalid records go to the DLQ once every record is parsed, while the COPY finishes.
-    // Without the key ring (Secrets Manager down) they go without a redrive marker: a
-    // redrive is then a new message.
-    let invalidSent: Promise<number> | undefined;
-    const sendInvalid = (): Promise<number> => {
-      while (parseNext() !== undefined);
-      invalidSent ??= (async () => {
-        if (invalid.length === 0) return 0;
-        const keys = await ring.catch(() => undefined);
-        const items = invalid.map(({ record, reason, detail }): DeadLetterItem => {
-          const source = keys
-            ? identity(record, keys)
-            : { messageId: record.messageId, sentTimestamp: record.attributes?.SentTimestamp };
-          return {
-            messageId: record.messageId,
-            sourceMessageId: source.messageId,
-            sourceSentTimestamp: source.sentTimestamp,
-            marker: keys && signMarker(keys.current, source.messageId, source.sentTimestamp),
-            body: record.body,
-            reason,
-            detail,
-          };
-        });
-        return deadLetter(items, failures);
-      })();
-      return invalidSent;
-    };
-
-    let written = 0;
-    let duplicates = 0;
-    let statements = 0;
-    let rowsSent = 0;
-    let systemic: unknown;
-    const first = parseNext();
-    if (first !== undefined) {
-      try {
-        const keys = await ring;
-        const { current } = keys;
-        const sealer = deps.recovery && createSealer(deps.recovery);
-        const masked = batchMasker(current);
-        // Lazy: the store streams the first rows to PostgreSQL while later ones are parsed
-        // and masked.
-        const rows = (function* () {
-          for (let item: Valid | undefined = first; item !== undefined; item = parseNext()) {
-            yield toRow(item, identity(item.record, keys), current, masked, sealer, started);
-          }
-          sendInvalid();
-        })();
-        const result = await deps.store.insert(rows);
-        // A store that stopped early left records unparsed: parse them, so the check below
-        // counts every valid record of the batch.
-        sendInvalid();
-        // Defence in depth: a store that consumed fewer rows than the batch has would report
-        // success for records it never wrote; the catch below sends the batch back instead.
-        if (result.rows !== valid.length) {
-          throw new Error(`the store took ${result.rows} of ${valid.length} rows`);
-        }
-        written = result.inserted;
-        statements = result.statements;
-        duplicates = valid.length - result.inserted - result.rejected.length;
-        // Built only when the database rejected rows: not per record on the common path.
-        const byKey =
-          result.rejected.length === 0
-            ? new Map()
-            : new Map(
-                valid.map(({ record }) => {
-                  const source = recordIdentity(record, keys);
-                  return [source.messageId, { record, source }];
-                }),
-              );
-        const rejectedRows = result.rejected.map((row): DeadLetterItem => {
-          rejectedByReason['database.rejected'] = (rejectedByReason['database.rejected'] ?? 0) + 1;
-          const found = byKey.get(row.messageId);
-          // Cannot happen (rows are built from these records); if it did, the catch below
-          // sends the whole batch back rather than dead-letter a body we do not have.
-          if (found === undefined) throw new Error('a rejected row matches no record of the batch');
-          const { record, source } = found;
-          return {
-            messageId: record.messageId,
-            sourceMessageId: source.messageId,
-            sourceSentTimestamp: source.sentTimestamp,
-            marker: signMarker(current, source.messageId, source.sentTimestamp),
-            body: record.body,
-            reason: 'database.rejected',
-            detail: `SQLSTATE ${row.sqlState}${row.constraint ? ` (${row.constraint})` : ''}`,
-          };
-        });
-        rowsSent = await deadLetter(rejectedRows, failures);
-      } catch (error) {
-        // Key or database unavailable: nothing of this batch may be lost, so every valid
-        // record goes back to the queue; ON CONFLICT makes the redelivery write each once.
-        systemic = error;
-        while (parseNext() !== undefined);
-        for (const { record } of valid) failures.add(record.messageId);
-      }
-    }
-    const deadLettered = (await sendInvalid()) + rowsSent;
+    // Parse as the rows stream; the invalid bodies' dead letters go out once the last body is
+    // parsed, while the store finishes.
+    let invalidSent: Promise<ReadonlySet<string>> = Promise.resolve(NONE);
+    const parser = createBatchParser(records, (invalid) => {
+      invalidSent = invalidBodies(invalid, ring, identify).then(send);
+    });
+    const written = await writeRows(parser, ring, started, {
+      store: deps.store,
+      recovery: deps.recovery,
+      identify,
+    });
+    const decision = decideFates(parsedRecords(parser, written), written.answer);
+    const rejectedSent = send(rejectedRows(parser.valid, written, decision));
+    const unsent = union(await invalidSent, await rejectedSent);
     if (unverified.length > 0) {
       // A producer set SourceMessageId (or a rotated-out key signed it): never trusted.
       log.warn('redrive marker did not verify; stored as a new message', {
         messageIds: [...new Set(unverified)],
       });
     }
-
-    const summary: BatchSummary = {
-      received: records.length,
-      written,
-      duplicates,
-      deadLettered,
-      retried: failures.size,
-      rejectedByReason,
-      statements,
-      durationMs: now() - started,
-    };
-    log.info('batch processed', { ...summary });
-    deps.publish(summary);
-    if (systemic !== undefined)
-      await backOffAndFail(records, failures, systemic, deps.backoff, log);
-    return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
+    return respond(records, decision, unsent, started);
   };
 }
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** What the fate decision needs of each record: the invalid ones, then the valid ones. */
+function parsedRecords(parser: BatchParser, written: Written): ParsedRecord[] {
+  return [
+    ...parser.invalid.map(({ record, rejection }) => ({ messageId: record.messageId, rejection })),
+    ...parser.valid.map(({ record }, i) => ({
+      messageId: record.messageId,
+      rowId: written.identities[i]?.messageId,
+    })),
+  ];
+}
+
+/**
+ * The dead letters of the invalid bodies. Without the key ring (Secrets Manager down) they go
+ * without a redrive marker: a redrive is then a new message.
+ */
+async function invalidBodies(
+  invalid: readonly Invalid[],
+  ring: Promise<KeyRing>,
+  identify: (record: SQSRecord, keys: KeyRing) => RecordIdentity,
+): Promise<DeadLetterItem[]> {
+  if (invalid.length === 0) return [];
+  const keys = await ring.catch(() => undefined);
+  return invalid.map(({ record, rejection }) =>
+    deadLetterItem(
+      record,
+      keys ? identify(record, keys) : ownIdentity(record),
+      keys?.current,
+      rejection,
+    ),
+  );
+}
+
+const ownIdentity = (record: SQSRecord) => ({
+  messageId: record.messageId,
+  sentTimestamp: record.attributes?.SentTimestamp,
+});
+
+/** The dead letters of the valid records whose rows the database rejected. */
+function rejectedRows(
+  valid: readonly { readonly record: SQSRecord }[],
+  written: Written,
+  decision: FateDecision,
+): DeadLetterItem[] {
+  // Built only when the database rejected rows: not per record on the common path.
+  const { answer, keys } = written;
+  if (!answer?.ok || answer.rejected.length === 0 || decision.systemic !== undefined) return [];
+  const items: DeadLetterItem[] = [];
+  valid.forEach(({ record }, i) => {
+    const fate = decision.fates.get(record.messageId);
+    const identity = written.identities[i];
+    if (fate?.kind === 'dead-letter' && identity !== undefined) {
+      items.push(deadLetterItem(record, identity, keys?.current, fate));
+    }
+  });
+  return items;
+}
+
+/** Records dead-lettered (or to be) by reason: the invalid bodies' reasons first. */
+function countReasons(fates: ReadonlyMap<string, Fate>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const fate of fates.values()) {
+    if (fate.kind === 'dead-letter') counts[fate.reason] = (counts[fate.reason] ?? 0) + 1;
+  }
+  return counts;
+}
+
+const union = (a: ReadonlySet<string>, b: ReadonlySet<string>): ReadonlySet<string> =>
+  b.size === 0 ? a : a.size === 0 ? b : new Set([...a, ...b]);

@@ -9,7 +9,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import type { SourceQueue } from '../aws/source-queue';
 import { type BackoffPolicy, backoffSeconds } from '../core/backoff';
-import { ConfigError, TransientError } from '../core/errors';
+import { ConfigError, KeyRingError, TransientError } from '../core/errors';
 
 export interface Backoff {
   readonly queue: SourceQueue;
@@ -22,17 +22,11 @@ interface Log {
   error(message: string, attributes: Record<string, unknown>): void;
 }
 
-const CONFIGURATION_ERRORS = new Set(['ConfigError', 'KeyRingError']);
-
 /** True when fixing configuration (a secret, a grant, a key ring), not waiting, cures `error`. */
 export function isConfigurationError(error: unknown): boolean {
-  for (
-    let e = error as { name?: unknown; cause?: unknown } | undefined, depth = 0;
-    e && depth < 5;
-    depth++
-  ) {
-    if (typeof e.name === 'string' && CONFIGURATION_ERRORS.has(e.name)) return true;
-    e = e.cause as typeof e;
+  for (let e = error, depth = 0; e && depth < 5; depth++) {
+    if (e instanceof ConfigError || e instanceof KeyRingError) return true;
+    e = (e as { cause?: unknown }).cause;
   }
   return false;
 }

@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { queueDepth } from '../aws/source-queue';
+import { TransientError } from '../core/errors';
 import { type Breaker, createBreaker, type Outage, type Probe } from './breaker';
 import { retrySqs } from './retry';
 
@@ -57,7 +58,7 @@ export interface EventSourceOptions {
 /** The default of EventSourceOptions.outageLimitMs: 5 minutes. */
 export const OUTAGE_LIMIT_MS = 300_000;
 
-const isTransient = (error: unknown) => (error as Error | undefined)?.name === 'TransientError';
+const isTransient = (error: unknown) => error instanceof TransientError;
 
 /** The default of EventSourceOptions.sqsTimeoutMs. */
 export const SQS_TIMEOUT_MS = 60_000;

@@ -15,8 +15,7 @@ import {
 import { queueDepth } from '../aws/source-queue';
 import { buildBundles } from '../cli/build';
 import { WRITER_ROLE } from '../contract/roles';
-import { UnreachableError } from '../core/errors';
-import { parseLoginEvent } from '../core/login-event';
+import { ConfigError, UnreachableError } from '../core/errors';
 import { MarkerAttribute } from '../core/redrive-marker';
 import { createClient } from '../db/pool';
 import type { BatchSummary } from '../ingest/batch';
@@ -336,19 +335,18 @@ export async function runLocal(
     }
 
     const queueArn = await queueArnOf(sqs, services.sqsEndpoint, services.queueUrl);
-    // Ids of this run's records that may be in the DLQ because of it: invalid ones (the
-    // handler's sends) and failed ones (the redrive policy after maxReceiveCount). Not every
-    // id: a set of a million would cost a hundred megabytes.
+    // Ids of this run's records that may be in the DLQ because of it: those the handler
+    // dead-lettered (its batch summary names them) and failed ones (the redrive policy after
+    // maxReceiveCount). Not every id: a set of a million would cost a hundred megabytes.
     const mayBeDeadLettered = new Set<string>();
     const noteMayBeDeadLettered = (
       records: readonly SQSRecord[],
       held: readonly BatchSummary[],
       failed: ReadonlySet<string> | undefined,
     ) => {
-      const invalid = records.filter((record) => !parseLoginEvent(record.body).ok);
-      const sent = held.reduce((n, batch) => n + batch.deadLettered, 0);
-      // Failed whole (threw), or rows the database rejected: any record may be there.
-      const all = failed === undefined || sent > invalid.length;
+      const sent = new Set(held.flatMap((batch) => batch.deadLetteredIds));
+      // Failed whole (threw), or no summary read (a log level above INFO): any record may be there.
+      const all = failed === undefined || held.length === 0;
       const note = (record: SQSRecord) => {
         mayBeDeadLettered.add(record.messageId);
         // A redriven message is dead-lettered again under the id it was first sent under
@@ -356,9 +354,9 @@ export async function runLocal(
         const first = record.messageAttributes?.[MarkerAttribute.SourceMessageId]?.stringValue;
         if (first) mayBeDeadLettered.add(first);
       };
-      for (const record of all ? records : invalid) note(record);
-      const failedIds = failed ?? new Set<string>();
-      for (const record of records) if (failedIds.has(record.messageId)) note(record);
+      for (const record of records) {
+        if (all || sent.has(record.messageId) || failed?.has(record.messageId)) note(record);
+      }
     };
     const handlers = Array.from({ length: options.concurrency }, () => {
       const module = loadBundleModule(env);
@@ -409,7 +407,7 @@ export async function runLocal(
         batchSize: options.batchSize,
         handlers,
         // A configuration error will not heal by waiting: end the run and name it.
-        isFatal: (error) => (error as Error | undefined)?.name === 'ConfigError',
+        isFatal: (error) => error instanceof ConfigError,
         sqsTimeoutMs: options.sqsTimeoutMs ?? SQS_TIMEOUT_MS,
         onSqsRetry: (what, error, timeoutMs) => {
           if (Date.now() - lastNotice < 5_000) return;

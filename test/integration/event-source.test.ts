@@ -6,6 +6,7 @@
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TransientError } from '../../lambda/core/errors';
 import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
 import { OutageError } from '../../lambda/local/breaker';
 import { runEventSource } from '../../lambda/local/event-source';
@@ -100,7 +101,7 @@ describe('local event source mapping', () => {
       handlers: [1, 2].map(() => async (event: SQSEvent) => {
         for (const r of event.Records)
           maxReceives = Math.max(maxReceives, Number(r.attributes.ApproximateReceiveCount));
-        if (isDown()) throw Object.assign(new Error('database down'), { name: 'TransientError' });
+        if (isDown()) throw new TransientError('database down');
         for (const r of event.Records) written.add(r.body);
         return { batchItemFailures: [] };
       }),
@@ -124,7 +125,7 @@ describe('local event source mapping', () => {
       batchSize: 10,
       handlers: [
         async () => {
-          throw Object.assign(new Error('database down'), { name: 'TransientError' });
+          throw new TransientError('database down');
         },
       ],
       probe: async () => ({ service: 'PostgreSQL at 127.0.0.1:1/x', reason: 'ECONNREFUSED' }),

@@ -108,6 +108,24 @@ describe('batch processor', () => {
     });
   });
 
+  it('names in its summary the records it dead-lettered, not those whose send failed', async () => {
+    // Arrange: an invalid body, a row the database rejects, a valid record; then the DLQ down.
+    const { deps, store, deadLetter, summaries } = fakeDependencies();
+    const event = sqsEvent(['not json', loginBody({ ip: '10.0.0.2' }), loginBody()]);
+    store.poison.add(event.Records[1]?.messageId as string);
+    const process = createBatchProcessor(deps);
+    // Act
+    await process(event);
+    deadLetter.down = true;
+    await process(sqsEvent(['not json']));
+    // Assert
+    expect(summaries[0]?.deadLetteredIds).toEqual([
+      event.Records[0]?.messageId,
+      event.Records[1]?.messageId,
+    ]);
+    expect(summaries[1]).toMatchObject({ deadLettered: 0, deadLetteredIds: [], retried: 1 });
+  });
+
   it('reports an invalid body as a failure when no DLQ is configured', async () => {
     const { deps } = fakeDependencies({ deadLetter: undefined });
     const event = sqsEvent(['not json', loginBody()]);
