@@ -192,11 +192,14 @@ describe('database sizing', () => {
   });
 });
 
-describe("the README's production settings", () => {
+describe('the production settings of docs/operations/deploy.md', () => {
   it('synthesise as the app reads them from context, with zero cdk-nag findings', () => {
-    // Arrange: the context flags of the README's production `cdk deploy` example.
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const command = /npx cdk deploy -c alarmEmail=oncall@(?:[^\n\\]|\\\n)*/.exec(readme)?.[0];
+    // Arrange: the context flags of the production `cdk deploy` example.
+    const deploy = readFileSync(
+      new URL('../../docs/operations/deploy.md', import.meta.url),
+      'utf8',
+    );
+    const command = /npx cdk deploy -c alarmEmail=oncall@(?:[^\n\\]|\\\n)*/.exec(deploy)?.[0];
     expect(command).toBeDefined();
     const context = Object.fromEntries(
       [...(command ?? '').matchAll(/-c (\w+)=(\S+)/g)].map(([, key, value]) => [key, value]),

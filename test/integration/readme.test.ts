@@ -1,23 +1,39 @@
 /**
- * The README's commands: every command line in its `sh` blocks is either run by a named test
- * or listed here with the reason it cannot run on this machine; every npm script it names
- * exists, and those that run one of our commands answer --help.
+ * The README's and the docs' commands: every command line in the `sh` blocks of README.md and
+ * of every page under docs/ is either run by a named test or listed here with the reason it
+ * cannot run on this machine; every npm script they name exists, and those that run one of
+ * our commands answer --help. Every link of these pages and of the community files, its anchor
+ * included, and every repository path they name in backticks, exists.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commandScripts, ROOT, runScript } from '../helpers/cli';
 
-const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+/** README.md, the community files and every page under docs/, relative to the repository. */
+const PAGES = [
+  'README.md',
+  'CONTRIBUTING.md',
+  'SECURITY.md',
+  'CHANGELOG.md',
+  ...readdirSync(`${ROOT}docs`, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => join('docs', name))
+    .sort(),
+];
+const text = (page: string) => readFileSync(`${ROOT}${page}`, 'utf8');
 const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as {
   scripts: Record<string, string>;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
 
-/** Command lines of the README's sh blocks: continuations joined, comments and blanks dropped. */
+/** Command lines of the pages' sh blocks: continuations joined, comments and blanks dropped. */
 function readmeCommands(): string[] {
   const lines: string[] = [];
-  for (const [, body = ''] of readme.matchAll(/```sh\n([\s\S]*?)```/g)) {
+  for (const [, body = ''] of PAGES.map(text)
+    .join('\n')
+    .matchAll(/```sh\n([\s\S]*?)```/g)) {
     for (const raw of body.replaceAll('\\\n', ' ').split('\n')) {
       const line = raw
         .replace(/\s+#.*$/, '')
@@ -29,7 +45,7 @@ function readmeCommands(): string[] {
   return [...new Set(lines)];
 }
 
-/** README command -> the test that runs it: [file under test/, test name]. */
+/** Command in README or docs -> the test that runs it: [file under test/, test name]. */
 const EXERCISED: Record<string, readonly [string, string]> = {
   'npm ci': [
     'integration/readme.test.ts',
@@ -118,7 +134,7 @@ const EXERCISED: Record<string, readonly [string, string]> = {
   'npx cdk synth -q -c target=localstack': ['infra/stack.test.ts', 'LocalStack target'],
 };
 
-/** README commands no test here can run, and why. */
+/** Commands in README or docs that no test here can run, and why. */
 const NOT_RUN_HERE: Record<string, string> = {
   'sam local invoke -t cdk.out/LoginQueueLocal.template.json --event lambda/local/events/valid-batch.json --env-vars lambda/local/events/env.example.json <HandlerLogicalId>':
     'needs the SAM CLI and Docker',
@@ -129,7 +145,7 @@ const NOT_RUN_HERE: Record<string, string> = {
   'npx cdk bootstrap': 'needs an AWS account',
   'npx cdk deploy -c alarmEmail=ops@example.com': 'needs an AWS account',
   'npx cdk deploy -c alarmEmail=oncall@example.com -c dbInstanceType=m7g.large -c dbMultiAz=true -c dbDeletionProtection=true -c dbStorageGiB=100 -c dbMaxStorageGiB=1000 -c dbBackupDays=14 -c maxConcurrency=50 -c recoveryOperators=arn:aws:iam::123456789012:role/incident-response':
-    'needs an AWS account (infra/props.test.ts synthesises its context: "the README\'s production settings")',
+    'needs an AWS account (infra/props.test.ts synthesises its context: "the production settings of docs/operations/deploy.md")',
   'aws sqs send-message --queue-url <QueueUrl> --message-body \'{"user_id":"u1","app_version":"2.3.0","device_type":"android","ip":"198.51.100.7","locale":"en_US","device_id":"d-1"}\'':
     'needs an AWS account',
   'aws logs tail /aws/lambda/<HandlerName> --since 5m': 'needs an AWS account',
@@ -146,11 +162,16 @@ function scriptOf(command: string): string | undefined {
   return name === undefined || name === 'ci' ? undefined : name;
 }
 
-describe('the README', () => {
+describe('the README and docs/', () => {
   const commands = readmeCommands();
 
-  it('shows commands in its sh blocks', () => {
+  it('shows commands in their sh blocks, the README its set-up commands', () => {
     expect(commands.length).toBeGreaterThan(10);
+    expect(PAGES.length).toBeGreaterThan(10);
+    const readme = text('README.md');
+    for (const command of ['npm ci', 'npm start', 'npm test']) {
+      expect(readme).toContain(`\n${command}\n`);
+    }
   });
 
   it('shows no command that is neither run by a test nor listed with the reason it cannot be', () => {
@@ -191,4 +212,61 @@ describe('the README', () => {
     expect(lock.packages['']?.dependencies).toEqual(pkg.dependencies);
     expect(lock.packages['']?.devDependencies).toEqual(pkg.devDependencies);
   });
+
+  it.each(PAGES)('%s links only to pages and headings that exist', (page) => {
+    const broken = links(page).filter((link) => !resolves(page, link));
+    expect(broken).toEqual([]);
+  });
+
+  it.each(PAGES)('%s names only repository paths that exist', (page) => {
+    const named = [
+      ...prose(text(page)).matchAll(/`((?:lambda|infra|test|localstack|docs|\.ci)\/[\w./-]*)`/g),
+    ]
+      .map((m) => m[1] ?? '')
+      .filter((path) => !path.startsWith('test/') || !path.includes('*'));
+    expect(named.filter((path) => !existsSync(`${ROOT}${path}`))).toEqual([]);
+  });
+
+  it("keeps the README to a newcomer's first ten minutes: at most 150 lines", () => {
+    expect(text('README.md').split('\n').length).toBeLessThanOrEqual(151);
+  });
 });
+
+/** A page without its fenced code blocks (whose `#` lines are comments, not headings). */
+function prose(markdown: string): string {
+  return markdown.replace(/^```[\s\S]*?^```/gm, '');
+}
+
+/** The relative links of a page: `[text](target)`, without web and mail addresses. */
+function links(page: string): string[] {
+  return [...prose(text(page)).matchAll(/\]\(([^)\s]+)\)/g)]
+    .map((m) => m[1] ?? '')
+    .filter((target) => !/^[a-z]+:/.test(target));
+}
+
+/** GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces to hyphens. */
+function anchors(markdown: string): Set<string> {
+  const seen = new Map<string, number>();
+  const result = new Set<string>();
+  for (const [, heading = ''] of prose(markdown).matchAll(/^#{1,6} (.+)$/gm)) {
+    const slug = heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    const count = seen.get(slug) ?? 0;
+    seen.set(slug, count + 1);
+    result.add(count === 0 ? slug : `${slug}-${count}`);
+  }
+  return result;
+}
+
+/** Whether a link from `page` reaches an existing file, and its anchor a heading there. */
+function resolves(page: string, link: string): boolean {
+  const [path = '', anchor] = link.split('#');
+  const target = path === '' ? page : normalize(join(dirname(page), path));
+  if (relative(ROOT, join(ROOT, target)).startsWith('..') || !existsSync(`${ROOT}${target}`)) {
+    return false;
+  }
+  return anchor === undefined || anchors(text(target)).has(anchor);
+}

@@ -1,7 +1,7 @@
 /**
  * Migrations only add. New handler code can go live before its migration runs, and old code
  * keeps running after it, so no migration may DROP, RENAME or change the type of anything:
- * removing a column is expand/contract (README, Schema).
+ * removing a column is expand/contract (docs/design/schema.md).
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -27,14 +27,14 @@ function destructive(migration: Migration): string[] {
   return FORBIDDEN.filter(({ pattern }) => pattern.test(text)).map(({ what }) => what);
 }
 
-// Contract steps of an expand/contract change (README, Schema), each reviewed: the version
+// Contract steps of an expand/contract change (docs/design/schema.md), each reviewed: the version
 // and why nothing running still uses what it drops.
 const REVIEWED_CONTRACTIONS: Readonly<Record<number, string>> = {
   4:
     'converts user_logins to a partitioned table: renames the old table, copies every row, ' +
     'replays its privileges, points the view at the new table and drops the old one in one ' +
     'transaction; code of every version writes and reads it by the same name and columns ' +
-    '(ON CONFLICT without a target, README Schema)',
+    '(ON CONFLICT without a target, docs/design/schema.md)',
   8:
     'relaxes NOT NULL on erasure_audit.dead_letters_matched/deleted (an erasure without a DLQ ' +
     'records them as NULL, not checked); it drops a constraint, no data or column: code of ' +
