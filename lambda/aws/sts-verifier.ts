@@ -17,7 +17,7 @@ import {
 /**
  * The signatures of proofs already used, each kept until its proof expires (`maxAgeMs` after
  * signing at most). One per container: Lambda runs many, so a replay that lands in another
- * container is not seen here (see README, The operations function).
+ * container is not seen here (see docs/operations/deploy.md, The operations function).
  */
 export class UsedProofs {
   private readonly expiries = new Map<string, number>();

@@ -23,7 +23,7 @@ export const BUNDLE = {
   /**
    * ES module builds first: the AWS SDK and Powertools ship both, and esbuild can drop what
    * their ES builds do not use, where their CommonJS builds keep every export (a quarter less
-   * bundle, a third less load CPU: README, Performance). Output stays CommonJS.
+   * bundle, a third less load CPU: docs/performance.md). Output stays CommonJS.
    */
   mainFields: ['module', 'main'],
   /** pg's optional native binding is never installed; without this esbuild fails to resolve it. */

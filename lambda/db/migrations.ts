@@ -2,7 +2,7 @@
  * Versioned schema migrations, applied in order, each once, each in its own transaction.
  * Every statement is written to work both on an empty database and on one where the
  * take-home's `user_logins` (seven columns, no keys) already exists with rows: it creates
- * what is missing and keeps every row. Migrations only add (see the README's Schema section):
+ * what is missing and keeps every row. Migrations only add (see docs/design/schema.md):
  * new code may run before its migration, and old code after it. Never edit a released one.
  */
 import { OPERATOR_ROLE, WRITER_ROLE } from '../contract/roles';

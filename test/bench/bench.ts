@@ -105,7 +105,7 @@ async function drainRate(databaseUrl: string): Promise<number> {
   return summary.messagesPerSecond;
 }
 
-// Progress on stderr, so that stdout stays the table the README quotes.
+// Progress on stderr, so that stdout stays the table docs/performance.md quotes.
 const STEPS = SIZES.length * 5 + 3 * 2;
 let step = 0;
 const benchStarted = Date.now();

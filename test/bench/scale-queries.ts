@@ -1,6 +1,6 @@
 /**
  * The analyst and operator queries `npm run bench -- --scale` times: the 7-day duplicate
- * queries as the README first wrote them and as it recommends them, and single-token and
+ * queries as first written and as docs/design/schema.md recommends them, and single-token and
  * single-user lookups, each with the secondary index it relies on.
  */
 
@@ -19,7 +19,7 @@ export interface Query {
 
 const WEEK = 'create_date >= current_date - 7';
 
-/** The README's first version: count(DISTINCT) sorts every group's user ids. */
+/** The first version: count(DISTINCT) sorts every group's user ids. */
 const countDistinct = (column: string) =>
   `SELECT ${column}, count(DISTINCT user_id) FROM user_logins
     WHERE ${WEEK} GROUP BY 1 HAVING count(DISTINCT user_id) > 1`;

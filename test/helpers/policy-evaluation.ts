@@ -244,7 +244,7 @@ export class EvaluatedStack {
         identityPolicies: [everything],
       },
       {
-        // A producer's role with ProducerPolicy attached, as the README tells producers to do.
+        // A producer's role with ProducerPolicy attached, as docs/operations/deploy.md tells producers to do.
         name: 'Producer',
         arn: `arn:aws:sts::${account}:assumed-role/Producer/session`,
         account,
