@@ -7,7 +7,7 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct, IConstruct } from 'constructs';
 import { Env, type FunctionEnvironment } from '../lambda/contract/env';
-import type { FunctionNetwork, LoginDatabase } from './database';
+import type { FunctionNetwork, LoginDatabase } from './login-database';
 
 /** Where the existing PostgreSQL is and whom to log in as. */
 export interface ExternalDatabaseSettings {

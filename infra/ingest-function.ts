@@ -11,10 +11,10 @@ import type { Construct } from 'constructs';
 import { Env } from '../lambda/contract/env';
 import { WRITER_ROLE } from '../lambda/contract/roles';
 import { parseRecoveryPublicKey } from '../lambda/core/recovery';
-import type { LoginDatabase } from './database';
 import { executionRole, loginQueueFunction, TELEMETRY } from './function-defaults';
 import type { MaskingKeyRing } from './key-secrets';
 import { allowSecretUse, SECRET_USE } from './keys';
+import type { LoginDatabase } from './login-database';
 import type { LoginQueues } from './queues';
 
 export interface IngestFunctionProps {

@@ -7,16 +7,17 @@
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { type LoginDatabase, RdsDatabase } from './database';
 import { resolveDatabaseSizing } from './database-sizing';
 import { ExternalDatabase, type ExternalDatabaseSettings } from './external-database';
 import { IngestFunction } from './ingest-function';
 import { KeyAlerts } from './key-alerts';
 import { MaskingKeyRing, RecoveryKeyRing } from './key-secrets';
 import { retainFunctionLogs } from './log-retention';
+import type { LoginDatabase } from './login-database';
 import { Monitoring } from './monitoring';
 import { OperationsFunction } from './operations-function';
 import { LoginQueues } from './queues';
+import { RdsDatabase } from './rds-database';
 import { SchemaFunction } from './schema-function';
 import { check, type LoginQueueStackProps, resolveProps } from './stack-props';
 

@@ -10,10 +10,10 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { Env } from '../lambda/contract/env';
 import { OPERATOR_ROLE } from '../lambda/contract/roles';
-import type { LoginDatabase } from './database';
 import { executionRole, loginQueueFunction, TELEMETRY } from './function-defaults';
 import type { MaskingKeyRing, RecoveryKeyRing } from './key-secrets';
 import { allowSecretUse, SECRET_USE } from './keys';
+import type { LoginDatabase } from './login-database';
 import type { LoginQueues } from './queues';
 
 export interface OperationsFunctionProps {

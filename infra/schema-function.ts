@@ -11,8 +11,8 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Trigger } from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
 import { Env } from '../lambda/contract/env';
-import type { LoginDatabase } from './database';
 import { loginQueueFunction, TELEMETRY } from './function-defaults';
+import type { LoginDatabase } from './login-database';
 
 export interface SchemaFunctionProps {
   readonly database: LoginDatabase;

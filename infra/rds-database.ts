@@ -1,9 +1,5 @@
 /**
- * The database the functions write to, behind one interface (`LoginDatabase`) with two
- * implementations: `RdsDatabase` here, the AWS target's private network and RDS PostgreSQL,
- * and `ExternalDatabase` (external-database.ts), an existing PostgreSQL for LocalStack.
- *
- * RdsDatabase: isolated subnets only (no NAT, no internet), interface endpoints for the AWS APIs
+ * The AWS target's database (a LoginDatabase, login-database.ts): isolated subnets only (no NAT, no internet), interface endpoints for the AWS APIs
  * the functions call, and an encrypted RDS PostgreSQL instance that only accepts TLS, is
  * reachable from nothing but the security groups granted explicitly, and lets each function
  * log in as its own role with an IAM token (lambda/contract/roles.ts).
@@ -20,7 +16,6 @@ import {
 } from 'aws-cdk-lib/aws-ec2';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { AnyPrincipal, type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { FunctionOptions } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Credentials,
@@ -34,43 +29,10 @@ import { CfnApplication } from 'aws-cdk-lib/aws-sam';
 import { type ISecret, RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IConstruct } from 'constructs';
 import { Env, type FunctionEnvironment, LibraryEnv } from '../lambda/contract/env';
-import type { OPERATOR_ROLE, WRITER_ROLE } from '../lambda/contract/roles';
 import { ENGINE_VERSION, type ResolvedDatabaseSizing } from './database-sizing';
 import { retainLogsOf } from './log-retention';
+import type { DatabaseLogin, EndpointName, FunctionNetwork, LoginDatabase } from './login-database';
 import type { MonitoredDatabase } from './monitoring';
-
-/** The interface endpoints of the AWS APIs the functions call (RDS target; no NAT). */
-export type EndpointName = 'secretsManager' | 'sqs' | 'sts';
-
-/** Who a function logs in as: the master user (the migration's) or a role of the contract. */
-export type DatabaseLogin = 'master' | typeof WRITER_ROLE | typeof OPERATOR_ROLE;
-
-/** Where a function that connects is placed: spread into its props. */
-export type FunctionNetwork = Pick<FunctionOptions, 'vpc' | 'vpcSubnets' | 'allowAllOutbound'>;
-
-/** What the functions need of the database, whichever it is. */
-export interface LoginDatabase {
-  /** The master user's password (the migration logs in with it). */
-  readonly secret: ISecret;
-  /** The server's host name, as the stack's DatabaseEndpoint output shows it. */
-  readonly host: string;
-  /** Where PostgreSQL listens, the database and master user, and how TLS is checked. */
-  readonly environment: FunctionEnvironment;
-  /** The network of every function that connects (none outside a VPC). */
-  readonly network: FunctionNetwork;
-  /** What the deploy-time migration waits for. */
-  readonly deployDependencies: readonly IConstruct[];
-  /** What the alarms watch. @default none (a database this stack does not run) */
-  readonly monitored?: MonitoredDatabase;
-  /** The environment that says how a function logs in as `login`. */
-  loginEnvironment(login: DatabaseLogin): FunctionEnvironment;
-  /** Grants `grantee` what logging in as `login` takes. */
-  grantLogin(grantee: IGrantable, login: DatabaseLogin): void;
-  /** Lets `peer` reach PostgreSQL and the named interface endpoints, and nothing else. */
-  allowConnectionsFrom(peer: IConnectable, ...endpoints: EndpointName[]): void;
-  /** Orders `consumer` (deploy-time code run as `peer`) after what `peer`'s traffic needs. */
-  orderAfterNetwork(consumer: IConstruct, peer: IConnectable, ...endpoints: EndpointName[]): void;
-}
 
 export interface RdsDatabaseProps {
   /** Class, availability, storage and backups (database-sizing.ts). */
