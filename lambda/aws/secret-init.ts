@@ -10,14 +10,9 @@ import {
   PutSecretValueCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { FIRST_VERSION } from '../contract/secrets';
 
-/**
- * The version id of every first value. Two initialisers (or an SDK retry of one) write the
- * same version, so at most one first value ever exists; and the key policy lets the
- * initialiser encrypt this version only (infra/login-queue-stack.ts), so once it exists the
- * initialiser can write nothing more.
- */
-export const FIRST_VERSION = 'login-queue-first-value-0000000000000001';
+export { FIRST_VERSION };
 
 /** A new masking key ring in the format of key-ring.ts: one key, 32 random bytes. */
 export const newKeyRing = (): string =>

@@ -2,8 +2,8 @@
  * The one module that owns `pg`: the pool, its settings, and error classification.
  */
 import pg from 'pg';
-import type { DatabaseConfig } from '../functions/config';
 import type { DatabaseCredential } from './credentials';
+import type { DatabaseConfig } from './database-config';
 
 export type { Pool } from 'pg';
 

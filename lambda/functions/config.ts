@@ -5,34 +5,15 @@
  * the migration reads the master password from a secret).
  */
 
+import { Env, type EnvName } from '../contract/env';
 import { NAMESPACE, SERVICE } from '../contract/metrics';
 import { ConfigError } from '../core/errors';
+import type { DatabaseConfig, DatabaseServer, SslMode } from '../db/database-config';
 import { Granularity, isGranularity } from '../db/granularity';
 import type { MaintainOptions } from '../db/maintain';
 import { isRoleArn } from '../ops/caller-proof';
 
-export type SslMode = 'disable' | 'require' | 'verify-full';
-
-interface DatabaseServer {
-  readonly host: string;
-  readonly port: number;
-  readonly database: string;
-  readonly user: string;
-  readonly ssl: SslMode;
-}
-
-export type DatabaseConfig =
-  | { readonly kind: 'url'; readonly url: string }
-  | (DatabaseServer & {
-      readonly kind: 'secret';
-      /** Secrets Manager id of a JSON secret with a `password` field (RDS-generated). */
-      readonly passwordSecretId: string;
-    })
-  | (DatabaseServer & {
-      /** IAM database authentication: a token signed locally per connection. */
-      readonly kind: 'iam';
-      readonly region: string;
-    });
+export type { DatabaseConfig, SslMode } from '../db/database-config';
 
 export interface Config {
   readonly database: DatabaseConfig;
@@ -49,19 +30,26 @@ export interface Config {
   readonly backoff: { readonly baseSeconds: number; readonly maxSeconds: number };
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** The process environment, or a test's stand-in; read by the names of the contract only. */
+type Environment = Readonly<Record<string, string | undefined>>;
 
-function required(env: Env, name: string): string {
+function required(env: Environment, name: EnvName): string {
   const value = env[name]?.trim();
   if (!value) throw new ConfigError(`${name} is required`);
   return value;
 }
 
-function optional(env: Env, name: string): string | undefined {
+function optional(env: Environment, name: EnvName): string | undefined {
   return env[name]?.trim() || undefined;
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  env: Environment,
+  name: EnvName,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = optional(env, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
@@ -71,94 +59,99 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function sslMode(env: Env): SslMode {
-  const raw = optional(env, 'DB_SSL') ?? 'verify-full';
+function sslMode(env: Environment): SslMode {
+  const raw = optional(env, Env.DB_SSL) ?? 'verify-full';
   if (raw === 'disable' || raw === 'require' || raw === 'verify-full') return raw;
-  throw new ConfigError(`DB_SSL must be disable, require or verify-full, got "${raw}"`);
+  throw new ConfigError(`${Env.DB_SSL} must be disable, require or verify-full, got "${raw}"`);
 }
 
 /**
  * Reads only the database settings (the migration function needs no masking key).
  * DB_AUTH=iam selects IAM database authentication; otherwise the password is in a secret.
  */
-export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
-  const url = optional(env, 'DATABASE_URL');
+export function loadDatabaseConfig(env: Environment = process.env): DatabaseConfig {
+  const url = optional(env, Env.DATABASE_URL);
   if (url !== undefined) return Object.freeze({ kind: 'url', url });
-  if (optional(env, 'DB_HOST') === undefined) {
+  if (optional(env, Env.DB_HOST) === undefined) {
     throw new ConfigError(
-      'set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER and DB_PASSWORD_SECRET_ID (or DB_AUTH=iam)',
+      `set ${Env.DATABASE_URL}, or ${Env.DB_HOST} with ${Env.DB_NAME}, ${Env.DB_USER} and ${Env.DB_PASSWORD_SECRET_ID} (or ${Env.DB_AUTH}=iam)`,
     );
   }
   const server: DatabaseServer = {
-    host: required(env, 'DB_HOST'),
-    port: integer(env, 'DB_PORT', 5432, 1, 65535),
-    database: required(env, 'DB_NAME'),
-    user: required(env, 'DB_USER'),
+    host: required(env, Env.DB_HOST),
+    port: integer(env, Env.DB_PORT, 5432, 1, 65535),
+    database: required(env, Env.DB_NAME),
+    user: required(env, Env.DB_USER),
     ssl: sslMode(env),
   };
-  const auth = optional(env, 'DB_AUTH') ?? 'password';
+  const auth = optional(env, Env.DB_AUTH) ?? 'password';
   if (auth === 'password') {
     return Object.freeze({
       kind: 'secret',
       ...server,
-      passwordSecretId: required(env, 'DB_PASSWORD_SECRET_ID'),
+      passwordSecretId: required(env, Env.DB_PASSWORD_SECRET_ID),
     });
   }
-  if (auth !== 'iam') throw new ConfigError(`DB_AUTH must be iam or password, got "${auth}"`);
+  if (auth !== 'iam')
+    throw new ConfigError(`${Env.DB_AUTH} must be iam or password, got "${auth}"`);
   // RDS accepts IAM tokens over TLS only.
   if (server.ssl === 'disable')
-    throw new ConfigError('DB_AUTH=iam needs DB_SSL other than disable');
-  return Object.freeze({ kind: 'iam', ...server, region: required(env, 'AWS_REGION') });
+    throw new ConfigError(`${Env.DB_AUTH}=iam needs ${Env.DB_SSL} other than disable`);
+  return Object.freeze({ kind: 'iam', ...server, region: required(env, Env.AWS_REGION) });
 }
 
 /**
  * Powertools' standard settings, with this project's defaults when unset (the stack sets them
  * to the same values, which its alarms and dashboard use).
  */
-export function loadTelemetryConfig(env: Env = process.env): {
+export function loadTelemetryConfig(env: Environment = process.env): {
   readonly serviceName: string;
   readonly namespace: string;
 } {
   return Object.freeze({
-    serviceName: optional(env, 'POWERTOOLS_SERVICE_NAME') ?? SERVICE,
-    namespace: optional(env, 'POWERTOOLS_METRICS_NAMESPACE') ?? NAMESPACE,
+    serviceName: optional(env, Env.POWERTOOLS_SERVICE_NAME) ?? SERVICE,
+    namespace: optional(env, Env.POWERTOOLS_METRICS_NAMESPACE) ?? NAMESPACE,
   });
 }
 
 /** Reads the scheduled maintenance's settings (lambda/db/maintain.ts). */
-export function loadMaintenanceConfig(env: Env = process.env): MaintainOptions {
-  const granularity = optional(env, 'PARTITION_GRANULARITY') ?? Granularity.Month;
+export function loadMaintenanceConfig(env: Environment = process.env): MaintainOptions {
+  const granularity = optional(env, Env.PARTITION_GRANULARITY) ?? Granularity.Month;
   if (!isGranularity(granularity)) {
-    throw new ConfigError(`PARTITION_GRANULARITY must be month or day, got "${granularity}"`);
+    throw new ConfigError(
+      `${Env.PARTITION_GRANULARITY} must be month or day, got "${granularity}"`,
+    );
   }
-  const retention = optional(env, 'RETENTION_DAYS');
+  const retention = optional(env, Env.RETENTION_DAYS);
   return Object.freeze({
     retentionDays:
-      retention === undefined ? undefined : integer(env, 'RETENTION_DAYS', 0, 1, 36_500),
-    aheadDays: integer(env, 'PARTITION_AHEAD_DAYS', 90, 1, 3660),
+      retention === undefined ? undefined : integer(env, Env.RETENTION_DAYS, 0, 1, 36_500),
+    aheadDays: integer(env, Env.PARTITION_AHEAD_DAYS, 90, 1, 3660),
     granularity,
   });
 }
 
 /** Reads the deploy-time secret initialiser's configuration. */
-export function loadSecretInitConfig(env: Env = process.env): { readonly maskingSecretId: string } {
-  return Object.freeze({ maskingSecretId: required(env, 'MASKING_SECRET_ID') });
+export function loadSecretInitConfig(env: Environment = process.env): {
+  readonly maskingSecretId: string;
+} {
+  return Object.freeze({ maskingSecretId: required(env, Env.MASKING_SECRET_ID) });
 }
 
 /** Reads the handler's configuration. Throws ConfigError naming the first bad variable. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Environment = process.env): Config {
   return Object.freeze({
     database: Object.freeze(loadDatabaseConfig(env)),
-    queryTimeoutMs: integer(env, 'DB_QUERY_TIMEOUT_MS', 10_000, 100, 900_000),
-    maskingSecretId: required(env, 'MASKING_SECRET_ID'),
-    keyTtlMs: integer(env, 'MASKING_KEY_TTL_SECONDS', 300, 0, 86_400) * 1000,
-    deadLetterQueueUrl: optional(env, 'DLQ_URL'),
-    recoveryPublicKey: optional(env, 'RECOVERY_PUBLIC_KEY'),
-    sourceQueueUrl: optional(env, 'SOURCE_QUEUE_URL'),
+    queryTimeoutMs: integer(env, Env.DB_QUERY_TIMEOUT_MS, 10_000, 100, 900_000),
+    maskingSecretId: required(env, Env.MASKING_SECRET_ID),
+    keyTtlMs: integer(env, Env.MASKING_KEY_TTL_SECONDS, 300, 0, 86_400) * 1000,
+    deadLetterQueueUrl: optional(env, Env.DLQ_URL),
+    recoveryPublicKey: optional(env, Env.RECOVERY_PUBLIC_KEY),
+    sourceQueueUrl: optional(env, Env.SOURCE_QUEUE_URL),
     backoff: Object.freeze({
       // With the deployed queue (5 receives) these keep a record for over 2 h of outage.
-      baseSeconds: integer(env, 'BACKOFF_BASE_SECONDS', 30, 1, 43_200),
-      maxSeconds: integer(env, 'BACKOFF_MAX_SECONDS', 300, 1, 43_200),
+      baseSeconds: integer(env, Env.BACKOFF_BASE_SECONDS, 30, 1, 43_200),
+      maxSeconds: integer(env, Env.BACKOFF_MAX_SECONDS, 300, 1, 43_200),
     }),
   });
 }
@@ -168,10 +161,10 @@ export function loadConfig(env: Env = process.env): Config {
  * in tests), else AWS_ENDPOINT_URL (LocalStack sets it in its functions), else the regional
  * endpoint of AWS_REGION (in the VPC, its interface endpoint answers that name).
  */
-export function stsEndpoint(env: Env = process.env): URL {
-  const raw = optional(env, 'AWS_ENDPOINT_URL_STS') ?? optional(env, 'AWS_ENDPOINT_URL');
+export function stsEndpoint(env: Environment = process.env): URL {
+  const raw = optional(env, Env.AWS_ENDPOINT_URL_STS) ?? optional(env, Env.AWS_ENDPOINT_URL);
   if (raw === undefined)
-    return new URL(`https://sts.${required(env, 'AWS_REGION')}.amazonaws.com/`);
+    return new URL(`https://sts.${required(env, Env.AWS_REGION)}.amazonaws.com/`);
   try {
     const url = new URL(raw);
     if (url.protocol === 'https:' || url.protocol === 'http:') return url;
@@ -179,25 +172,25 @@ export function stsEndpoint(env: Env = process.env): URL {
     // named below
   }
   throw new ConfigError(
-    `AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL) must be an http(s) URL, got "${raw}"`,
+    `${Env.AWS_ENDPOINT_URL_STS} (or ${Env.AWS_ENDPOINT_URL}) must be an http(s) URL, got "${raw}"`,
   );
 }
 
 /** The operations function's configuration (lambda/functions/operations.ts). Throws ConfigError naming the variable. */
-export function loadOperationsConfig(env: Env = process.env) {
-  const operatorRoleArn = required(env, 'OPERATOR_ROLE_ARN');
+export function loadOperationsConfig(env: Environment = process.env) {
+  const operatorRoleArn = required(env, Env.OPERATOR_ROLE_ARN);
   if (!isRoleArn(operatorRoleArn))
     throw new ConfigError(
-      `OPERATOR_ROLE_ARN must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${operatorRoleArn}"`,
+      `${Env.OPERATOR_ROLE_ARN} must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${operatorRoleArn}"`,
     );
   return Object.freeze({
     /** Only sessions of this role may call the function (caller-proof.ts). */
     operatorRoleArn,
     stsEndpoint: stsEndpoint(env),
     database: Object.freeze(loadDatabaseConfig(env)),
-    maskingSecretId: required(env, 'MASKING_SECRET_ID'),
-    recoverySecretId: required(env, 'RECOVERY_SECRET_ID'),
-    deadLetterQueueUrl: required(env, 'DLQ_URL'),
-    sourceQueueUrl: required(env, 'SOURCE_QUEUE_URL'),
+    maskingSecretId: required(env, Env.MASKING_SECRET_ID),
+    recoverySecretId: required(env, Env.RECOVERY_SECRET_ID),
+    deadLetterQueueUrl: required(env, Env.DLQ_URL),
+    sourceQueueUrl: required(env, Env.SOURCE_QUEUE_URL),
   });
 }

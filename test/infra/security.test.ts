@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIRST_VERSION } from '../../lambda/aws/secret-init';
+import { FIRST_VERSION } from '../../lambda/contract/secrets';
 import { template } from '../helpers/stacks';
 
 let aws: Template;

@@ -1,8 +1,8 @@
 /**
- * The private network and PostgreSQL database of the AWS target: isolated subnets only (no
- * NAT, no internet), interface endpoints for the AWS APIs the function calls, and an
- * encrypted RDS PostgreSQL instance that only accepts TLS and is reachable from nothing
- * but the security groups granted explicitly.
+ * The AWS target's database (a LoginDatabase, login-database.ts): isolated subnets only (no NAT, no internet), interface endpoints for the AWS APIs
+ * the functions call, and an encrypted RDS PostgreSQL instance that only accepts TLS, is
+ * reachable from nothing but the security groups granted explicitly, and lets each function
+ * log in as its own role with an IAM token (lambda/contract/roles.ts).
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
@@ -15,7 +15,7 @@ import {
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
 import { Rule } from 'aws-cdk-lib/aws-events';
-import { AnyPrincipal, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Credentials,
@@ -28,23 +28,23 @@ import {
 import { CfnApplication } from 'aws-cdk-lib/aws-sam';
 import { type ISecret, RotationSchedule } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IConstruct } from 'constructs';
+import { Env, type FunctionEnvironment, LibraryEnv } from '../lambda/contract/env';
 import { ENGINE_VERSION, type ResolvedDatabaseSizing } from './database-sizing';
 import { retainLogsOf } from './log-retention';
+import type { DatabaseLogin, EndpointName, FunctionNetwork, LoginDatabase } from './login-database';
+import type { MonitoredDatabase } from './monitoring';
 
-export interface LoginDatabaseProps {
+export interface RdsDatabaseProps {
   /** Class, availability, storage and backups (database-sizing.ts). */
   readonly sizing: ResolvedDatabaseSizing;
   /** @default RemovalPolicy.SNAPSHOT */
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** The interface endpoints of the AWS APIs the functions call. */
-export type EndpointName = keyof LoginDatabase['endpoints'];
-
 export const DATABASE_NAME = 'logins';
 export const DATABASE_USER = 'login_queue';
 
-export class LoginDatabase extends Construct {
+export class RdsDatabase extends Construct implements LoginDatabase {
   readonly vpc: Vpc;
   readonly instance: DatabaseInstance;
   readonly secret: ISecret;
@@ -60,7 +60,13 @@ export class LoginDatabase extends Construct {
     readonly sts: InterfaceVpcEndpoint;
   };
 
-  constructor(scope: Construct, id: string, props: LoginDatabaseProps) {
+  readonly host: string;
+  readonly environment: FunctionEnvironment;
+  readonly network: FunctionNetwork;
+  readonly deployDependencies: readonly IConstruct[];
+  readonly monitored: MonitoredDatabase;
+
+  constructor(scope: Construct, id: string, props: RdsDatabaseProps) {
     const { sizing } = props;
     super(scope, id);
     this.vpc = new Vpc(this, 'Vpc', {
@@ -229,6 +235,24 @@ export class LoginDatabase extends Construct {
       },
     });
     this.sizing = sizing;
+    this.monitored = { instance: this.instance, sizing, rotationFailed: this.rotationFailed };
+    this.host = this.instance.dbInstanceEndpointAddress;
+    this.environment = {
+      [Env.DB_HOST]: this.instance.dbInstanceEndpointAddress,
+      [Env.DB_PORT]: this.instance.dbInstanceEndpointPort,
+      [Env.DB_NAME]: DATABASE_NAME,
+      [Env.DB_USER]: DATABASE_USER,
+      [Env.DB_SSL]: 'verify-full',
+      // The runtime's CA bundle holds the RDS CAs; Node 20+ runtimes do not load it by default.
+      [LibraryEnv.NODE_EXTRA_CA_CERTS]: '/var/runtime/ca-cert.pem',
+    };
+    // Inside the VPC each function's security group allows egress only where it is granted.
+    this.network = {
+      vpc: this.vpc,
+      vpcSubnets: this.vpc.selectSubnets(),
+      allowAllOutbound: false,
+    };
+    this.deployDependencies = [this];
 
     const acknowledge = (scope: Construct, id: string, reason: string) =>
       Validations.of(scope).acknowledge({ id, reason });
@@ -256,6 +280,28 @@ export class LoginDatabase extends Construct {
       'AwsSolutions::AwsSolutions-EC23',
       'The interface endpoint security groups admit HTTPS from the VPC CIDR only (a token cdk-nag cannot resolve).',
     );
+  }
+
+  /**
+   * The master user logs in with the password in `secret`; every other login is the role's
+   * own, with an IAM token (no password anywhere).
+   */
+  loginEnvironment(login: DatabaseLogin): FunctionEnvironment {
+    return login === 'master'
+      ? { [Env.DB_PASSWORD_SECRET_ID]: this.secret.secretArn }
+      : { [Env.DB_AUTH]: 'iam', [Env.DB_USER]: login };
+  }
+
+  /** The master user: read the secret; a role: `rds-db:connect` as that database user. */
+  grantLogin(grantee: IGrantable, login: DatabaseLogin): void {
+    if (login === 'master') this.secret.grantRead(grantee);
+    else this.instance.grantConnect(grantee, login);
+  }
+
+  /** PostgreSQL's port and the named endpoints' HTTPS, opened to `peer` alone. */
+  allowConnectionsFrom(peer: IConnectable, ...endpoints: EndpointName[]): void {
+    this.allowFrom(peer);
+    this.allowEndpointsFrom(peer, ...endpoints);
   }
 
   /** Opens PostgreSQL's port to `peer` (and `peer`'s egress to it), and only to it. */
