@@ -11,3 +11,10 @@ export const WRITER_ROLE = 'login_queue_writer';
  * `rds-db:connect` as this user.
  */
 export const OPERATOR_ROLE = 'login_queue_operator';
+
+/**
+ * The database role analysts read as: every column of user_logins but the sealed PII, and the
+ * user_logins_analytics view (migration 2). Migration 9 lets it log in, and on RDS signs it in
+ * with IAM (rds_iam); the stack grants the analyst IAM role `rds-db:connect` as this user.
+ */
+export const ANALYST_ROLE = 'login_queue_analyst';
