@@ -24,8 +24,10 @@ export function parseCommandLine<T extends ParseArgsConfig>(
       strict: true,
     } as T);
   } catch (error) {
-    // node's messages carry advice on a second line ("To specify a positional…").
-    const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+    // node's messages carry advice about positionals, on a second line or (in some releases)
+    // after the first sentence ("… To specify a positional argument …, as in '-- "--x"'").
+    const first = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+    const message = first.replace(/\.? To specify a positional argument.*$/, '');
     // "--messages -1" and "--messages --keys-file x" both read as a missing value.
     const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
     if (ambiguous !== undefined) {

@@ -15,7 +15,7 @@ export const BUNDLE = {
     'secret-init': `${root}lambda/functions/secret-init.ts`,
     ops: `${root}lambda/functions/operations.ts`,
   },
-  /** node20 syntax runs unchanged on the nodejs22.x runtime and on the Node 20 used locally. */
+  /** node20 syntax runs unchanged on the nodejs24.x runtime and on the Node 20 used locally. */
   target: 'node20',
   minify: true,
   sourceMap: true,
