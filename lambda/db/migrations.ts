@@ -5,7 +5,7 @@
  * what is missing and keeps every row. Migrations only add (see docs/design/schema.md):
  * new code may run before its migration, and old code after it. Never edit a released one.
  */
-import { OPERATOR_ROLE, WRITER_ROLE } from '../contract/roles';
+import { ANALYST_ROLE, OPERATOR_ROLE, WRITER_ROLE } from '../contract/roles';
 
 export interface Migration {
   readonly version: number;
@@ -313,6 +313,51 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE erasure_audit
         ALTER COLUMN dead_letters_matched DROP NOT NULL,
         ALTER COLUMN dead_letters_deleted DROP NOT NULL;
+    `,
+  },
+  {
+    version: 9,
+    name: 'analyst_sign_in',
+    sql: `
+      -- People sign in as ${ANALYST_ROLE} (npm run db:connect): locally with a password set
+      -- through the admin connection, on RDS with an IAM token, which rds_iam makes the only way.
+      -- ${OPERATOR_ROLE} gets nothing here: it has LOGIN and rds_iam for the operations
+      -- function (migration 5), and people act as it only through that function, which audits
+      -- each call; signing in as it directly would bypass that audit.
+      DO $analyst$
+      BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${ANALYST_ROLE}') THEN
+          RAISE NOTICE 'login-queue: role ${ANALYST_ROLE} does not exist; analyst sign-in not set up';
+          RETURN;
+        END IF;
+        -- Roles are cluster-wide: only when this user may (CREATEROLE, and on PostgreSQL 16+
+        -- ADMIN on the role, which its creator has); else a DBA runs ALTER ROLE ... LOGIN.
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${ANALYST_ROLE}' AND rolcanlogin) THEN
+          BEGIN
+            ALTER ROLE ${ANALYST_ROLE} LOGIN;
+          EXCEPTION
+            WHEN insufficient_privilege THEN
+              RAISE NOTICE 'login-queue: may not alter role ${ANALYST_ROLE}; it cannot log in until a DBA gives it LOGIN';
+            -- "tuple concurrently updated": another database of the cluster migrating at the
+            -- same moment; fine if that one gave LOGIN.
+            WHEN internal_error THEN
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${ANALYST_ROLE}' AND rolcanlogin) THEN
+                RAISE;
+              END IF;
+          END;
+        END IF;
+        -- RDS: the role then logs in with IAM tokens only. rds_iam exists only there.
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN
+          BEGIN
+            GRANT rds_iam TO ${ANALYST_ROLE};
+          EXCEPTION
+            WHEN unique_violation THEN NULL;
+            WHEN insufficient_privilege THEN
+              RAISE NOTICE 'login-queue: may not grant rds_iam; ${ANALYST_ROLE} cannot sign in with IAM until a DBA grants it';
+          END;
+        END IF;
+      END
+      $analyst$;
     `,
   },
 ];

@@ -61,6 +61,7 @@ describe('every command', () => {
     expect(scripts.sort()).toEqual(
       [
         'build',
+        'db:connect',
         'dlq',
         'forget',
         'invoke',

@@ -132,6 +132,14 @@ const EXERCISED: Record<string, readonly [string, string]> = {
     'runs the README command: npm run maintain with a database URL and a retention prints its JSON report',
   ],
   'npx cdk synth -q -c target=localstack': ['infra/stack.test.ts', 'LocalStack target'],
+  'npm run db:connect -- --role analyst': [
+    'integration/db-connect.test.ts',
+    'prints a psql line that signs in as login_queue_analyst with a new password, and never the admin password',
+  ],
+  'npm run db:connect -- --role analyst --host <DatabaseEndpoint> --local-port 15432': [
+    'integration/db-connect.test.ts',
+    'prints a token signed for the endpoint and a psql line to the local end of the port-forwarding session',
+  ],
 };
 
 /** Commands in README or docs that no test here can run, and why. */
@@ -153,6 +161,8 @@ const NOT_RUN_HERE: Record<string, string> = {
   'npm run localstack:deploy': 'needs Docker and a LocalStack token',
   'npm run localstack:send': 'needs Docker and a LocalStack token',
   'npm run localstack:down': 'needs Docker and a LocalStack token',
+  'curl -o global-bundle.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem':
+    'downloads from AWS (db:connect only names the file, tested without it)',
 };
 
 /** npm scripts a command line runs: `npm start`, `npm test`, `npm run <name>`. */

@@ -51,6 +51,7 @@ const RELEASED: Readonly<Record<number, string>> = {
   5: '9a26ba60e184d7175f2385635e0c69839e44761785b8298a6c1533767dabb3fd',
   6: 'ca74393b8f975387a837d2d3fb6238b8f3ead8d6cd379a6d449dec0a5a523fc4',
   7: '4e00a2d76044b4649768928d229504b131e699e33f535d692254b0cd7e7b9b40',
+  9: '158bd77afa9cfaa2c5b153d159d0604f521b7cbb3fcb39b87597fc0353fc93c0',
 };
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
