@@ -333,7 +333,9 @@ describe('batch processor', () => {
 
   it('sends the batch back if the store took fewer rows than the batch has', async () => {
     const { deps } = fakeDependencies({
-      store: { insert: async () => ({ rows: 1, inserted: 1, rejected: [], statements: 1 }) },
+      store: {
+        insert: async () => ({ rows: 1, inserted: 1, existing: [], rejected: [], statements: 1 }),
+      },
     });
     const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' })]);
     await expect(createBatchProcessor(deps)(event)).rejects.toThrow('the store took 1 of 2 rows');
@@ -377,7 +379,7 @@ describe('batch processor', () => {
       store: {
         insert: async (rows) => {
           for (const _ of rows) break;
-          return { rows: 1, inserted: 1, rejected: [], statements: 1 };
+          return { rows: 1, inserted: 1, existing: [], rejected: [], statements: 1 };
         },
       },
     });
