@@ -9,9 +9,10 @@
  * conflict target: it matches the unique index before and after migration 4 partitioned the
  * table) and returns the ids it wrote (the writer may SELECT message_id and nothing else), so
  * every row is known written or already there; rows PostgreSQL still rejects are isolated by
- * bisection so they never fail their neighbours. Connection failures are retried once on a fresh connection, then surface
- * as TransientError (the caller retries the batch; the unique index makes that safe), or as
- * ConfigError when the server refuses the role, its grants or the schema.
+ * bisection so they never fail their neighbours. The COPY path is unchanged by this: a COPY
+ * that went through wrote every row. Connection failures are retried once on a fresh
+ * connection, then surface as TransientError (the caller retries the batch; the unique index
+ * makes that safe), or as ConfigError when the server refuses the role, its grants or the schema.
  */
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
