@@ -94,6 +94,16 @@ describe('login store', () => {
     expect(query.mock.calls[0]?.[0].text).toContain('ON CONFLICT DO NOTHING');
   });
 
+  it('names a row already there once per row, when two rows of the batch share its id', async () => {
+    const duplicate = pgError('23505', 'duplicate key');
+    const query = vi.fn().mockResolvedValue(returning('a', 'b'));
+    const store = createLoginStore(
+      poolOf({ connect: async () => copyClient(duplicate, []), query }),
+    );
+    const result = await store.insert([row('a'), row('a'), row('b')]);
+    expect(result).toMatchObject({ rows: 3, inserted: 2, existing: ['a'] });
+  });
+
   it('retries once on a fresh connection when a stale socket fails', async () => {
     const query = vi
       .fn()
