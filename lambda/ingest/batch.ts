@@ -124,7 +124,7 @@ export function createBatchProcessor(deps: BatchDependencies) {
       early.sent,
       send(rejectedRows(parser, written, decision, early.decision)),
     ]);
-    const unverified = [...invalidSent.unverified, ...written.unverified];
+    const unverified = [...written.unverified, ...invalidSent.unverified];
     if (unverified.length > 0) {
       // A producer set SourceMessageId (or a rotated-out key signed it): never trusted.
       log.warn('redrive marker did not verify; stored as a new message', {
