@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { LoginQueueError } from '../core/errors';
 import { reasonOf } from '../ops/preflight';
 
 /** SendMessageBatch takes at most 10 entries (SQS API Reference, SendMessageBatch). */
@@ -91,7 +92,7 @@ export interface SendResult {
 }
 
 /** SendMessageBatch failed as a whole after every attempt: what was sent before it. */
-export class SendFailedError extends Error {
+export class SendFailedError extends LoginQueueError {
   override readonly name = 'SendFailedError';
   constructor(
     readonly sent: number,

@@ -2,20 +2,20 @@
  * A record's fate as a value, decided from what parsing said and what the store answered;
  * and the one builder of a dead letter. Pure: the pipeline (lambda/ingest/) does the I/O.
  *
- * - stored: its row was written, or was already there (a redelivery); Lambda deletes it;
+ * - written: its row was written now; Lambda deletes it from the queue;
+ * - duplicate: its row was already there (an at-least-once redelivery); Lambda deletes it;
  * - dead-letter: it can never be stored (an invalid body, a row PostgreSQL rejected);
  * - retry: it goes back to the queue (the batch could not be written, or its dead letter
  *   could not be sent), and the queue's redrive policy dead-letters it after maxReceiveCount.
- *
- * The store answers with counts (COPY, or INSERT … ON CONFLICT DO NOTHING), not with which rows
- * were already there: written and duplicate are told apart in the batch's counts only.
  */
 import type { SQSRecord } from 'aws-lambda';
+import { TransientError } from './errors';
 import type { MaskingKey } from './masking';
 import { type RecordIdentity, signMarker } from './redrive-marker';
 
 export type Fate =
-  | { readonly kind: 'stored' }
+  | { readonly kind: 'written' }
+  | { readonly kind: 'duplicate' }
   | { readonly kind: 'dead-letter'; readonly reason: string; readonly detail: string }
   | { readonly kind: 'retry' };
 
@@ -46,18 +46,21 @@ export type StoreAnswer =
       readonly ok: true;
       /** Rows it took from the batch. */
       readonly rows: number;
-      readonly inserted: number;
+      /** Row ids of the rows that were already stored (redeliveries); every other row it took was written or rejected. */
+      readonly existing: readonly string[];
       readonly rejected: readonly RejectedRow[];
       readonly statements: number;
     }
   | { readonly ok: false; readonly error: unknown };
 
 export interface FateDecision {
-  /** Every record's fate by delivery message id: the invalid ones first, in batch order. */
+  /** Every record's fate by delivery message id, in the order they were decided. */
   readonly fates: ReadonlyMap<string, Fate>;
   readonly written: number;
   /** Valid records whose row was already stored: at-least-once redeliveries. */
   readonly duplicates: number;
+  /** Records to dead-letter. */
+  readonly deadLetters: number;
   readonly statements: number;
   /** Why the batch could not be written (every valid record retries); undefined if it was. */
   readonly systemic: unknown;
@@ -68,47 +71,67 @@ const deadLetter = (reason: string, detail: string): Fate => ({
   reason,
   detail,
 });
-const STORED: Fate = { kind: 'stored' };
+const WRITTEN: Fate = { kind: 'written' };
+const DUPLICATE: Fate = { kind: 'duplicate' };
 const RETRY: Fate = { kind: 'retry' };
 
 /**
- * Decides every record's fate. An invalid body is dead-lettered with its reason. A valid one
- * is stored, or dead-lettered when the database rejected its row; all valid ones retry when
- * the store failed (`answer.ok` false), or answered for rows the batch does not have or for
- * fewer rows than it has (a store that reported success for rows it never wrote).
- * `answer` is undefined when the batch has no valid record (the store was not asked).
+ * Decides the fate of each of `parsed`, after those of `decided` (fates decided earlier, e.g.
+ * the invalid bodies' as soon as the last body was parsed; kept as they are). An invalid body
+ * is dead-lettered with its reason. A valid one is written, a duplicate when the store found
+ * its row already there, or dead-lettered when the database rejected its row; all valid ones
+ * retry when the store failed (`answer.ok` false; the store's errors are TransientError or
+ * ConfigError), or answered for rows the batch does not have or for fewer rows than it has
+ * (a store that reported success for rows it never wrote: a TransientError).
+ * `answer` is undefined when the store was not asked (no valid record among `parsed`).
  */
 export function decideFates(
   parsed: readonly ParsedRecord[],
   answer: StoreAnswer | undefined,
+  decided?: FateDecision,
 ): FateDecision {
-  const fates = new Map<string, Fate>();
+  const fates = new Map<string, Fate>(decided?.fates);
+  let deadLetters = decided?.deadLetters ?? 0;
   const valid: ParsedRecord[] = [];
   for (const record of parsed) {
     const { rejection } = record;
     if (rejection === undefined) valid.push(record);
-    else fates.set(record.messageId, deadLetter(rejection.reason, rejection.detail));
+    else {
+      fates.set(record.messageId, deadLetter(rejection.reason, rejection.detail));
+      deadLetters++;
+    }
   }
-  const systemic = answer === undefined ? undefined : systemicError(valid, answer);
+  const counts = {
+    written: decided?.written ?? 0,
+    duplicates: decided?.duplicates ?? 0,
+    statements: decided?.statements ?? 0,
+  };
+  const systemic = answer === undefined ? decided?.systemic : systemicError(valid, answer);
   if (answer === undefined || !answer.ok || systemic !== undefined) {
     for (const { messageId } of valid) fates.set(messageId, RETRY);
-    return { fates, written: 0, duplicates: 0, statements: 0, systemic };
+    return { fates, ...counts, deadLetters, systemic };
   }
   const rejected = new Map(answer.rejected.map((row) => [row.messageId, row]));
+  // A row id may be the row of two records (a redrive beside a redelivery of its original):
+  // each row the store found already there makes one of them a duplicate.
+  const existing = new Map<string, number>();
+  for (const id of answer.existing) existing.set(id, (existing.get(id) ?? 0) + 1);
   for (const { messageId, rowId } of valid) {
     const row = rowId === undefined ? undefined : rejected.get(rowId);
-    fates.set(
-      messageId,
-      row === undefined ? STORED : deadLetter(DATABASE_REJECTED, sqlDetail(row)),
-    );
+    const left = rowId === undefined ? 0 : (existing.get(rowId) ?? 0);
+    let fate = WRITTEN;
+    if (row !== undefined) fate = deadLetter(DATABASE_REJECTED, sqlDetail(row));
+    else if (left > 0) {
+      existing.set(rowId as string, left - 1);
+      fate = DUPLICATE;
+    }
+    fates.set(messageId, fate);
+    if (fate.kind === 'dead-letter') deadLetters++;
+    else if (fate.kind === 'duplicate') counts.duplicates++;
+    else counts.written++;
   }
-  return {
-    fates,
-    written: answer.inserted,
-    duplicates: valid.length - answer.inserted - answer.rejected.length,
-    statements: answer.statements,
-    systemic: undefined,
-  };
+  counts.statements += answer.statements;
+  return { fates, ...counts, deadLetters, systemic: undefined };
 }
 
 /** The error that makes the whole batch retry, if the store's answer calls for one. */
@@ -117,14 +140,14 @@ function systemicError(valid: readonly ParsedRecord[], answer: StoreAnswer): unk
   // Defence in depth: a store that consumed fewer rows than the batch has would report
   // success for records it never wrote; the batch goes back instead.
   if (answer.rows !== valid.length) {
-    return new Error(`the store took ${answer.rows} of ${valid.length} rows`);
+    return new TransientError(`the store took ${answer.rows} of ${valid.length} rows`);
   }
   if (answer.rejected.length === 0) return undefined;
   // Cannot happen (rows are built from these records); if it did, the batch goes back rather
   // than dead-letter a body we do not have.
   const rowIds = new Set(valid.map((record) => record.rowId));
   if (answer.rejected.some((row) => !rowIds.has(row.messageId))) {
-    return new Error('a rejected row matches no record of the batch');
+    return new TransientError('a rejected row matches no record of the batch');
   }
   return undefined;
 }

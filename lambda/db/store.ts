@@ -7,10 +7,12 @@
  * written twice. On that, or any other data error, the rows go through the slow path: one
  * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`, which skips the redeliveries (no
  * conflict target: it matches the unique index before and after migration 4 partitioned the
- * table, and needs no SELECT grant); rows PostgreSQL still rejects are isolated by bisection so they never fail
- * their neighbours. Connection failures are retried once on a fresh connection, then surface
- * as TransientError (the caller retries the batch; the unique index makes that safe), or as
- * ConfigError when the server refuses the role, its grants or the schema.
+ * table) and returns the ids it wrote (the writer may SELECT message_id and nothing else), so
+ * every row is known written or already there; rows PostgreSQL still rejects are isolated by
+ * bisection so they never fail their neighbours. The COPY path is unchanged by this: a COPY
+ * that went through wrote every row. Connection failures are retried once on a fresh
+ * connection, then surface as TransientError (the caller retries the batch; the unique index
+ * makes that safe), or as ConfigError when the server refuses the role, its grants or the schema.
  */
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -30,8 +32,13 @@ export interface RejectedRow {
 export interface InsertResult {
   /** Rows taken from the iterable (all of them, or the call throws). */
   readonly rows: number;
-  /** Rows written now; the others were already there (redeliveries). */
+  /** Rows written now. */
   readonly inserted: number;
+  /**
+   * Message ids of the rows that were already there (redeliveries), once per such row. Empty
+   * when the COPY went through: it is atomic, so then every row was new.
+   */
+  readonly existing: readonly string[];
   readonly rejected: readonly RejectedRow[];
   /** Write statements sent: 1 on the fast path. */
   readonly statements: number;
@@ -56,7 +63,8 @@ const INSERT = {
   text: `INSERT INTO user_logins (${COLUMNS})
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
            $6::text[], $7::int4[], $8::text[], $9::date[], $10::text[], $11::text[], $12::bytea[])
-         ON CONFLICT DO NOTHING`,
+         ON CONFLICT DO NOTHING
+         RETURNING message_id`,
 };
 
 // COPY text format: backslash, tab, newline and carriage return must be escaped.
@@ -147,6 +155,26 @@ async function copyRows(
   await done;
 }
 
+/** The ids of the rows of `all` that were neither `written` nor `rejected`: already there. */
+function existingIds(
+  all: readonly LoginRow[],
+  written: readonly string[],
+  rejected: readonly RejectedRow[],
+): string[] {
+  // Counted, not a set: two rows of one batch may share an id (one is then already there).
+  const accounted = new Map<string, number>();
+  for (const id of [...written, ...rejected.map((row) => row.messageId)]) {
+    accounted.set(id, (accounted.get(id) ?? 0) + 1);
+  }
+  const existing: string[] = [];
+  for (const { messageId } of all) {
+    const left = accounted.get(messageId) ?? 0;
+    if (left > 0) accounted.set(messageId, left - 1);
+    else existing.push(messageId);
+  }
+  return existing;
+}
+
 /** A LoginStore on a pg pool. */
 export function createLoginStore(pool: Pool): LoginStore {
   interface Attempt {
@@ -154,12 +182,14 @@ export function createLoginStore(pool: Pool): LoginStore {
     readonly rejected: RejectedRow[];
   }
 
-  const insertOnce = async (rows: readonly LoginRow[], attempt: Attempt): Promise<number> => {
+  // Each resolves to the message ids of the rows it wrote.
+  const insertOnce = async (rows: readonly LoginRow[], attempt: Attempt): Promise<string[]> => {
     const values = columns(rows);
     for (let tries = 1; ; tries++) {
       attempt.statements++;
       try {
-        return (await pool.query({ ...INSERT, values })).rowCount ?? 0;
+        const result = await pool.query<{ message_id: string }>({ ...INSERT, values });
+        return result.rows.map((written) => written.message_id);
       } catch (error) {
         if (isDataError(error)) throw error;
         // A stale socket (e.g. after a Lambda freeze) fails once; the pool then reconnects.
@@ -169,7 +199,10 @@ export function createLoginStore(pool: Pool): LoginStore {
     }
   };
 
-  const insertIsolating = async (rows: readonly LoginRow[], attempt: Attempt): Promise<number> => {
+  const insertIsolating = async (
+    rows: readonly LoginRow[],
+    attempt: Attempt,
+  ): Promise<string[]> => {
     try {
       return await insertOnce(rows, attempt);
     } catch (error) {
@@ -182,13 +215,13 @@ export function createLoginStore(pool: Pool): LoginStore {
           sqlState: sqlState(error) ?? '',
           constraint,
         });
-        return 0;
+        return [];
       }
       const half = Math.ceil(rows.length / 2);
-      return (
-        (await insertIsolating(rows.slice(0, half), attempt)) +
-        (await insertIsolating(rows.slice(half), attempt))
-      );
+      return [
+        ...(await insertIsolating(rows.slice(0, half), attempt)),
+        ...(await insertIsolating(rows.slice(half), attempt)),
+      ];
     }
   };
 
@@ -206,7 +239,13 @@ export function createLoginStore(pool: Pool): LoginStore {
         await copyRows(client, rows, all);
         client.off('error', ignoreSocketError);
         client.release();
-        return { rows: all.length, inserted: all.length, rejected: [], statements: 1 };
+        return {
+          rows: all.length,
+          inserted: all.length,
+          existing: [],
+          rejected: [],
+          statements: 1,
+        };
       } catch (error) {
         // After a data error the server ended the COPY and the connection is idle again;
         // after anything else (a dropped socket, a failure while producing rows) it may be
@@ -220,11 +259,14 @@ export function createLoginStore(pool: Pool): LoginStore {
           throw failure(`copy of ${all.length} rows failed`, error);
         }
       }
-      if (all.length === 0) return { rows: 0, inserted: 0, rejected: [], statements: 1 };
-      const inserted = await insertIsolating(all, attempt);
+      if (all.length === 0) {
+        return { rows: 0, inserted: 0, existing: [], rejected: [], statements: 1 };
+      }
+      const written = await insertIsolating(all, attempt);
       return {
         rows: all.length,
-        inserted,
+        inserted: written.length,
+        existing: existingIds(all, written, attempt.rejected),
         rejected: attempt.rejected,
         statements: attempt.statements,
       };

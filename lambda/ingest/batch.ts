@@ -2,7 +2,8 @@
  * The pipeline for one SQS batch: parse → write → decide fates → send dead letters → respond.
  * Every record gets an explicit fate (core/fate.ts):
  *
- * - stored (written, or already written: a redelivery), and deleted from the queue by Lambda;
+ * - written, or a duplicate (its row already there: a redelivery), and deleted from the
+ *   queue by Lambda;
  * - dead-lettered by us with its reason (invalid body, or a row PostgreSQL rejected);
  * - reported in batchItemFailures, so SQS redelivers it (dependency down, DLQ unavailable)
  *   and its redrive policy dead-letters it after maxReceiveCount;
@@ -22,6 +23,7 @@ import {
   tallyFates,
 } from '../core/fate';
 import type { KeyRing } from '../core/key-ring';
+import type { MaskingKey } from '../core/masking';
 import type { RecoveryPublicKey } from '../core/recovery';
 import { type RecordIdentity, recordIdentity } from '../core/redrive-marker';
 import type { LoginStore } from '../db/store';
@@ -108,66 +110,80 @@ export function createBatchProcessor(deps: BatchDependencies) {
     // Cached after the first batch of a container: this resolves at once.
     const ring = deps.keys.get();
     ring.catch(() => {}); // observed by the steps; the invalid bodies' dead letters go without it
-    const unverified: string[] = [];
-    const identify = (record: SQSRecord, keys: KeyRing) =>
-      recordIdentity(record, keys, (messageId) => unverified.push(messageId));
-
-    // Parse as the rows stream; the invalid bodies' dead letters go out once the last body is
-    // parsed, while the store finishes.
-    let invalidSent: Promise<ReadonlySet<string>> = Promise.resolve(NONE);
-    const parser = createBatchParser(records, (invalid) => {
-      invalidSent = invalidBodies(invalid, ring, identify).then(send);
-    });
+    // Parse as the rows stream; the invalid bodies' fates are decided, and their dead letters
+    // sent, once the last body is parsed, while the store finishes.
+    const parser = createBatchParser(records);
+    const invalid = parser.parsed.then((bodies) => rejectInvalid(bodies, ring, send));
     const written = await writeRows(parser, ring, started, {
       store: deps.store,
       recovery: deps.recovery,
-      identify,
     });
-    const decision = decideFates(parsedRecords(parser, written), written.answer);
-    const rejectedSent = send(rejectedRows(parser.valid, written, decision));
-    const unsent = union(await invalidSent, await rejectedSent);
+    const early = await invalid;
+    const decision = decideFates(validRecords(parser, written), written.answer, early.decision);
+    const [invalidSent, rejectedUnsent] = await Promise.all([
+      early.sent,
+      send(rejectedRows(parser, written, decision, early.decision)),
+    ]);
+    const unverified = [...written.unverified, ...invalidSent.unverified];
     if (unverified.length > 0) {
       // A producer set SourceMessageId (or a rotated-out key signed it): never trusted.
       log.warn('redrive marker did not verify; stored as a new message', {
         messageIds: [...new Set(unverified)],
       });
     }
-    return respond(records, decision, unsent, started);
+    return respond(records, decision, union(invalidSent.unsent, rejectedUnsent), started);
   };
 }
 
 const NONE: ReadonlySet<string> = new Set();
 
-/** What the fate decision needs of each record: the invalid ones, then the valid ones. */
-function parsedRecords(parser: BatchParser, written: Written): ParsedRecord[] {
-  return [
-    ...parser.invalid.map(({ record, rejection }) => ({ messageId: record.messageId, rejection })),
-    ...parser.valid.map(({ record }, i) => ({
-      messageId: record.messageId,
-      rowId: written.identities[i]?.messageId,
-    })),
-  ];
+/** What sending a set of dead letters came to. */
+interface Sent {
+  /** The records whose dead letter could not be sent. */
+  readonly unsent: ReadonlySet<string>;
+  /** Records whose SourceMessageId did not verify: dead-lettered under their own id. */
+  readonly unverified: readonly string[];
 }
 
 /**
- * The dead letters of the invalid bodies. Without the key ring (Secrets Manager down) they go
- * without a redrive marker: a redrive is then a new message.
+ * The invalid bodies' step: their fates, decided as soon as the last body is parsed (the
+ * final decision keeps them), and their dead letters, sent. Without the key ring (Secrets
+ * Manager down) these go without a redrive marker: a redrive is then a new message.
  */
-async function invalidBodies(
-  invalid: readonly Invalid[],
+function rejectInvalid(
+  bodies: readonly Invalid[],
   ring: Promise<KeyRing>,
-  identify: (record: SQSRecord, keys: KeyRing) => RecordIdentity,
-): Promise<DeadLetterItem[]> {
-  if (invalid.length === 0) return [];
-  const keys = await ring.catch(() => undefined);
-  return invalid.map(({ record, rejection }) =>
-    deadLetterItem(
-      record,
-      keys ? identify(record, keys) : ownIdentity(record),
-      keys?.current,
-      rejection,
-    ),
+  send: (items: readonly DeadLetterItem[]) => Promise<ReadonlySet<string>>,
+): { readonly decision: FateDecision; readonly sent: Promise<Sent> } {
+  const decision = decideFates(
+    bodies.map(({ record, rejection }) => ({ messageId: record.messageId, rejection })),
+    undefined,
   );
+  const sent = async (): Promise<Sent> => {
+    if (decision.deadLetters === 0) return { unsent: NONE, unverified: [] };
+    const keys = await ring.catch(() => undefined);
+    const unverified: string[] = [];
+    const identityOf = (record: SQSRecord) =>
+      keys
+        ? recordIdentity(record, keys, (messageId) => unverified.push(messageId))
+        : ownIdentity(record);
+    const items = deadLetters(
+      bodies.map(({ record }) => record),
+      decision.fates,
+      identityOf,
+      keys?.current,
+    );
+    return { unsent: await send(items), unverified };
+  };
+  return { decision, sent: sent() };
+}
+
+/** What the fate decision needs of each valid record: its row id. */
+function validRecords(parser: BatchParser, written: Written): ParsedRecord[] {
+  return parser.valid.map(({ record }, i) => ({
+    messageId: record.messageId,
+    rowId: written.identities[i]?.messageId,
+  }));
 }
 
 const ownIdentity = (record: SQSRecord) => ({
@@ -177,20 +193,37 @@ const ownIdentity = (record: SQSRecord) => ({
 
 /** The dead letters of the valid records whose rows the database rejected. */
 function rejectedRows(
-  valid: readonly { readonly record: SQSRecord }[],
+  parser: BatchParser,
   written: Written,
   decision: FateDecision,
+  early: FateDecision,
 ): DeadLetterItem[] {
-  // Built only when the database rejected rows: not per record on the common path.
-  const { answer, keys } = written;
-  if (!answer?.ok || answer.rejected.length === 0 || decision.systemic !== undefined) return [];
+  // Looked for only when the decision dead-letters a valid record: not on the common path.
+  if (decision.deadLetters === early.deadLetters) return [];
+  return deadLetters(
+    parser.valid.map(({ record }) => record),
+    decision.fates,
+    (_, i) => written.identities[i],
+    written.keys?.current,
+  );
+}
+
+/**
+ * The dead letters of those of `records` whose fate is dead-letter, each under its identity
+ * (`identityOf`; none: no row was built for it) and signed with `key`.
+ */
+function deadLetters(
+  records: readonly SQSRecord[],
+  fates: ReadonlyMap<string, Fate>,
+  identityOf: (record: SQSRecord, index: number) => RecordIdentity | undefined,
+  key: MaskingKey | undefined,
+): DeadLetterItem[] {
   const items: DeadLetterItem[] = [];
-  valid.forEach(({ record }, i) => {
-    const fate = decision.fates.get(record.messageId);
-    const identity = written.identities[i];
-    if (fate?.kind === 'dead-letter' && identity !== undefined) {
-      items.push(deadLetterItem(record, identity, keys?.current, fate));
-    }
+  records.forEach((record, i) => {
+    const fate = fates.get(record.messageId);
+    if (fate?.kind !== 'dead-letter') return;
+    const identity = identityOf(record, i);
+    if (identity !== undefined) items.push(deadLetterItem(record, identity, key, fate));
   });
   return items;
 }

@@ -20,17 +20,19 @@ export interface BatchParser {
   readonly valid: readonly Valid[];
   /** The invalid records so far, in batch order. */
   readonly invalid: readonly Invalid[];
+  /** Resolves to the invalid records once the last record is parsed. */
+  readonly parsed: Promise<readonly Invalid[]>;
 }
 
-/** A parser of `records`; `onParsed` hears, once, the invalid records when the last is parsed. */
-export function createBatchParser(
-  records: readonly SQSRecord[],
-  onParsed: (invalid: readonly Invalid[]) => void,
-): BatchParser {
+/** A parser of `records`. */
+export function createBatchParser(records: readonly SQSRecord[]): BatchParser {
   const valid: Valid[] = [];
   const invalid: Invalid[] = [];
   let parsedUpTo = 0;
-  let told = false;
+  let done: ((invalid: readonly Invalid[]) => void) | undefined;
+  const parsed = new Promise<readonly Invalid[]>((resolve) => {
+    done = resolve;
+  });
   const next = (): Valid | undefined => {
     while (parsedUpTo < records.length) {
       const record = records[parsedUpTo++] as SQSRecord;
@@ -42,10 +44,7 @@ export function createBatchParser(
       }
       invalid.push({ record, rejection: parsed.rejection });
     }
-    if (!told) {
-      told = true;
-      onParsed(invalid);
-    }
+    done?.(invalid);
     return undefined;
   };
   return {
@@ -55,5 +54,6 @@ export function createBatchParser(
     },
     valid,
     invalid,
+    parsed,
   };
 }

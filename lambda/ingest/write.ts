@@ -6,7 +6,7 @@ import type { StoreAnswer } from '../core/fate';
 import type { KeyRing } from '../core/key-ring';
 import { batchMasker } from '../core/masking';
 import { createSealer, type RecoveryPublicKey } from '../core/recovery';
-import type { RecordIdentity } from '../core/redrive-marker';
+import { type RecordIdentity, recordIdentity } from '../core/redrive-marker';
 import { rowBuilder, type Valid } from '../core/rows';
 import type { LoginStore } from '../db/store';
 import type { BatchParser } from './parse';
@@ -15,8 +15,6 @@ export interface WriteDependencies {
   readonly store: LoginStore;
   /** Seals ip and device_id for controlled recovery; undefined = no recovery data. */
   readonly recovery: RecoveryPublicKey | undefined;
-  /** The identity a record's row is stored under (redrive-marker.recordIdentity). */
-  readonly identify: (record: Valid['record'], keys: KeyRing) => RecordIdentity;
 }
 
 export interface Written {
@@ -26,6 +24,8 @@ export interface Written {
   readonly identities: readonly RecordIdentity[];
   /** The key ring the rows were masked with; undefined when it could not be read. */
   readonly keys: KeyRing | undefined;
+  /** Records whose SourceMessageId did not verify: stored under their own id. */
+  readonly unverified: readonly string[];
 }
 
 /**
@@ -40,8 +40,9 @@ export async function writeRows(
   deps: WriteDependencies,
 ): Promise<Written> {
   const identities: RecordIdentity[] = [];
+  const unverified: string[] = [];
   const first = parser.next();
-  if (first === undefined) return { answer: undefined, identities, keys: undefined };
+  if (first === undefined) return { answer: undefined, identities, keys: undefined, unverified };
   let keys: KeyRing | undefined;
   try {
     const loaded = await ring;
@@ -52,16 +53,16 @@ export async function writeRows(
     // Lazy: the store streams the first rows to PostgreSQL while later ones are parsed and masked.
     const rows = (function* () {
       for (let item: Valid | undefined = first; item !== undefined; item = parser.next()) {
-        const identity = deps.identify(item.record, loaded);
+        const identity = recordIdentity(item.record, loaded, (id) => unverified.push(id));
         identities.push(identity);
         yield toRow(item, identity);
       }
     })();
     const result = await deps.store.insert(rows);
-    return { answer: { ok: true, ...result }, identities, keys };
+    return { answer: { ok: true, ...result }, identities, keys, unverified };
   } catch (error) {
     // Key or database unavailable: nothing of this batch may be lost (its fates say retry).
-    return { answer: { ok: false, error }, identities, keys };
+    return { answer: { ok: false, error }, identities, keys, unverified };
   } finally {
     // A store that stopped early (or failed) left records unparsed: every record needs a fate.
     parser.finish();

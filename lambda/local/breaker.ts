@@ -5,6 +5,7 @@
  * that could not be written are then not received again during the outage, so a small queue
  * does not spend its maxReceiveCount on it (Lambda scales its pollers down for the same reason).
  */
+import { LoginQueueError } from '../core/errors';
 
 /** What does not answer: "PostgreSQL at 127.0.0.1:5432/postgres", and why. */
 export interface ProbeFailure {
@@ -21,7 +22,7 @@ export interface Outage extends ProbeFailure {
 }
 
 /** An outage outlasted its limit; the message names the service, its address and how long. */
-export class OutageError extends Error {
+export class OutageError extends LoginQueueError {
   override readonly name = 'OutageError';
   constructor(
     readonly outage: Outage,

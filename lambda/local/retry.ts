@@ -2,6 +2,7 @@
  * Bounded retry with exponential backoff for the local drain's SQS calls, so a blip (a reset
  * connection, an endpoint restarting) does not end a long-running drain.
  */
+import { LoginQueueError } from '../core/errors';
 
 export interface RetryOptions {
   /** Give up once calls have failed for this long, ms. */
@@ -26,7 +27,7 @@ export function isPermanentSqsError(error: unknown): boolean {
 }
 
 /** Error thrown when an SQS endpoint stayed unreachable past the timeout. */
-export class SqsUnreachableError extends Error {
+export class SqsUnreachableError extends LoginQueueError {
   override readonly name = 'SqsUnreachableError';
 }
 

@@ -26,6 +26,7 @@ export function fakeStore(): FakeStore {
       if (store.down) throw new TransientError('database down');
       const rejected: RejectedRow[] = [];
       let inserted = 0;
+      const existing: string[] = [];
       let taken = 0;
       for (const row of rows) {
         taken++;
@@ -34,9 +35,9 @@ export function fakeStore(): FakeStore {
         } else if (!store.rows.has(row.messageId)) {
           store.rows.set(row.messageId, row);
           inserted++;
-        }
+        } else existing.push(row.messageId);
       }
-      return { rows: taken, inserted, rejected, statements: 1 + rejected.length };
+      return { rows: taken, inserted, existing, rejected, statements: 1 + rejected.length };
     },
   };
   return store;

@@ -1,4 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SendFailedError } from '../../../lambda/cli/send-batches';
 import {
   ConfigError,
   InvalidMessageError,
@@ -11,6 +14,8 @@ import {
   UsageError,
 } from '../../../lambda/core/errors';
 import { RecoveryError } from '../../../lambda/core/recovery';
+import { OutageError } from '../../../lambda/local/breaker';
+import { SqsUnreachableError } from '../../../lambda/local/retry';
 
 const named = [
   ConfigError,
@@ -62,5 +67,36 @@ describe('the named errors', () => {
     expect(impostor).not.toBeInstanceOf(ConfigError);
     expect(impostor).not.toBeInstanceOf(LoginQueueError);
     expect(null).not.toBeInstanceOf(LoginQueueError);
+  });
+
+  it("stands the tools' errors on the same base, with their names and messages", () => {
+    // Arrange
+    const outage = { service: 'PostgreSQL at 127.0.0.1:5432', reason: 'ECONNREFUSED', since: 0 };
+    const errors = [
+      new SendFailedError(10, 10, 'batch 2 not sent'),
+      new SqsUnreachableError('SQS at http://127.0.0.1:4566 did not answer'),
+      new OutageError(outage, 30, 30_000),
+    ];
+    // Act / Assert
+    expect(errors.map((error) => [error.name, error.message])).toEqual([
+      ['SendFailedError', 'batch 2 not sent'],
+      ['SqsUnreachableError', 'SQS at http://127.0.0.1:4566 did not answer'],
+      ['OutageError', 'PostgreSQL at 127.0.0.1:5432 did not answer for 30 s: ECONNREFUSED'],
+    ]);
+    for (const error of errors) expect(error).toBeInstanceOf(LoginQueueError);
+  });
+
+  it('is the one error class of lambda/ that extends Error itself', () => {
+    // Arrange: every TypeScript file under lambda/.
+    const root = join(__dirname, '../../../lambda');
+    const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((file) =>
+      file.endsWith('.ts'),
+    );
+    // Act
+    const direct = files.filter((file) =>
+      /class \w+ extends Error\b/.test(readFileSync(join(root, file), 'utf8')),
+    );
+    // Assert
+    expect(direct).toEqual([join('core', 'errors.ts')]);
   });
 });

@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { TransientError } from '../../../lambda/core/errors';
 import {
   DATABASE_REJECTED,
   deadLetterItem,
   decideFates,
+  type Fate,
   type ParsedRecord,
   type RejectedRow,
   type StoreAnswer,
@@ -19,25 +21,36 @@ const invalid = (messageId: string, reason = 'body.not_json'): ParsedRecord => (
   messageId,
   rejection: { reason, detail: 'body is not JSON' },
 });
-const stored = (rows: number, inserted: number, rejected: RejectedRow[] = []): StoreAnswer => ({
+const stored = (
+  rows: number,
+  existing: string[] = [],
+  rejected: RejectedRow[] = [],
+): StoreAnswer => ({
   ok: true,
   rows,
-  inserted,
+  existing,
   rejected,
   statements: 1 + rejected.length,
 });
 
+/** How many fates of each kind. */
+function tallyKinds(fates: ReadonlyMap<string, Fate>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { kind } of fates.values()) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
+
 describe('decideFates', () => {
-  it('stores every valid record the store took, and counts the redeliveries as duplicates', () => {
+  it('writes every valid record the store took, and names the redeliveries duplicates', () => {
     // Arrange
     const parsed = [valid('a'), valid('b'), valid('c')];
     // Act
-    const decision = decideFates(parsed, stored(3, 2));
+    const decision = decideFates(parsed, stored(3, ['b']));
     // Assert
     expect([...decision.fates.values()]).toEqual([
-      { kind: 'stored' },
-      { kind: 'stored' },
-      { kind: 'stored' },
+      { kind: 'written' },
+      { kind: 'duplicate' },
+      { kind: 'written' },
     ]);
     expect(decision).toMatchObject({
       written: 2,
@@ -48,31 +61,53 @@ describe('decideFates', () => {
   });
 
   it('dead-letters an invalid body with its reason and detail, before the valid records', () => {
-    const decision = decideFates([valid('a'), invalid('b', 'ip.invalid')], stored(1, 1));
+    const decision = decideFates([valid('a'), invalid('b', 'ip.invalid')], stored(1));
     expect([...decision.fates]).toEqual([
       ['b', { kind: 'dead-letter', reason: 'ip.invalid', detail: 'body is not JSON' }],
-      ['a', { kind: 'stored' }],
+      ['a', { kind: 'written' }],
     ]);
+  });
+
+  it('finds a duplicate by its row id, once per row the store found already there', () => {
+    // Arrange: a redrive and a redelivery of its original share a row id; the row was new.
+    const parsed = [valid('redrive', 'first-id'), valid('again', 'first-id'), valid('c')];
+    // Act
+    const decision = decideFates(parsed, stored(3, ['first-id']));
+    // Assert: one of the two wrote the row, the other found it.
+    expect(tallyKinds(decision.fates)).toEqual({ written: 2, duplicate: 1 });
+    expect(decision).toMatchObject({ written: 2, duplicates: 1, deadLetters: 0 });
+  });
+
+  it('keeps the fates decided earlier, before the new ones, and adds up the counts', () => {
+    // Arrange: the invalid bodies decided as soon as they were parsed, the store not asked.
+    const early = decideFates([invalid('x'), invalid('y', 'ip.invalid')], undefined);
+    // Act
+    const decision = decideFates([valid('a'), valid('b')], stored(2, ['b']), early);
+    // Assert
+    expect([...decision.fates.keys()]).toEqual(['x', 'y', 'a', 'b']);
+    expect(decision.fates.get('y')).toMatchObject({ kind: 'dead-letter', reason: 'ip.invalid' });
+    expect(decision).toMatchObject({ written: 1, duplicates: 1, deadLetters: 2, statements: 1 });
+    expect(early.fates.size).toBe(2);
   });
 
   it('dead-letters the record whose row the database rejected, found by its row id', () => {
     const decision = decideFates(
       [valid('delivery-1', 'first-id'), valid('delivery-2')],
-      stored(2, 1, [{ messageId: 'first-id', sqlState: '23514', constraint: 'no_poison' }]),
+      stored(2, [], [{ messageId: 'first-id', sqlState: '23514', constraint: 'no_poison' }]),
     );
     expect(decision.fates.get('delivery-1')).toEqual({
       kind: 'dead-letter',
       reason: DATABASE_REJECTED,
       detail: 'SQLSTATE 23514 (no_poison)',
     });
-    expect(decision.fates.get('delivery-2')).toEqual({ kind: 'stored' });
-    expect(decision).toMatchObject({ written: 1, duplicates: 0, statements: 2 });
+    expect(decision.fates.get('delivery-2')).toEqual({ kind: 'written' });
+    expect(decision).toMatchObject({ written: 1, duplicates: 0, deadLetters: 1, statements: 2 });
   });
 
   it('leaves the constraint out of the detail when the database named none', () => {
     const decision = decideFates(
       [valid('a')],
-      stored(1, 0, [{ messageId: 'a', sqlState: '22P02', constraint: undefined }]),
+      stored(1, [], [{ messageId: 'a', sqlState: '22P02', constraint: undefined }]),
     );
     expect(decision.fates.get('a')).toMatchObject({ detail: 'SQLSTATE 22P02' });
   });
@@ -85,18 +120,20 @@ describe('decideFates', () => {
     expect(decision).toMatchObject({ written: 0, duplicates: 0, statements: 0, systemic: error });
   });
 
-  it('retries the batch when the store took fewer rows than it has', () => {
-    const decision = decideFates([valid('a'), valid('b')], stored(1, 1));
+  it('retries the batch, as a transient fault, when the store took fewer rows than it has', () => {
+    const decision = decideFates([valid('a'), valid('b')], stored(1));
     expect(decision.fates.get('b')).toEqual({ kind: 'retry' });
+    expect(decision.systemic).toBeInstanceOf(TransientError);
     expect((decision.systemic as Error).message).toBe('the store took 1 of 2 rows');
   });
 
-  it('retries the batch when a rejected row matches no record of it', () => {
+  it('retries the batch, as a transient fault, when a rejected row matches no record of it', () => {
     const decision = decideFates(
       [valid('a')],
-      stored(1, 0, [{ messageId: 'elsewhere', sqlState: '23514', constraint: undefined }]),
+      stored(1, [], [{ messageId: 'elsewhere', sqlState: '23514', constraint: undefined }]),
     );
     expect(decision.fates.get('a')).toEqual({ kind: 'retry' });
+    expect(decision.systemic).toBeInstanceOf(TransientError);
     expect((decision.systemic as Error).message).toBe(
       'a rejected row matches no record of the batch',
     );
@@ -132,10 +169,10 @@ describe('decideFates', () => {
             sqlState: '23514',
             constraint: undefined,
           }));
-        const inserted = validCount - rejected.length - records.filter((r) => r.redelivered).length;
+        const existing = records.filter((r) => r.redelivered).map((r) => r.record.messageId);
         const answer: StoreAnswer = storeDown
           ? { ok: false, error: new Error('down') }
-          : stored(validCount, inserted, rejected);
+          : stored(validCount, existing, rejected);
         // Act
         const decision = decideFates(
           records.map((r) => r.record),
@@ -150,11 +187,13 @@ describe('decideFates', () => {
           } else if (storeDown) {
             expect(fate).toEqual({ kind: 'retry' });
           } else {
-            expect(fate?.kind).toBe(wasRejected ? 'dead-letter' : 'stored');
+            const found = existing.includes(record.messageId);
+            expect(fate?.kind).toBe(wasRejected ? 'dead-letter' : found ? 'duplicate' : 'written');
           }
         }
         if (!storeDown) {
           expect(decision.written + decision.duplicates + rejected.length).toBe(validCount);
+          expect(decision.duplicates).toBe(existing.length);
         }
       }),
     );
@@ -163,10 +202,10 @@ describe('decideFates', () => {
 
 describe('settleFates', () => {
   it('retries a dead letter that could not be sent, and leaves the other fates', () => {
-    const { fates } = decideFates([invalid('a'), invalid('b'), valid('c')], stored(1, 1));
+    const { fates } = decideFates([invalid('a'), invalid('b'), valid('c')], stored(1));
     const settled = settleFates(fates, new Set(['a', 'c']));
     expect(tallyFates(settled)).toEqual({ retry: ['a'], deadLettered: ['b'] });
-    expect(settled.get('c')).toEqual({ kind: 'stored' });
+    expect(settled.get('c')).toEqual({ kind: 'written' });
   });
 
   it('never changes the decided fates it was given', () => {

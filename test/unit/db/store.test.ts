@@ -26,6 +26,12 @@ const row = (messageId: string, userId = 'u'): LoginRow => ({
 
 const socketError = () => new Error('Connection terminated unexpectedly');
 
+/** What INSERT … RETURNING message_id answers when it wrote the rows of `ids`. */
+const returning = (...ids: string[]) => ({
+  rowCount: ids.length,
+  rows: ids.map((message_id) => ({ message_id })),
+});
+
 /** An error as the server sends it (pg's DatabaseError, with a SQLSTATE). */
 const pgError = (code: string, message: string, fields: { constraint?: string } = {}) =>
   Object.assign(new pg.DatabaseError(message, message.length, 'error'), { code, ...fields });
@@ -63,36 +69,55 @@ describe('login store', () => {
     const client = copyClient('finish', streamed);
     const store = createLoginStore(poolOf({ connect: async () => client }));
     const result = await store.insert([row('a', 'tab\there\\'), row('b')]);
-    expect(result).toEqual({ rows: 2, inserted: 2, rejected: [], statements: 1 });
+    expect(result).toEqual({ rows: 2, inserted: 2, existing: [], rejected: [], statements: 1 });
     expect(streamed.join('')).toContain('a\ttab\\there\\\\\tios');
     expect(streamed.join('')).toContain('\\N');
     expect(client.release).toHaveBeenCalledWith();
   });
 
-  it('falls back to INSERT … ON CONFLICT when COPY meets a redelivered message id', async () => {
+  it('falls back to INSERT … ON CONFLICT when COPY meets a redelivered message id, and names it', async () => {
     const duplicate = pgError('23505', 'duplicate key', {
       constraint: 'user_logins_message_id_key',
     });
-    const query = vi.fn().mockResolvedValue({ rowCount: 1 });
+    const query = vi.fn().mockResolvedValue(returning('b'));
     const store = createLoginStore(
       poolOf({ connect: async () => copyClient(duplicate, []), query }),
     );
     const result = await store.insert([row('a'), row('b')]);
-    expect(result).toEqual({ rows: 2, inserted: 1, rejected: [], statements: 2 });
+    expect(result).toEqual({
+      rows: 2,
+      inserted: 1,
+      existing: ['a'],
+      rejected: [],
+      statements: 2,
+    });
     expect(query.mock.calls[0]?.[0].text).toContain('ON CONFLICT DO NOTHING');
   });
 
+  it('names a row already there once per row, when two rows of the batch share its id', async () => {
+    const duplicate = pgError('23505', 'duplicate key');
+    const query = vi.fn().mockResolvedValue(returning('a', 'b'));
+    const store = createLoginStore(
+      poolOf({ connect: async () => copyClient(duplicate, []), query }),
+    );
+    const result = await store.insert([row('a'), row('a'), row('b')]);
+    expect(result).toMatchObject({ rows: 3, inserted: 2, existing: ['a'] });
+  });
+
   it('retries once on a fresh connection when a stale socket fails', async () => {
-    const query = vi.fn().mockRejectedValueOnce(socketError()).mockResolvedValue({ rowCount: 2 });
+    const query = vi
+      .fn()
+      .mockRejectedValueOnce(socketError())
+      .mockResolvedValue(returning('a', 'b'));
     const store = createLoginStore(poolOf({ connect: () => Promise.reject(socketError()), query }));
     const result = await store.insert([row('a'), row('b')]);
-    expect(result).toEqual({ rows: 2, inserted: 2, rejected: [], statements: 3 });
+    expect(result).toEqual({ rows: 2, inserted: 2, existing: [], rejected: [], statements: 3 });
   });
 
   it('destroys a connection whose COPY failed on the socket, without an unhandled error event', async () => {
     const client = copyClient(socketError(), [], socketError());
     const store = createLoginStore(
-      poolOf({ connect: async () => client, query: vi.fn().mockResolvedValue({ rowCount: 1 }) }),
+      poolOf({ connect: async () => client, query: vi.fn().mockResolvedValue(returning('a')) }),
     );
     await store.insert([row('a')]);
     expect(client.release).toHaveBeenCalledWith(expect.any(Error));
@@ -152,7 +177,7 @@ describe('login store', () => {
       },
       release: vi.fn(),
     });
-    const query = vi.fn().mockResolvedValue({ rowCount: 0 });
+    const query = vi.fn().mockResolvedValue(returning());
     const store = createLoginStore(poolOf({ connect: async () => client, query }));
     const rows = Array.from({ length: 2_000 }, (_, i) => row(`m-${i}`));
     // Act

@@ -333,7 +333,9 @@ describe('batch processor', () => {
 
   it('sends the batch back if the store took fewer rows than the batch has', async () => {
     const { deps } = fakeDependencies({
-      store: { insert: async () => ({ rows: 1, inserted: 1, rejected: [], statements: 1 }) },
+      store: {
+        insert: async () => ({ rows: 1, inserted: 1, existing: [], rejected: [], statements: 1 }),
+      },
     });
     const event = sqsEvent([loginBody(), loginBody({ ip: '10.0.0.2' })]);
     await expect(createBatchProcessor(deps)(event)).rejects.toThrow('the store took 1 of 2 rows');
@@ -377,11 +379,55 @@ describe('batch processor', () => {
       store: {
         insert: async (rows) => {
           for (const _ of rows) break;
-          return { rows: 1, inserted: 1, rejected: [], statements: 1 };
+          return { rows: 1, inserted: 1, existing: [], rejected: [], statements: 1 };
         },
       },
     });
     const event = sqsEvent([loginBody(), 'not json', loginBody({ ip: '10.0.0.2' })]);
     await expect(createBatchProcessor(deps)(event)).rejects.toThrow('the store took 1 of 2 rows');
+  });
+
+  it("sends the invalid bodies' dead letters while the store is still writing", async () => {
+    // Arrange: a store that holds its answer until the test lets it go.
+    let finish: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    let storeAsked = false;
+    const { deps, deadLetter } = fakeDependencies({
+      store: {
+        insert: async (rows) => {
+          const taken = [...rows].length;
+          storeAsked = true;
+          await held;
+          return { rows: taken, inserted: taken, existing: [], rejected: [], statements: 1 };
+        },
+      },
+    });
+    const event = sqsEvent([loginBody(), 'not json', loginBody({ ip: '10.0.0.2' })]);
+    // Act
+    const processed = createBatchProcessor(deps)(event);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Assert: the dead letter is out before the store answered; the batch then completes.
+    expect(storeAsked).toBe(true);
+    expect(deadLetter.sent.map((item) => item.reason)).toEqual(['body.not_json']);
+    finish();
+    expect((await processed).batchItemFailures).toEqual([]);
+    expect(deadLetter.sent).toHaveLength(1);
+  });
+
+  it('tells the rows it wrote from the rows the store found already there', async () => {
+    // Arrange: one record of the batch was stored by an earlier delivery.
+    const { deps, summaries } = fakeDependencies();
+    const earlier = sqsEvent([loginBody()]);
+    await createBatchProcessor(deps)(earlier);
+    const again = earlier.Records[0] as (typeof earlier.Records)[number];
+    // Act
+    const response = await createBatchProcessor(deps)({
+      Records: [again, sqsRecord(loginBody({ ip: '10.0.0.3' }))],
+    });
+    // Assert
+    expect(response.batchItemFailures).toEqual([]);
+    expect(summaries[1]).toMatchObject({ written: 1, duplicates: 1, deadLettered: 0 });
   });
 });

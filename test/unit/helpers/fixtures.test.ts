@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Skip, takeHomeDir } from '../helpers/fixtures';
+import { type Skip, takeHomeDir } from '../../helpers/fixtures';
 
 class Skipped extends Error {}
 
