@@ -12,10 +12,12 @@ import { createSqsClient } from '../aws/sqs-client';
 import { createLogger } from '../aws/telemetry';
 import { UnreachableError, UsageError } from '../core/errors';
 import { type KeyRing, parseKeyRing } from '../core/key-ring';
+import { reasonOf } from '../core/reason';
 import { parseRecoveryRing } from '../core/recovery';
+import { databaseAddress } from '../db/database-config';
+import { checkDatabase } from '../db/ping';
 import { loadDatabaseConfig } from '../functions/config';
 import { createDatabasePool } from '../functions/runtime';
-import { checkDatabase, databaseAddress, reasonOf } from '../ops/preflight';
 import { databaseUrlFlag } from './flags';
 import { readKeysFile } from './keys-file';
 

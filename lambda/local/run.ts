@@ -12,6 +12,7 @@ import {
   type OwnDeadLetters,
   peekDeadLetters,
 } from '../aws/dead-letters';
+import { queueArnOf } from '../aws/queues';
 import { queueDepth } from '../aws/source-queue';
 import { buildBundles } from '../cli/build';
 import { WRITER_ROLE } from '../contract/roles';
@@ -19,7 +20,6 @@ import { ConfigError, UnreachableError } from '../core/errors';
 import { MarkerAttribute } from '../core/redrive-marker';
 import { createClient } from '../db/pool';
 import type { BatchSummary } from '../ingest/batch';
-import { queueArnOf } from '../ops/preflight';
 import { localAwsEnv } from './aws';
 import { type Outage, OutageError } from './breaker';
 import { type BundleModule, loadBundleModule, localContext, type SqsHandler } from './bundle';

@@ -9,7 +9,7 @@ import { DEFAULT_KEYS_FILE } from '../cli/keys-file';
 import { progressLine, progressReporter } from '../cli/progress';
 import { UsageError } from '../core/errors';
 import { hasPassword, redactPasswords } from '../core/redact';
-import { databaseAddress } from '../ops/preflight';
+import { databaseAddress } from '../db/database-config';
 import { onInterrupt, runCleanups } from './cleanup';
 import { releaseSignal } from './postgres';
 import { type Progress, type RunSummary, runLocal, type Services } from './run';
