@@ -16,7 +16,7 @@ import { reasonOf } from '../core/reason';
 import { parseRecoveryRing } from '../core/recovery';
 import { databaseAddress } from '../db/database-config';
 import { checkDatabase } from '../db/ping';
-import { loadDatabaseConfig } from '../functions/config';
+import { loadDatabaseConfig, loadTelemetryConfig } from '../functions/config';
 import { createDatabasePool } from '../functions/runtime';
 import { databaseUrlFlag } from './flags';
 import { readKeysFile } from './keys-file';
@@ -91,7 +91,7 @@ export async function connectDatabase(url: string | undefined, source?: string):
   const pool = createDatabasePool(database, {
     queryTimeoutMs: 300_000,
     secretTtlMs: 0,
-    logger: createLogger(),
+    logger: createLogger(loadTelemetryConfig()),
     secrets: secretsClient(),
   });
   try {
