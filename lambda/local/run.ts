@@ -480,6 +480,3 @@ async function outageFailure(error: OutageError, depth: () => Promise<number>) {
     { cause: error },
   );
 }
-
-/** Depth of a queue, for progress displays. */
-export { queueDepth };
