@@ -5,14 +5,14 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { UnauthenticatedError, UnreachableError } from '../core/errors';
 import {
   type CallerProof,
   callerArnOf,
   checkProof,
   GET_CALLER_IDENTITY_BODY,
   requireSessionOf,
-} from '../ops/caller-proof';
+} from '../core/caller-proof';
+import { UnauthenticatedError, UnreachableError } from '../core/errors';
 
 /**
  * The signatures of proofs already used, each kept until its proof expires (`maxAgeMs` after

@@ -9,9 +9,10 @@ import { resolve } from 'node:path';
 import { Signer } from '@aws-sdk/rds-signer';
 import { ANALYST_ROLE, OPERATOR_ROLE, WRITER_ROLE } from '../contract/roles';
 import { ConfigError, UnreachableError, UsageError } from '../core/errors';
+import { reasonOf } from '../core/reason';
+import { databaseAddress } from '../db/database-config';
 import { createClient } from '../db/pool';
 import { newRolePassword } from '../db/sign-in';
-import { databaseAddress, reasonOf } from '../ops/preflight';
 import { integerFlag, parseCommandLine, runCommand } from './command';
 import { databaseUrlFlag } from './flags';
 

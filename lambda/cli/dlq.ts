@@ -11,10 +11,10 @@ import {
   type RedriveResult,
   redrive,
 } from '../aws/dead-letters';
+import { queueArnOf, sqsCall } from '../aws/queues';
 import { queueDepth } from '../aws/source-queue';
 import { UsageError } from '../core/errors';
 import { signMarker } from '../core/redrive-marker';
-import { queueArnOf, sqsCall } from '../ops/preflight';
 import { parseCommandLine, requiredFlag, runCommand } from './command';
 import { countProgress } from './progress';
 import { functionUrlFlag, invokeOperations } from './remote';

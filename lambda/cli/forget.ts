@@ -6,9 +6,9 @@
  * caller. Prints the audit record as JSON; never the id, a body or a value.
  */
 import { userInfo } from 'node:os';
+import { queueArnOf } from '../aws/queues';
 import { UnreachableError, UsageError } from '../core/errors';
 import { type ForgetPreview, type ForgetResult, forgetUser, previewForget } from '../ops/forget';
-import { queueArnOf } from '../ops/preflight';
 import { forgetInputProblem } from '../ops/requests';
 import { parseCommandLine, requiredFlag, runCommand } from './command';
 import { databaseUrlFlag } from './flags';

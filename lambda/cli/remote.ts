@@ -10,9 +10,6 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { UnreachableError, UsageError } from '../core/errors';
-import { RecoveryError } from '../core/recovery';
-import { stsEndpoint } from '../functions/config';
 import {
   type CallerProof,
   FUNCTION_HEADER,
@@ -21,7 +18,10 @@ import {
   PROOF_CONTENT_TYPE,
   REQUEST_HEADER,
   sha256Hex,
-} from '../ops/caller-proof';
+} from '../core/caller-proof';
+import { UnreachableError, UsageError } from '../core/errors';
+import { RecoveryError } from '../core/recovery';
+import { stsEndpoint } from '../functions/config';
 import type { OperationRequest } from '../ops/requests';
 
 type Data = string | ArrayBuffer | ArrayBufferView;

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { LoginQueueError } from '../core/errors';
-import { reasonOf } from '../ops/preflight';
+import { reasonOf } from '../core/reason';
 
 /** SendMessageBatch takes at most 10 entries (SQS API Reference, SendMessageBatch). */
 export const BATCH_ENTRIES = 10;

@@ -3,8 +3,8 @@
  * take-home's messages onto `npm start --keep`'s SQS, or a fixed body after a redrive.
  */
 import { readFileSync } from 'node:fs';
+import { resolveQueueUrl } from '../aws/queues';
 import { UnreachableError, UsageError } from '../core/errors';
-import { resolveQueueUrl } from '../ops/preflight';
 import { parseCommandLine, runCommand } from './command';
 import { countProgress } from './progress';
 import { parseBodies, SendFailedError, sendBodies } from './send-batches';

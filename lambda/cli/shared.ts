@@ -12,10 +12,12 @@ import { createSqsClient } from '../aws/sqs-client';
 import { createLogger } from '../aws/telemetry';
 import { UnreachableError, UsageError } from '../core/errors';
 import { type KeyRing, parseKeyRing } from '../core/key-ring';
+import { reasonOf } from '../core/reason';
 import { parseRecoveryRing } from '../core/recovery';
-import { loadDatabaseConfig } from '../functions/config';
+import { databaseAddress } from '../db/database-config';
+import { checkDatabase } from '../db/ping';
+import { loadDatabaseConfig, loadTelemetryConfig } from '../functions/config';
 import { createDatabasePool } from '../functions/runtime';
-import { checkDatabase, databaseAddress, reasonOf } from '../ops/preflight';
 import { databaseUrlFlag } from './flags';
 import { readKeysFile } from './keys-file';
 
@@ -89,7 +91,7 @@ export async function connectDatabase(url: string | undefined, source?: string):
   const pool = createDatabasePool(database, {
     queryTimeoutMs: 300_000,
     secretTtlMs: 0,
-    logger: createLogger(),
+    logger: createLogger(loadTelemetryConfig()),
     secrets: secretsClient(),
   });
   try {

@@ -22,3 +22,21 @@ export const MaintenanceMetric = {
   PartitionsDropped: 'PartitionsDropped',
   RowsExpired: 'RowsExpired',
 } as const;
+
+/** What one batch's metrics count (the ingest pipeline's summary carries these and more). */
+export interface BatchCounts {
+  readonly received: number;
+  readonly written: number;
+  readonly duplicates: number;
+  readonly deadLettered: number;
+  readonly retried: number;
+  readonly statements: number;
+}
+
+/** What one maintenance run's metrics count (the maintenance result carries these and more). */
+export interface MaintenanceCounts {
+  /** Rows left in the default partition (no date). */
+  readonly defaultRows: number;
+  /** The partitions dropped, with the rows each held. */
+  readonly dropped: readonly { readonly rows: number }[];
+}

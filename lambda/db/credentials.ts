@@ -4,7 +4,6 @@
  * connection (no call to an RDS endpoint, so it works from an isolated subnet).
  */
 import { Signer } from '@aws-sdk/rds-signer';
-import type { Cached } from '../aws/secrets';
 import { TransientError } from '../core/errors';
 
 export interface DatabaseCredential {
@@ -14,8 +13,16 @@ export interface DatabaseCredential {
   invalidate(): void;
 }
 
+/** A secret's text read through a cache (aws/secrets.ts's `cached` makes one). */
+export interface CachedSecret {
+  /** The secret's text, loaded when absent or stale. */
+  get(): Promise<string>;
+  /** Forgets the text: the next get() loads it again. */
+  invalidate(): void;
+}
+
 /** A password read from a secret (a JSON `password` field) through a cache. */
-export function secretCredential(secret: Cached<string>): DatabaseCredential {
+export function secretCredential(secret: CachedSecret): DatabaseCredential {
   return {
     async password() {
       const text = await secret.get();

@@ -1,6 +1,7 @@
 /**
  * Where and how to reach PostgreSQL: the settings the pool (pool.ts) connects with and the
- * configuration (lambda/functions/config.ts) reads from the environment. Types only.
+ * configuration (lambda/functions/config.ts) reads from the environment, and how to name
+ * one in a message.
  */
 
 export type SslMode = 'disable' | 'require' | 'verify-full';
@@ -25,3 +26,10 @@ export type DatabaseConfig =
       readonly kind: 'iam';
       readonly region: string;
     });
+
+/** host:port/database of a database config, without user or password. */
+export function databaseAddress(database: DatabaseConfig): string {
+  if (database.kind !== 'url') return `${database.host}:${database.port}/${database.database}`;
+  const url = new URL(database.url);
+  return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+}

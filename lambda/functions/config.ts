@@ -7,11 +7,11 @@
 
 import { Env, type EnvName } from '../contract/env';
 import { NAMESPACE, SERVICE } from '../contract/metrics';
+import { isRoleArn } from '../core/caller-proof';
 import { ConfigError } from '../core/errors';
 import type { DatabaseConfig, DatabaseServer, SslMode } from '../db/database-config';
 import { Granularity, isGranularity } from '../db/granularity';
 import type { MaintainOptions } from '../db/maintain';
-import { isRoleArn } from '../ops/caller-proof';
 
 export type { DatabaseConfig, SslMode } from '../db/database-config';
 

@@ -4,10 +4,10 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { endPool } from '../db/pool';
-import { loadConfig } from './config';
+import { loadConfig, loadTelemetryConfig } from './config';
 import { createRuntime } from './runtime';
 
-const runtime = createRuntime(loadConfig());
+const runtime = createRuntime(loadConfig(), loadTelemetryConfig());
 
 export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   runtime.logger.addContext(context);

@@ -10,10 +10,11 @@ import { createLogger, publishMaintenance } from '../aws/telemetry';
 import { type MaintainResult, maintain } from '../db/maintain';
 import { type LoginRetry, migrate, retryRefusedLogin } from '../db/migrate';
 import { endPool } from '../db/pool';
-import { loadDatabaseConfig, loadMaintenanceConfig } from './config';
+import { loadDatabaseConfig, loadMaintenanceConfig, loadTelemetryConfig } from './config';
 import { createDatabasePool } from './runtime';
 
-const logger = createLogger();
+const telemetry = loadTelemetryConfig();
+const logger = createLogger(telemetry);
 const pool = createDatabasePool(loadDatabaseConfig(), {
   queryTimeoutMs: 120_000,
   secretTtlMs: 0,
@@ -49,7 +50,7 @@ export const handler = async (): Promise<{
   logger.info('schema migrated', { ...migrated });
   const maintained = await maintain(pool, loadMaintenanceConfig());
   logger.info('partitions maintained', { ...maintained });
-  publishMaintenance(maintained);
+  publishMaintenance(telemetry, maintained);
   return { migrated, maintained };
 };
 

@@ -14,11 +14,11 @@ import { parseRecoveryRing } from '../core/recovery';
 import { endPool } from '../db/pool';
 import { createOperations } from '../ops/operations';
 import type { OperationsEvent } from '../ops/requests';
-import { loadOperationsConfig } from './config';
+import { loadOperationsConfig, loadTelemetryConfig } from './config';
 import { createDatabasePool, sqsClient } from './runtime';
 
 const config = loadOperationsConfig();
-const logger = createLogger();
+const logger = createLogger(loadTelemetryConfig());
 const secrets = new SecretsManagerClient({});
 const pool = createDatabasePool(config.database, {
   // rekey's batches; the function's own timeout bounds the whole run.

@@ -8,7 +8,7 @@ import { createSqsDeadLetterQueue } from '../aws/dead-letter-queue';
 import { cached, getSecretString } from '../aws/secrets';
 import { createSqsSourceQueue } from '../aws/source-queue';
 import { createSqsClient } from '../aws/sqs-client';
-import { createLogger, createMetricsPublisher } from '../aws/telemetry';
+import { createLogger, createMetricsPublisher, type TelemetryConfig } from '../aws/telemetry';
 import { parseKeyRing } from '../core/key-ring';
 import { parseRecoveryPublicKey } from '../core/recovery';
 import { type DatabaseCredential, iamCredential, secretCredential } from '../db/credentials';
@@ -65,9 +65,9 @@ export function createDatabasePool(
   });
 }
 
-/** Everything the SQS handler needs, built once. */
-export function createRuntime(config: Config) {
-  const logger = createLogger();
+/** Everything the SQS handler needs, built once; logs and metrics under `telemetry`'s names. */
+export function createRuntime(config: Config, telemetry: TelemetryConfig) {
+  const logger = createLogger(telemetry);
   const secrets = new SecretsManagerClient({});
   const pool = createDatabasePool(config.database, {
     queryTimeoutMs: config.queryTimeoutMs,
@@ -120,7 +120,7 @@ export function createRuntime(config: Config) {
     keys,
     deadLetter,
     log: logger,
-    publish: createMetricsPublisher(),
+    publish: createMetricsPublisher(telemetry),
     recovery,
     backoff: {
       policy: config.backoff,

@@ -6,10 +6,10 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { initialiseSecret, newKeyRing } from '../aws/secret-init';
 import { createLogger } from '../aws/telemetry';
-import { loadSecretInitConfig } from './config';
+import { loadSecretInitConfig, loadTelemetryConfig } from './config';
 
 const config = loadSecretInitConfig();
-const logger = createLogger();
+const logger = createLogger(loadTelemetryConfig());
 const secrets = new SecretsManagerClient({});
 
 export const handler = async (): Promise<{ maskingKeyRing: 'created' | 'kept' }> => {

@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type BUNDLE, bundlePath } from '../contract/bundling';
+import type { FunctionEnvironment } from '../contract/env';
 
 const require = createRequire(import.meta.url);
 
@@ -31,11 +32,13 @@ export interface BundleModule<T> {
 
 /** As loadBundle, with the module's `close` for a clean stop (no connection dropped under it). */
 export function loadBundleModule<T = SqsHandler>(
-  env: Readonly<Record<string, string>>,
+  env: FunctionEnvironment,
   entry: Entry = 'handler',
 ): BundleModule<T> {
   const path = bundlePath(entry);
-  Object.assign(process.env, env);
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined) process.env[name] = value;
+  }
   delete require.cache[path];
   return require(path) as BundleModule<T>;
 }

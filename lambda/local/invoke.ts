@@ -16,6 +16,7 @@ import { buildBundles } from '../cli/build';
 import { parseCommandLine, requiredFlag, runCommand } from '../cli/command';
 import { DEFAULT_KEYS_FILE, loadOrCreateKeysFile } from '../cli/keys-file';
 import { connectDatabase } from '../cli/shared';
+import { Env, type EnvName, type FunctionEnvironment, LibraryEnv } from '../contract/env';
 import { WRITER_ROLE } from '../contract/roles';
 import { UsageError } from '../core/errors';
 import { redactPasswords } from '../core/redact';
@@ -101,22 +102,23 @@ async function main(): Promise<number> {
   const event = readEvent(requiredFlag(values.event, 'event'));
   const envFile = values['env-vars'];
   if (envFile !== undefined) readJsonFlag(envFile, 'env-vars');
-  const env: Record<string, string> = envFile ? readEnvVars(readFileSync(envFile, 'utf8')) : {};
-  const configured = (name: string) => env[name] ?? process.env[name];
+  // The file may name variables of its own: they are passed on as they are.
+  const env: FunctionEnvironment = envFile ? readEnvVars(readFileSync(envFile, 'utf8')) : {};
+  const configured = (name: EnvName) => env[name] ?? process.env[name];
   const stops: (() => Promise<void>)[] = [];
   let postgres: LocalPostgres | undefined;
-  const url = configured('DATABASE_URL');
+  const url = configured(Env.DATABASE_URL);
   // A database that outlives the run needs keys that do too, or its tokens never match again.
-  const persistent = Boolean(url || configured('DB_HOST'));
+  const persistent = Boolean(url || configured(Env.DB_HOST));
   const keysFile = values['keys-file'] ?? (process.env.KEYS_FILE || undefined);
-  if (values['keys-file'] !== undefined && configured('MASKING_SECRET_ID')) {
+  if (values['keys-file'] !== undefined && configured(Env.MASKING_SECRET_ID)) {
     throw new UsageError('--keys-file and MASKING_SECRET_ID both name the masking key; give one');
   }
   /** The masking secret the stand-in serves, with RECOVERY_PUBLIC_KEY from the same file. */
   const maskingSecret = (file: string | undefined): string => {
     if (file === undefined) return randomMaskingSecret();
     const { keys, created } = loadOrCreateKeysFile(file);
-    if (!configured('RECOVERY_PUBLIC_KEY')) env.RECOVERY_PUBLIC_KEY = keys.recoveryPublicKey;
+    if (!configured(Env.RECOVERY_PUBLIC_KEY)) env[Env.RECOVERY_PUBLIC_KEY] = keys.recoveryPublicKey;
     process.stderr.write(
       created
         ? `invoke: keys generated into ${file}, mode 600; later runs, npm start and the operator commands reuse it (KEYS_FILE)\n`
@@ -125,22 +127,23 @@ async function main(): Promise<number> {
     return keys.maskingSecret;
   };
   try {
-    const source = env.DATABASE_URL === undefined ? 'DATABASE_URL' : `DATABASE_URL in ${envFile}`;
+    const source =
+      env[Env.DATABASE_URL] === undefined ? Env.DATABASE_URL : `${Env.DATABASE_URL} in ${envFile}`;
     if (url) await (await connectDatabase(url, source)).end();
     await buildBundles();
     if (!persistent) {
       const started = await startLocalPostgres();
       postgres = started;
       stops.push(() => started.stop());
-      env.DATABASE_URL = started.url;
+      env[Env.DATABASE_URL] = started.url;
       process.stderr.write(`invoke: embedded PostgreSQL at ${redactPasswords(started.url)}\n`);
     }
-    if (!configured('MASKING_SECRET_ID')) {
+    if (!configured(Env.MASKING_SECRET_ID)) {
       const secrets = await startLocalSecretsManager();
       stops.push(() => secrets.stop());
       const file = keysFile ?? (persistent ? DEFAULT_KEYS_FILE : undefined);
-      env.MASKING_SECRET_ID = secrets.put('login-queue/masking-key', maskingSecret(file));
-      const { AWS_ENDPOINT_URL_SQS: _, ...aws } = localAwsEnv('', secrets.endpoint);
+      env[Env.MASKING_SECRET_ID] = secrets.put('login-queue/masking-key', maskingSecret(file));
+      const { [LibraryEnv.AWS_ENDPOINT_URL_SQS]: _, ...aws } = localAwsEnv('', secrets.endpoint);
       Object.assign(env, aws);
     }
     // Handler logs (stdout and stderr in Powertools) all go to stderr; stdout is the response.
@@ -156,7 +159,7 @@ async function main(): Promise<number> {
       await migrate.handler({}, localContext());
       // Migrated as the admin; on our own server the function then logs in as its own role.
       if (postgres !== undefined) {
-        env.DATABASE_URL = await postgres.loginAs(WRITER_ROLE);
+        env[Env.DATABASE_URL] = await postgres.loginAs(WRITER_ROLE);
         process.stderr.write(`invoke: the function logs in as ${WRITER_ROLE}\n`);
       }
       const bundle = loadBundleModule(env);

@@ -5,7 +5,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { getSecretString } from '../aws/secrets';
-import { databaseAddress, reasonOf } from '../ops/preflight';
+import { reasonOf } from '../core/reason';
+import { databaseAddress } from '../db/database-config';
 import type { Probe } from './breaker';
 
 export interface ProbeTarget {

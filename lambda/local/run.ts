@@ -12,14 +12,15 @@ import {
   type OwnDeadLetters,
   peekDeadLetters,
 } from '../aws/dead-letters';
+import { queueArnOf } from '../aws/queues';
 import { queueDepth } from '../aws/source-queue';
 import { buildBundles } from '../cli/build';
+import { Env, type FunctionEnvironment, LibraryEnv } from '../contract/env';
 import { WRITER_ROLE } from '../contract/roles';
 import { ConfigError, UnreachableError } from '../core/errors';
 import { MarkerAttribute } from '../core/redrive-marker';
 import { createClient } from '../db/pool';
 import type { BatchSummary } from '../ingest/batch';
-import { queueArnOf } from '../ops/preflight';
 import { localAwsEnv } from './aws';
 import { type Outage, OutageError } from './breaker';
 import { type BundleModule, loadBundleModule, localContext, type SqsHandler } from './bundle';
@@ -275,18 +276,18 @@ export async function runLocal(
   try {
     await buildBundles();
     const sqs = sqsClient(services.sqsEndpoint);
-    const env = {
+    const env: FunctionEnvironment = {
       ...localAwsEnv(services.sqsEndpoint, services.secretsEndpoint),
-      DATABASE_URL: services.databaseUrl,
-      MASKING_SECRET_ID: services.maskingSecretId,
-      DLQ_URL: services.dlqUrl,
-      SOURCE_QUEUE_URL: services.queueUrl,
+      [Env.DATABASE_URL]: services.databaseUrl,
+      [Env.MASKING_SECRET_ID]: services.maskingSecretId,
+      [Env.DLQ_URL]: services.dlqUrl,
+      [Env.SOURCE_QUEUE_URL]: services.queueUrl,
       // Local queues redeliver within seconds; the function's defaults are for hours.
-      BACKOFF_BASE_SECONDS: String(options.backoff?.baseSeconds ?? 1),
-      BACKOFF_MAX_SECONDS: String(options.backoff?.maxSeconds ?? 30),
-      RECOVERY_PUBLIC_KEY: services.recoveryPublicKey,
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+      [Env.BACKOFF_BASE_SECONDS]: String(options.backoff?.baseSeconds ?? 1),
+      [Env.BACKOFF_MAX_SECONDS]: String(options.backoff?.maxSeconds ?? 30),
+      [Env.RECOVERY_PUBLIC_KEY]: services.recoveryPublicKey,
+      [LibraryEnv.POWERTOOLS_METRICS_DISABLED]: 'true',
+      [LibraryEnv.POWERTOOLS_LOG_LEVEL]: process.env[LibraryEnv.POWERTOOLS_LOG_LEVEL] ?? 'INFO',
     };
     // The migration function of the same bundle set that deploys (a CDK trigger in AWS), as
     // the admin; then the handler as the function's own role where this run owns the server.
@@ -299,7 +300,7 @@ export async function runLocal(
     if (services.postgres !== undefined) {
       services.handlerDatabaseUrl = await services.postgres.loginAs(WRITER_ROLE);
     }
-    env.DATABASE_URL = services.handlerDatabaseUrl;
+    env[Env.DATABASE_URL] = services.handlerDatabaseUrl;
     // Said before any row is written with this run's keys, while stopping still helps.
     const rowsOnOtherKeys = await rowsOnKeysOtherThan(services.databaseUrl, services.maskingKeyIds);
     if (Object.keys(rowsOnOtherKeys).length > 0) {
@@ -480,6 +481,3 @@ async function outageFailure(error: OutageError, depth: () => Promise<number>) {
     { cause: error },
   );
 }
-
-/** Depth of a queue, for progress displays. */
-export { queueDepth };

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateQueueCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
+import { queueArnOf, resolveQueueUrl, sqsCall } from '../aws/queues';
 import { createSqsClient } from '../aws/sqs-client';
 import {
   generateLocalKeys,
@@ -15,14 +16,9 @@ import {
   loadOrCreateKeysFile,
   writeKeysFile,
 } from '../cli/keys-file';
+import { databaseAddress } from '../db/database-config';
+import { checkDatabase } from '../db/ping';
 import { handleConnectionErrors } from '../db/pool';
-import {
-  checkDatabase,
-  databaseAddress,
-  queueArnOf,
-  resolveQueueUrl,
-  sqsCall,
-} from '../ops/preflight';
 import { localAwsEnv, startLocalAws } from './aws';
 import { onCleanup } from './cleanup';
 import { type LocalPostgres, startLocalPostgres } from './postgres';

@@ -7,9 +7,10 @@ import { integerFlag, parseCommandLine, runCommand } from '../cli/command';
 import { databaseUrlFlag } from '../cli/flags';
 import { DEFAULT_KEYS_FILE } from '../cli/keys-file';
 import { progressLine, progressReporter } from '../cli/progress';
+import { Env } from '../contract/env';
 import { UsageError } from '../core/errors';
 import { hasPassword, redactPasswords } from '../core/redact';
-import { databaseAddress } from '../ops/preflight';
+import { databaseAddress } from '../db/database-config';
 import { onInterrupt, runCleanups } from './cleanup';
 import { releaseSignal } from './postgres';
 import { type Progress, type RunSummary, runLocal, type Services } from './run';
@@ -160,12 +161,12 @@ function operatorEnvLine(services: Services, database: string): string {
   const env: Record<string, string> = {
     ...services.awsEnv,
     QUEUE_URL: services.queueUrl,
-    DLQ_URL: services.dlqUrl,
+    [Env.DLQ_URL]: services.dlqUrl,
     // Absolute: the line must work in whichever directory it is pasted.
     KEYS_FILE: resolve(services.keysFile),
   };
   return [
-    ...(database === '"$DATABASE_URL"' ? [] : [`DATABASE_URL=${database}`]),
+    ...(database === '"$DATABASE_URL"' ? [] : [`${Env.DATABASE_URL}=${database}`]),
     ...Object.entries(env).map(([name, value]) => `${name}=${shellQuote(value)}`),
   ].join(' ');
 }

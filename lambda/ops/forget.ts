@@ -5,18 +5,18 @@
  * deleted, and one erasure_audit row naming them by a keyed token, never by the id, all in
  * one database transaction. No body, id or value is ever logged or returned.
  */
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+  countHidden,
+  deleteHeld,
+  type HeldLetter,
+  releaseHeld,
+  scanHolding,
+} from '../aws/dead-letter-scan';
 import { type MaskingKey, userIdToken } from '../core/masking';
+import { reasonOf } from '../core/reason';
 import { countUserRows, type Erasure, eraseUser } from '../db/erasure';
 import type { Pool } from '../db/pool';
-import { reasonOf } from './preflight';
 import { containsWord } from './requests';
 
 export interface ForgetRequest {
@@ -111,123 +111,9 @@ export function mentions(body: string, userId: string): 'user' | 'possible' | un
   return holds(parsed, userId) ? 'possible' : undefined;
 }
 
-const batches = <T>(items: readonly T[]) =>
-  Array.from({ length: Math.ceil(items.length / 10) }, (_, i) => items.slice(i * 10, i * 10 + 10));
-
-/**
- * Receives every visible message, hiding each for `holdSeconds` and hiding those already held
- * again every third of that, so that none comes back while the queue is read; the first empty
- * receive (long polling asks every SQS server) ends the scan. A message that comes back anyway
- * (a hold SQS refused to extend) fails the scan rather than end it early: an erasure must not
- * miss a dead letter silently. On failure, what was received is made visible again.
- */
-async function scan(sqs: SQSClient, queueUrl: string, holdSeconds: number): Promise<Message[]> {
-  const seen = new Map<string, Message>();
-  let heldAt = Date.now();
-  try {
-    for (;;) {
-      if (Date.now() - heldAt > (holdSeconds * 1000) / 3) {
-        heldAt = Date.now();
-        const lost = await setVisibility(sqs, queueUrl, [...seen.values()], holdSeconds);
-        if (lost > 0)
-          throw new Error(`could not keep ${lost} dead letters hidden while reading the queue`);
-      }
-      const { Messages = [] } = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: 10,
-          VisibilityTimeout: holdSeconds,
-          WaitTimeSeconds: 1,
-        }),
-      );
-      if (Messages.length === 0) return [...seen.values()];
-      let back = 0;
-      for (const message of Messages) {
-        if (seen.has(message.MessageId ?? '')) back++;
-        seen.set(message.MessageId ?? '', message);
-      }
-      if (back > 0) throw new Error(`${back} dead letters came back while the queue was read`);
-    }
-  } catch (error) {
-    await setVisibility(sqs, queueUrl, [...seen.values()], 0);
-    throw new Error(
-      `the dead-letter queue could not be read whole (${reasonOf(error)}); nothing was erased: run forget again`,
-      { cause: error },
-    );
-  }
-}
-
-/** Sets messages' visibility timeout; resolves to how many it could not set (never rejects). */
-async function setVisibility(
-  sqs: SQSClient,
-  queueUrl: string,
-  messages: readonly Message[],
-  seconds: number,
-) {
-  let failed = 0;
-  for (const batch of batches(messages)) {
-    try {
-      const { Failed = [] } = await sqs.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: batch.map((m, i) => ({
-            Id: String(i),
-            ReceiptHandle: m.ReceiptHandle,
-            VisibilityTimeout: seconds,
-          })),
-        }),
-      );
-      failed += Failed.length;
-    } catch {
-      failed += batch.length;
-    }
-  }
-  return failed;
-}
-
-/** Makes messages visible at once; resolves to how many could not be (never rejects). */
-const release = (sqs: SQSClient, queueUrl: string, messages: readonly Message[]) =>
-  setVisibility(sqs, queueUrl, messages, 0);
-
-/** Messages of the queue hidden now (in another reader's hands): this run cannot see them. */
-async function hiddenNow(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
-}
-
-/** Deletes messages; the ones deleted, and the first failure's reason (never rejects). */
-async function remove(sqs: SQSClient, queueUrl: string, messages: readonly Message[]) {
-  const deleted = new Set<Message>();
-  let error: string | undefined;
-  for (const batch of batches(messages)) {
-    try {
-      const { Successful = [], Failed = [] } = await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-        }),
-      );
-      for (const entry of Successful) {
-        const message = batch[Number(entry.Id)];
-        if (message !== undefined) deleted.add(message);
-      }
-      const [first] = Failed;
-      if (first !== undefined) error ??= `${first.Code}: ${first.Message ?? ''}`;
-    } catch (failure) {
-      error ??= reasonOf(failure);
-    }
-  }
-  return { deleted, error };
-}
-
 /** The dead letters of one scan, sorted by how they mention the user. */
 interface Scanned {
-  readonly matched: readonly Message[];
+  readonly matched: readonly HeldLetter[];
   readonly possible: number;
   readonly hiddenAtStart: number;
   /** Messages the scan left hidden so far (never rejects). */
@@ -235,8 +121,9 @@ interface Scanned {
 }
 
 /**
- * Reads the whole DLQ (see scan) and makes the messages that are not the user's visible again
- * at once; the user's stay held for the caller to delete or release.
+ * Reads the whole DLQ (scanHolding) and makes the messages that are not the user's visible
+ * again at once; the user's stay held for the caller to delete or release. A scan that fails
+ * erases nothing: its error says so.
  */
 async function scanFor(
   sqs: SQSClient,
@@ -244,14 +131,19 @@ async function scanFor(
   holdSeconds: number,
   userId: string,
 ): Promise<Scanned> {
-  const hiddenAtStart = await hiddenNow(sqs, dlqUrl);
+  const hiddenAtStart = await countHidden(sqs, dlqUrl);
   // A run that dies here leaves what it received hidden for the hold at most.
-  const seen = await scan(sqs, dlqUrl, holdSeconds);
-  const kinds = new Map(seen.map((m) => [m, mentions(m.Body ?? '', userId)]));
+  const seen = await scanHolding(sqs, dlqUrl, holdSeconds).catch((error: unknown) => {
+    throw new Error(
+      `the dead-letter queue could not be read whole (${reasonOf(error)}); nothing was erased: run forget again`,
+      { cause: error },
+    );
+  });
+  const kinds = new Map(seen.map((m) => [m, mentions(m.body, userId)]));
   const matched = seen.filter((m) => kinds.get(m) === 'user');
   const possible = seen.filter((m) => kinds.get(m) === 'possible').length;
   const others = seen.filter((m) => kinds.get(m) !== 'user');
-  return { matched, possible, hiddenAtStart, leftHidden: await release(sqs, dlqUrl, others) };
+  return { matched, possible, hiddenAtStart, leftHidden: await releaseHeld(sqs, dlqUrl, others) };
 }
 
 /** Where forget finds what to erase; without `dlqUrl` the dead letters are not checked. */
@@ -302,7 +194,7 @@ export async function previewForget(
     };
   } finally {
     if (queue && scanned)
-      scanned.leftHidden += await release(queue.sqs, queue.dlqUrl, scanned.matched);
+      scanned.leftHidden += await releaseHeld(queue.sqs, queue.dlqUrl, scanned.matched);
   }
 }
 
@@ -328,7 +220,7 @@ export async function forgetUser(
     ? await scanFor(queue.sqs, queue.dlqUrl, deps.holdSeconds ?? SCAN_VISIBILITY_SECONDS, userId)
     : undefined;
   const matched = scanned?.matched ?? [];
-  let deleted = new Set<Message>();
+  let deleted = new Set<HeldLetter>();
   let deleteError: string | undefined;
   let audit: Erasure | undefined;
   try {
@@ -339,13 +231,13 @@ export async function forgetUser(
       async () => {
         if (!queue || !scanned) return null;
         if (request.deleteDeadLetters)
-          ({ deleted, error: deleteError } = await remove(queue.sqs, queue.dlqUrl, matched));
+          ({ deleted, error: deleteError } = await deleteHeld(queue.sqs, queue.dlqUrl, matched));
         return { matched: matched.length, deleted: deleted.size };
       },
     );
   } finally {
     if (queue && scanned) {
-      scanned.leftHidden += await release(
+      scanned.leftHidden += await releaseHeld(
         queue.sqs,
         queue.dlqUrl,
         matched.filter((m) => !deleted.has(m)),

@@ -9,14 +9,14 @@
 import type { KeyObject } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { peekDeadLetters, previewRedrive, redrive } from '../aws/dead-letters';
+import { queueArnOf } from '../aws/queues';
 import { queueDepth } from '../aws/source-queue';
+import { type CallerProof, proofOf } from '../core/caller-proof';
 import { UnauthenticatedError } from '../core/errors';
 import type { KeyRing } from '../core/key-ring';
 import { signMarker } from '../core/redrive-marker';
 import type { Pool } from '../db/pool';
-import { type CallerProof, proofOf } from './caller-proof';
 import { forgetUser, previewForget } from './forget';
-import { queueArnOf } from './preflight';
 import { recoverToken } from './recover';
 import { previewRekey, rekey } from './rekey';
 import {

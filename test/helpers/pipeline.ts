@@ -4,6 +4,7 @@
  * and run as the function's role (login_queue_writer): what the integration tests drive.
  */
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { Env, type FunctionEnvironment, LibraryEnv } from '../../lambda/contract/env';
 import { type LocalAws, startLocalAws } from '../../lambda/local/aws';
 import { loadBundleModule, type SqsHandler } from '../../lambda/local/bundle';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -38,20 +39,20 @@ export async function startPipeline(
   ]);
   const common = {
     ...aws.awsEnv,
-    MASKING_SECRET_ID: aws.maskingSecretArn,
-    DLQ_URL: aws.dlqUrl,
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-  };
+    [Env.MASKING_SECRET_ID]: aws.maskingSecretArn,
+    [Env.DLQ_URL]: aws.dlqUrl,
+    [LibraryEnv.POWERTOOLS_METRICS_DISABLED]: 'true',
+    [LibraryEnv.POWERTOOLS_LOG_LEVEL]: 'SILENT',
+  } satisfies FunctionEnvironment;
   const migration = loadBundleModule<() => Promise<unknown>>(
-    { ...common, DATABASE_URL: db.url },
+    { ...common, [Env.DATABASE_URL]: db.url },
     'migrate',
   );
   await migration.handler();
   const writer = await createWriterLogin(db);
   const env: Record<string, string> = {
     ...common,
-    DATABASE_URL: writer.url,
+    [Env.DATABASE_URL]: writer.url,
     ...(await extraEnv(writer, aws)),
   };
   const bundle = loadBundleModule(env);

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '../../lambda/cli/remote';
-import { amzDateMs, GET_CALLER_IDENTITY_BODY, sha256Hex } from '../../lambda/ops/caller-proof';
+import { amzDateMs, GET_CALLER_IDENTITY_BODY, sha256Hex } from '../../lambda/core/caller-proof';
 
 /** A local identity: its credentials and the ARN STS names it by. */
 export interface LocalIdentity {

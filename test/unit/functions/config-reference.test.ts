@@ -1,19 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Env, LibraryEnv } from '../../../lambda/contract/env';
 
 const root = new URL('../../../', import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, root), 'utf8');
 
-/** The configuration reference: its own page, or (before it had one) the README's section. */
+/** The configuration reference. */
 function reference(): { readonly path: string; readonly text: string } {
-  const page = 'docs/reference/configuration.md';
-  if (existsSync(new URL(page, root))) return { path: page, text: read(page) };
-  const readme = read('README.md');
-  const start = readme.indexOf('\n## Configuration\n');
-  if (start < 0) throw new Error(`neither ${page} nor a "## Configuration" section in README.md`);
-  const end = readme.indexOf('\n## ', start + 1);
-  return { path: 'README.md#configuration', text: readme.slice(start, end < 0 ? undefined : end) };
+  const path = 'docs/reference/configuration.md';
+  return { path, text: read(path) };
 }
 
 /** Every variable named in backticks in the first column of a table row. */

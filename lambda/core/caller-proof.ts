@@ -5,7 +5,7 @@
  * sending it is sts-verifier.ts's part. Every refusal is an UnauthenticatedError.
  */
 import { createHash } from 'node:crypto';
-import { UnauthenticatedError } from '../core/errors';
+import { UnauthenticatedError } from './errors';
 
 /** The signed header that names the function the proof is for (its unqualified ARN). */
 export const FUNCTION_HEADER = 'x-login-queue-function';

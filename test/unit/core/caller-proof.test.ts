@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallerVerifier, UsedProofs } from '../../../lambda/aws/sts-verifier';
 import { signCallerProof } from '../../../lambda/cli/remote';
-import { UnauthenticatedError, UnreachableError } from '../../../lambda/core/errors';
 import {
   type CallerProof,
   callerArnOf,
@@ -16,7 +15,8 @@ import {
   PROOF_MAX_AGE_MS,
   requireSessionOf,
   unqualifiedFunctionArn,
-} from '../../../lambda/ops/caller-proof';
+} from '../../../lambda/core/caller-proof';
+import { UnauthenticatedError, UnreachableError } from '../../../lambda/core/errors';
 import { type LocalSts, startSts } from '../../helpers/sts';
 
 const FUNCTION = 'arn:aws:lambda:us-east-1:123456789012:function:login-queue-ops';

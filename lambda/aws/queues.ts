@@ -1,42 +1,10 @@
 /**
- * Reaching the services before changing anything: is the database there, does the queue
- * exist. Every failure is an UnreachableError whose message names the service and the
- * address that failed (never a password).
+ * Reaching SQS before changing anything: does the queue exist, what is its URL or ARN. Every
+ * failure is an UnreachableError whose message names the endpoint and the queue that failed.
  */
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { UnreachableError } from '../core/errors';
-import { ping } from '../db/ping';
-import type { Pool } from '../db/pool';
-import type { DatabaseConfig } from '../functions/config';
-
-/** host:port/database of a database config, without user or password. */
-export function databaseAddress(database: DatabaseConfig): string {
-  if (database.kind !== 'url') return `${database.host}:${database.port}/${database.database}`;
-  const url = new URL(database.url);
-  return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
-}
-
-/** The reason an error gives, for a one-line message: its message, else its code or name. */
-export function reasonOf(error: unknown): string {
-  const { message, code, name } = (error ?? {}) as {
-    message?: string;
-    code?: string;
-    name?: string;
-  };
-  const errors = (error as { errors?: unknown[] } | null)?.errors;
-  // Node reports a refused dual-stack connect as an AggregateError with an empty message.
-  if (!message && Array.isArray(errors) && errors.length > 0) return reasonOf(errors[0]);
-  return message || code || name || String(error);
-}
-
-/** Runs SELECT 1 on the pool. Throws UnreachableError "PostgreSQL at <address>: <reason>". */
-export async function checkDatabase(pool: Pool, address: string): Promise<void> {
-  try {
-    await ping(pool);
-  } catch (error) {
-    throw new UnreachableError(`PostgreSQL at ${address}: ${reasonOf(error)}`, { cause: error });
-  }
-}
+import { reasonOf } from '../core/reason';
 
 /** Runs one SQS call; a failure becomes UnreachableError "SQS at <endpoint>: <what>: <reason>". */
 export async function sqsCall<T>(
