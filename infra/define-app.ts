@@ -11,6 +11,9 @@
  *   -c partitionGranularity=month   size of new partitions: month (default) or day
  *   -c recoveryPublicKey=r1:...     from npm run recovery:keygen (PII recovery on)
  *   -c recoveryOperators=arn,arn    who may assume the recovery operator role (default: the account)
+ *   -c analystAccess=ssm            analysts' Session Manager path to the database (default: none)
+ *   -c analysts=arn,arn             who may assume the AnalystRole (default: the account)
+ *   -c analystReplica=true          a read replica for analysts, which the path then reaches
  *   LocalStack: -c dbHost=postgres -c dbName=logins -c dbUser=postgres -c dbPassword=postgres
  */
 import { type App, type Environment, Validations } from 'aws-cdk-lib';
@@ -37,6 +40,11 @@ export function defineApp(app: App, env: Environment): LoginQueueStack {
       return value && value === 'true';
     throw new Error(`context ${key} is "${value}"; use true or false`);
   };
+  const list = (key: string): string[] | undefined =>
+    context(key)
+      ?.split(',')
+      .map((arn) => arn.trim())
+      .filter(Boolean);
   const target = context('target') ?? 'aws';
   if (target !== 'aws' && target !== 'localstack') {
     throw new Error(`context target is "${target}"; use aws (the default) or localstack`);
@@ -67,10 +75,10 @@ export function defineApp(app: App, env: Environment): LoginQueueStack {
         'partitionGranularity',
       ) as LoginQueueStackProps['partitionGranularity'],
       recoveryPublicKey: context('recoveryPublicKey'),
-      recoveryOperators: context('recoveryOperators')
-        ?.split(',')
-        .map((arn) => arn.trim())
-        .filter(Boolean),
+      recoveryOperators: list('recoveryOperators'),
+      analystAccess: context('analystAccess') as LoginQueueStackProps['analystAccess'],
+      analysts: list('analysts'),
+      analystReplica: boolean('analystReplica'),
       externalDatabase:
         target === 'localstack'
           ? {

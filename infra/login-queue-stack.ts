@@ -7,6 +7,8 @@
 import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { AnalystAccess } from './analyst-access';
+import { AnalystReplica } from './analyst-replica';
 import { resolveDatabaseSizing } from './database-sizing';
 import { ExternalDatabase, type ExternalDatabaseSettings } from './external-database';
 import { IngestFunction } from './ingest-function';
@@ -35,12 +37,16 @@ export class LoginQueueStack extends Stack {
       maxReceiveCount: settings.maxReceiveCount,
     });
     const masking = new MaskingKeyRing(this);
-    const database = onAws
+    const rds = onAws
       ? new RdsDatabase(this, 'Database', {
           sizing: settings.database ?? resolveDatabaseSizing(),
           removalPolicy: props.databaseRemovalPolicy,
         })
-      : externalDatabase(this, props.externalDatabase);
+      : undefined;
+    const database = rds ?? externalDatabase(this, props.externalDatabase);
+    // Analysts' reads go to a replica of their own; no function is ever pointed at it.
+    const replica =
+      rds !== undefined && settings.analystReplica ? new AnalystReplica(this, rds) : undefined;
     const recovery = new RecoveryKeyRing(this, { masking, operators: props.recoveryOperators });
 
     const ingest = new IngestFunction(this, {
@@ -79,8 +85,16 @@ export class LoginQueueStack extends Stack {
       maxMessageAge: props.maxMessageAge ?? Duration.minutes(15),
       alarmEmail: props.alarmEmail,
       database: database.monitored,
+      replica: replica?.instance,
       dashboard: onAws,
     });
+    if (rds !== undefined && settings.analystAccess === 'ssm') {
+      new AnalystAccess(this, {
+        database: rds,
+        replica: replica?.instance,
+        analysts: props.analysts,
+      });
+    }
     if (onAws) {
       new KeyAlerts(this, 'KeyAlerts', {
         keys: [queues.key, masking.key, recovery.key],

@@ -49,6 +49,8 @@ export interface MonitoringProps {
   readonly alarmEmail?: string;
   /** The AWS target's database. @default none (LocalStack: an external PostgreSQL) */
   readonly database?: MonitoredDatabase;
+  /** The analysts' read replica: its lag and CPU alarmed. @default none */
+  readonly replica?: IDatabaseInstance;
   /** Draw the dashboard (LocalStack's CloudFormation drops dashboards). @default true */
   readonly dashboard?: boolean;
 }
@@ -223,6 +225,26 @@ export class Monitoring extends Construct {
         }),
         0,
         'The master password rotation failed: see the rotation function logs; the old password stays valid.',
+      );
+    }
+
+    if (props.replica !== undefined) {
+      const { replica } = props;
+      // The replica may hold replay back up to 5 minutes for an analyst query
+      // (max_standby_streaming_delay): alarm only past that, for 15 minutes.
+      alarm(
+        'AnalystReplicaLagHigh',
+        replica.metric('ReplicaLag', { period: FIVE_MINUTES, statistic: 'Maximum' }),
+        600,
+        'The analyst replica is over 10 minutes behind the primary for 15 minutes: analysts see old data; long analyst queries, or a replica class too small for the write rate.',
+        { periods: 3 },
+      );
+      alarm(
+        'AnalystReplicaCpuHigh',
+        replica.metricCPUUtilization({ period: FIVE_MINUTES }),
+        80,
+        'Analyst replica CPU above 80 % for 10 minutes: analyst queries saturate it (the pipeline is not affected, but replay may fall behind).',
+        { periods: 2 },
       );
     }
 

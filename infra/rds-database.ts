@@ -42,11 +42,33 @@ export interface RdsDatabaseProps {
 }
 
 export const DATABASE_NAME = 'logins';
+
+/** The server settings of every instance of the stack (the primary, and a replica if any). */
+export const SERVER_PARAMETERS = {
+  // Refuse any connection that is not TLS.
+  'rds.force_ssl': '1',
+  // A frozen Lambda container keeps its connection open; close idle ones after 10
+  // minutes (the function reconnects once when a socket died while it was frozen).
+  idle_session_timeout: '600000',
+  idle_in_transaction_session_timeout: '60000',
+  // Errors without the failing statement or the row in their context.
+  log_min_error_statement: 'panic',
+  log_error_verbosity: 'terse',
+} as const;
+
+/**
+ * What a server logs when people sign in to it: who connected as which role, from where, and
+ * when they left. Session Manager logs no port-forwarding session's content, so this (with
+ * CloudTrail's StartSession) is the record of an analyst's access.
+ */
+export const SIGN_IN_LOG_PARAMETERS = { log_connections: '1', log_disconnections: '1' } as const;
 export const DATABASE_USER = 'login_queue';
 
 export class RdsDatabase extends Construct implements LoginDatabase {
   readonly vpc: Vpc;
   readonly instance: DatabaseInstance;
+  /** The instance's parameter group (SERVER_PARAMETERS). */
+  readonly parameters: ParameterGroup;
   readonly secret: ISecret;
   /** Matches failed rotations of the master password, and only of it (Monitoring targets it). */
   readonly rotationFailed: Rule;
@@ -84,37 +106,8 @@ export class RdsDatabase extends Construct implements LoginDatabase {
     // Without a NAT the functions reach these AWS APIs through private endpoints only, each
     // open to the security groups granted (allowEndpointsFrom) and to this account alone.
     const stack = Stack.of(this);
-    const endpoint = (
-      name: string,
-      service: InterfaceVpcEndpointAwsService,
-      arn: string,
-      actions = ['*'],
-    ) => {
-      const created = this.vpc.addInterfaceEndpoint(name, {
-        service,
-        privateDnsEnabled: true,
-        open: false,
-        securityGroups: [
-          new SecurityGroup(this, `${name}EndpointSecurityGroup`, {
-            vpc: this.vpc,
-            description: `${name} endpoint: HTTPS from the login-queue functions only`,
-            allowAllOutbound: false,
-          }),
-        ],
-      });
-      created.addToPolicy(
-        new PolicyStatement({
-          sid: 'ThisAccountOnly',
-          principals: [new AnyPrincipal()],
-          actions,
-          resources: [arn],
-          conditions: { StringEquals: { 'aws:PrincipalAccount': stack.account } },
-        }),
-      );
-      return created;
-    };
     this.endpoints = {
-      secretsManager: endpoint(
+      secretsManager: this.addEndpoint(
         'SecretsManager',
         InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
         stack.formatArn({
@@ -124,13 +117,15 @@ export class RdsDatabase extends Construct implements LoginDatabase {
           arnFormat: ArnFormat.COLON_RESOURCE_NAME,
         }),
       ),
-      sqs: endpoint(
+      sqs: this.addEndpoint(
         'Sqs',
         InterfaceVpcEndpointAwsService.SQS,
         stack.formatArn({ service: 'sqs', resource: '*' }),
       ),
       // The principal is the operator who signed the proof; GetCallerIdentity names no resource.
-      sts: endpoint('Sts', InterfaceVpcEndpointAwsService.STS, '*', ['sts:GetCallerIdentity']),
+      sts: this.addEndpoint('Sts', InterfaceVpcEndpointAwsService.STS, '*', [
+        'sts:GetCallerIdentity',
+      ]),
     };
     // GetRandomPassword (the rotation function's) names no resource.
     this.endpoints.secretsManager.addToPolicy(
@@ -143,6 +138,10 @@ export class RdsDatabase extends Construct implements LoginDatabase {
       }),
     );
     const engine = DatabaseInstanceEngine.postgres({ version: ENGINE_VERSION });
+    this.parameters = new ParameterGroup(this, 'Parameters', {
+      engine,
+      parameters: { ...SERVER_PARAMETERS },
+    });
     this.instance = new DatabaseInstance(this, 'Instance', {
       engine,
       instanceType: sizing.instanceType,
@@ -175,20 +174,7 @@ export class RdsDatabase extends Construct implements LoginDatabase {
       cloudwatchLogsExports: ['postgresql'],
       // Server logs can quote statements and rows (masked values, user ids): keep them a month.
       cloudwatchLogsRetention: RetentionDays.ONE_MONTH,
-      parameterGroup: new ParameterGroup(this, 'Parameters', {
-        engine,
-        parameters: {
-          // Refuse any connection that is not TLS.
-          'rds.force_ssl': '1',
-          // A frozen Lambda container keeps its connection open; close idle ones after 10
-          // minutes (the function reconnects once when a socket died while it was frozen).
-          idle_session_timeout: '600000',
-          idle_in_transaction_session_timeout: '60000',
-          // Errors without the failing statement or the row in their context.
-          log_min_error_statement: 'panic',
-          log_error_verbosity: 'terse',
-        },
-      }),
+      parameterGroup: this.parameters,
     });
     const secret = this.instance.secret;
     if (secret === undefined) throw new Error('the database instance has no generated secret');
@@ -280,6 +266,43 @@ export class RdsDatabase extends Construct implements LoginDatabase {
       'AwsSolutions::AwsSolutions-EC23',
       'The interface endpoint security groups admit HTTPS from the VPC CIDR only (a token cdk-nag cannot resolve).',
     );
+  }
+
+  /**
+   * An interface endpoint of `service` in the isolated subnets (private DNS on), behind a
+   * security group of its own that admits nobody until `connections.allowDefaultPortFrom`
+   * grants a peer, with an endpoint policy allowing `actions` on `resource` to this account's
+   * principals only. `from` names the peers in the group's description.
+   */
+  addEndpoint(
+    name: string,
+    service: InterfaceVpcEndpointAwsService,
+    resource: string,
+    actions = ['*'],
+    from = 'the login-queue functions only',
+  ): InterfaceVpcEndpoint {
+    const created = this.vpc.addInterfaceEndpoint(name, {
+      service,
+      privateDnsEnabled: true,
+      open: false,
+      securityGroups: [
+        new SecurityGroup(this, `${name}EndpointSecurityGroup`, {
+          vpc: this.vpc,
+          description: `${name} endpoint: HTTPS from ${from}`,
+          allowAllOutbound: false,
+        }),
+      ],
+    });
+    created.addToPolicy(
+      new PolicyStatement({
+        sid: 'ThisAccountOnly',
+        principals: [new AnyPrincipal()],
+        actions,
+        resources: [resource],
+        conditions: { StringEquals: { 'aws:PrincipalAccount': Stack.of(this).account } },
+      }),
+    );
+    return created;
   }
 
   /**

@@ -65,6 +65,22 @@ export interface LoginQueueStackProps extends StackProps {
   readonly retentionDays?: number;
   /** Size of the partitions maintenance creates. @default 'month' */
   readonly partitionGranularity?: 'month' | 'day';
+  /**
+   * A private path for analysts to the database (AWS target): 'ssm' adds a managed instance
+   * for Session Manager port forwarding and the AnalystRole (docs/operations/analyst-access.md).
+   * @default 'none'
+   */
+  readonly analystAccess?: 'none' | 'ssm';
+  /**
+   * IAM principals (ARNs) that may assume the AnalystRole (with analystAccess 'ssm').
+   * @default the account: any principal whose IAM policy allows sts:AssumeRole on the role
+   */
+  readonly analysts?: readonly string[];
+  /**
+   * An RDS read replica of the instance for analysts' queries, which the analyst path then
+   * reaches instead of the primary (needs analystAccess 'ssm'). @default false
+   */
+  readonly analystReplica?: boolean;
 }
 
 /** Throws `LoginQueueStack: <message>` unless `ok`. */
@@ -127,7 +143,27 @@ export function resolveProps(props: LoginQueueStackProps) {
     granularity === 'month' || granularity === 'day',
     `partitionGranularity is "${granularity}"; use month or day`,
   );
+  const analystAccess = props.analystAccess ?? 'none';
+  const onAws = (props.target ?? 'aws') === 'aws';
+  check(
+    analystAccess === 'none' || analystAccess === 'ssm',
+    `analystAccess is "${analystAccess}"; use ssm, or none (the default)`,
+  );
+  check(
+    analystAccess === 'none' || onAws,
+    `analystAccess is "${analystAccess}" but the LocalStack target has no network to reach; analysts use psql on the local database, or leave analystAccess unset`,
+  );
+  check(
+    props.analysts === undefined || analystAccess !== 'none',
+    "analysts is set but analystAccess is none; set analystAccess to 'ssm' (-c analystAccess=ssm), or leave analysts unset",
+  );
+  check(
+    props.analystReplica !== true || analystAccess !== 'none',
+    "analystReplica needs analystAccess 'ssm' (nothing else reaches the replica); set -c analystAccess=ssm, or leave analystReplica unset",
+  );
   return {
+    analystAccess,
+    analystReplica: props.analystReplica === true,
     maxReceiveCount,
     batchSize,
     window,

@@ -89,6 +89,7 @@ export function resolverFor(template: { Resources: Resources }, at: DeployedAt) 
     // Ids inside ARNs that no question of the tests is about.
     'AWS::RDS::DBInstance': (id) => ({ Ref: id, DbiResourceId: `db-${id}` }),
     'AWS::EC2::VPC': (id) => ({ Ref: `vpc-${id}`, DefaultSecurityGroup: `sg-${id}` }),
+    'AWS::EC2::Instance': (id) => ({ Ref: `i-${id}` }),
   };
 
   const attribute = (id: string, name: string): string => {

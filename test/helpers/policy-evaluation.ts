@@ -55,6 +55,8 @@ export const MODELLED_CONDITION_KEYS = [
   'kms:EncryptionContext:SecretVersionId',
   'lambda:FunctionUrlAuthType',
   'lambda:InvokedViaFunctionUrl',
+  'ssm:SessionDocumentAccessCheck',
+  'ssm:resourceTag/aws:ssmmessages:session-id',
 ] as const;
 const MODELLED = new Set(MODELLED_CONDITION_KEYS.map((key) => key.toLowerCase()));
 
@@ -63,6 +65,42 @@ const ENCRYPTION_CONTEXT = /^kms:EncryptionContext:(.+)$/i;
 const STAND_IN = 'aws:RequestTag/kms:EncryptionContext:';
 const standIn = (key: string) => key.replace(ENCRYPTION_CONTEXT, `${STAND_IN}$1`);
 const same = (key: string) => key;
+
+/**
+ * An AWS-owned resource (an AWS SSM document) has no account in its ARN, and the evaluator then
+ * finds no resource type for it. Such ARNs, in the request and in the policies alike, carry this
+ * stand-in account instead (`evaluate` throws if a policy already names it); the request is
+ * placed in the caller's account, as AWS does for a resource no other account owns.
+ */
+const AWS_OWNED = '999999999999';
+const ownedByAws = (arn: string) => arn.startsWith('arn:') && arn.split(':')[4] === '';
+const standInOwner = (arn: string) => {
+  if (!ownedByAws(arn)) return arn;
+  const parts = arn.split(':');
+  parts[4] = AWS_OWNED;
+  return parts.join(':');
+};
+
+function standInOwners(policy: PolicyDocument): PolicyDocument {
+  const map = (value: unknown) =>
+    typeof value === 'string'
+      ? standInOwner(value)
+      : Array.isArray(value)
+        ? value.map((item) => (typeof item === 'string' ? standInOwner(item) : item))
+        : value;
+  return {
+    ...policy,
+    Statement: policy.Statement.map((statement) => {
+      const mapped: Statement & { NotResource?: unknown } = { ...statement };
+      if (statement.Resource !== undefined) {
+        mapped.Resource = map(statement.Resource) as string | string[];
+      }
+      const { NotResource } = statement as { NotResource?: unknown };
+      if (NotResource !== undefined) mapped.NotResource = map(NotResource);
+      return mapped;
+    }),
+  };
+}
 
 const conditionKeys = (policy: PolicyDocument) =>
   policy.Statement.flatMap((statement) =>
@@ -98,6 +136,9 @@ export async function evaluate(principal: Principal, request: Request): Promise<
     ...principal.identityPolicies,
     ...(request.resourcePolicy ? [request.resourcePolicy] : []),
   ];
+  if (policies.some((policy) => JSON.stringify(policy).includes(`:${AWS_OWNED}:`))) {
+    throw new Error(`policy evaluation: the account ${AWS_OWNED} is reserved as AWS's stand-in`);
+  }
   const unmodelled = policies
     .flatMap(conditionKeys)
     .filter((key) => !MODELLED.has(key.toLowerCase()));
@@ -119,7 +160,7 @@ export async function evaluate(principal: Principal, request: Request): Promise<
   const identityPolicies: SimulationIdentityPolicy[] = principal.identityPolicies.map(
     (policy, index) => ({
       name: `${principal.name}-${index}`,
-      policy: renamePolicy(policy, rename),
+      policy: standInOwners(renamePolicy(policy, rename)),
     }),
   );
   const result = await runSimulation(
@@ -127,13 +168,17 @@ export async function evaluate(principal: Principal, request: Request): Promise<
       request: {
         principal: principal.arn,
         action: request.action,
-        resource: { resource: request.resource, accountId: accountOf(request.resource) },
+        resource: {
+          resource: standInOwner(request.resource),
+          accountId: ownedByAws(request.resource) ? principal.account : accountOf(request.resource),
+        },
         contextVariables: Object.fromEntries(given.map((key) => [rename(key), context[key] ?? ''])),
       },
       identityPolicies,
       serviceControlPolicies: [],
       resourceControlPolicies: [],
-      resourcePolicy: request.resourcePolicy && renamePolicy(request.resourcePolicy, rename),
+      resourcePolicy:
+        request.resourcePolicy && standInOwners(renamePolicy(request.resourcePolicy, rename)),
     },
     {},
   );

@@ -95,7 +95,7 @@ const requirementsOf = (t: CfnTemplate, id: string): string[] =>
     ...needsOf(t, fn).map(([needed, why]) => `${needed} (${why})`),
   ]);
 
-const VARIANTS: readonly Variant[] = ['aws', 'localstack'];
+const VARIANTS: readonly Variant[] = ['aws', 'localstack', 'analyst', 'analystReplica'];
 const actors = VARIANTS.flatMap((variant) =>
   Object.entries(templateOf(variant).Resources)
     .filter(([, resource]) => runsCode(resource.Type))

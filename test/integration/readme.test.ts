@@ -157,6 +157,16 @@ const NOT_RUN_HERE: Record<string, string> = {
   'aws sqs send-message --queue-url <QueueUrl> --message-body \'{"user_id":"u1","app_version":"2.3.0","device_type":"android","ip":"198.51.100.7","locale":"en_US","device_id":"d-1"}\'':
     'needs an AWS account',
   'aws logs tail /aws/lambda/<HandlerName> --since 5m': 'needs an AWS account',
+  'npx cdk deploy -c alarmEmail=ops@example.com -c analystAccess=ssm -c analystReplica=true -c analysts=arn:aws:iam::111122223333:role/DataAnalyst':
+    'needs an AWS account (test/infra/analyst-access.test.ts synthesises this context: the analyst and analystReplica variants)',
+  'aws cloudformation describe-stacks --stack-name LoginQueue --query "Stacks[0].Outputs[?starts_with(OutputKey, \'Analyst\')]" --output table':
+    'needs an AWS account',
+  'export AWS_PROFILE=login-queue-analyst': 'a shell builtin step',
+  'aws sts get-caller-identity': 'needs an AWS account',
+  'aws ssm start-session --target <AnalystAccessInstanceId> --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters host=<AnalystDatabaseEndpoint>,portNumber=5432,localPortNumber=15432':
+    'needs an AWS account and the Session Manager plugin (test/infra/analyst-evaluation.test.ts: who may start it)',
+  'npm run db:connect -- --role analyst --host <AnalystDatabaseEndpoint> --port 15432':
+    'needs an AWS account and the tunnel above',
   'npm run localstack:up': 'needs Docker and a LocalStack token',
   'npm run localstack:deploy': 'needs Docker and a LocalStack token',
   'npm run localstack:send': 'needs Docker and a LocalStack token',
