@@ -140,6 +140,10 @@ const EXERCISED: Record<string, readonly [string, string]> = {
     'integration/db-connect.test.ts',
     'prints a token signed for the endpoint and a psql line to the local end of the port-forwarding session',
   ],
+  'npm run db:connect -- --role analyst --host <AnalystDatabaseEndpoint> --local-port 15432': [
+    'integration/db-connect.test.ts',
+    'prints a token signed for the endpoint and a psql line to the local end of the port-forwarding session',
+  ],
 };
 
 /** Commands in README or docs that no test here can run, and why. */
@@ -165,8 +169,6 @@ const NOT_RUN_HERE: Record<string, string> = {
   'aws sts get-caller-identity': 'needs an AWS account',
   'aws ssm start-session --target <AnalystAccessInstanceId> --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters host=<AnalystDatabaseEndpoint>,portNumber=5432,localPortNumber=15432':
     'needs an AWS account and the Session Manager plugin (test/infra/analyst-evaluation.test.ts: who may start it)',
-  'npm run db:connect -- --role analyst --host <AnalystDatabaseEndpoint> --port 15432':
-    'needs an AWS account and the tunnel above',
   'npm run localstack:up': 'needs Docker and a LocalStack token',
   'npm run localstack:deploy': 'needs Docker and a LocalStack token',
   'npm run localstack:send': 'needs Docker and a LocalStack token',
