@@ -8,8 +8,8 @@
  * the other, as two instances would.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { integerFlag } from '../../lambda/cli/command';
@@ -18,7 +18,11 @@ import { maintain } from '../../lambda/db/maintain';
 import { migrate } from '../../lambda/db/migrate';
 import { endPool, handleConnectionErrors, sqlState, withClient } from '../../lambda/db/pool';
 import { runLocal } from '../../lambda/local/run';
-import { replicaUnavailable, startReplicatedPostgres } from '../helpers/replica';
+import {
+  type ReplicatedPostgres,
+  replicaUnavailable,
+  startReplicatedPostgres,
+} from '../helpers/replica';
 import { FILL_SQL, fillDescription } from './scale-fill';
 import { shared } from './scale-queries';
 import { benchTeardown } from './teardown';
@@ -26,6 +30,7 @@ import { benchTeardown } from './teardown';
 const HELP = `npm run bench:replica [-- options]
   --rows N       rows in the last 7 days before the drains (default 1500000)
   --messages N   messages per drain (default 20000)
+  --rounds N     times the three drains run, one after another (default 1)
 `;
 const DAYS = 7;
 const fmt = (n: number, digits = 0) =>
@@ -89,11 +94,70 @@ function lagSampler(primaryUrl: string) {
   };
 }
 
+/** Per core: busy and total jiffies so far (/proc/stat), or none where it cannot be read. */
+function cpuTimes(): { busy: number; total: number }[] {
+  const stat = existsSync('/proc/stat') ? readFileSync('/proc/stat', 'utf8') : '';
+  return [...stat.matchAll(/^cpu\d+ (.*)$/gm)].map((match) => {
+    const fields = (match[1] ?? '').trim().split(/\s+/).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    // idle and iowait are the 4th and 5th fields.
+    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+  });
+}
+
+/** Each core's busy share between two cpuTimes() readings, whoever kept it busy, %. */
+const busyShares = (before: ReturnType<typeof cpuTimes>, after: ReturnType<typeof cpuTimes>) =>
+  after.map((end, i) => {
+    const start = before[i] ?? { busy: 0, total: 0 };
+    return fmt((100 * (end.busy - start.busy)) / Math.max(1, end.total - start.total));
+  });
+
+/**
+ * Drains `messages` generated messages from a fresh queue into the primary through the shipped
+ * handler, with the query loop on `loopUrl` meanwhile; the table's cells after its label.
+ */
+async function drain(
+  servers: ReplicatedPostgres,
+  loopUrl: string | undefined,
+  messages: number,
+  seed: number,
+): Promise<string[]> {
+  await servers.waitForReplay(600_000);
+  const loop = loopUrl === undefined ? undefined : queryLoop(loopUrl);
+  const lag = lagSampler(servers.primaryUrl);
+  const cpuBefore = cpuTimes();
+  const { summary, services } = await runLocal({
+    messages,
+    seed,
+    batchSize: 100,
+    concurrency: 2,
+    databaseUrl: servers.primaryUrl,
+  });
+  const cpus = busyShares(cpuBefore, cpuTimes());
+  await services.stop();
+  const maxLag = await lag();
+  const queries = await loop?.stop();
+  const mean =
+    queries && queries.ms.length > 0
+      ? queries.ms.reduce((a, b) => a + b, 0) / queries.ms.length
+      : undefined;
+  return [
+    fmt(summary.messagesPerSecond),
+    fmt(summary.seconds, 1),
+    queries ? fmt(queries.ms.length) : '–',
+    mean === undefined ? '–' : fmt(mean),
+    queries ? fmt(queries.cancelled) : '–',
+    fmt(maxLag, 1),
+    cpus.length > 0 ? cpus.join(' / ') : '–',
+  ];
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       rows: { type: 'string' },
       messages: { type: 'string' },
+      rounds: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -111,6 +175,7 @@ async function main(): Promise<void> {
     max: 1_000_000,
     fallback: 20_000,
   });
+  const rounds = integerFlag(values.rounds, 'rounds', { min: 1, max: 20, fallback: 1 });
   const unavailable = replicaUnavailable();
   if (unavailable !== undefined) throw new Error(unavailable);
 
@@ -161,34 +226,13 @@ async function main(): Promise<void> {
       { label: 'query loop on the replica', url: servers.replicaUrl },
     ];
     const results: string[][] = [];
-    for (const [i, phase] of phases.entries()) {
-      await servers.waitForReplay(600_000);
-      const loop = phase.url === undefined ? undefined : queryLoop(phase.url);
-      const lag = lagSampler(servers.primaryUrl);
-      const { summary, services } = await runLocal({
-        messages,
-        seed: 100 + i,
-        batchSize: 100,
-        concurrency: 2,
-        databaseUrl: servers.primaryUrl,
-      });
-      await services.stop();
-      const maxLag = await lag();
-      const queries = await loop?.stop();
-      const mean =
-        queries && queries.ms.length > 0
-          ? queries.ms.reduce((a, b) => a + b, 0) / queries.ms.length
-          : undefined;
-      results.push([
-        phase.label,
-        fmt(summary.messagesPerSecond),
-        fmt(summary.seconds, 1),
-        queries ? fmt(queries.ms.length) : '–',
-        mean === undefined ? '–' : fmt(mean),
-        queries ? fmt(queries.cancelled) : '–',
-        fmt(maxLag, 1),
-      ]);
-      log(`${phase.label}: ${fmt(summary.messagesPerSecond)} msg/s`);
+    const load = loadavg()[0] ?? 0;
+    for (let round = 1; round <= rounds; round++) {
+      for (const [i, phase] of phases.entries()) {
+        const row = await drain(servers, phase.url, messages, 100 * round + i);
+        results.push([rounds > 1 ? `${phase.label} (${round})` : phase.label, ...row]);
+        log(`${phase.label}, round ${round}: ${row[0]} msg/s`);
+      }
     }
 
     const header = [
@@ -199,6 +243,7 @@ async function main(): Promise<void> {
       'query mean ms',
       'cancelled',
       'replica lag max s',
+      'busy % per CPU',
     ];
     const widths = header.map((h, c) =>
       Math.max(h.length, ...results.map((r) => (r[c] ?? '').length)),
@@ -213,6 +258,7 @@ async function main(): Promise<void> {
             : 'not pinned: both servers and the pipeline share every core'
         }.`,
         `${fmt(rows)} rows in the last ${DAYS} days; then ${fmt(messages)} messages drained by runLocal (batch 100, 2 pollers) per row below, back to back.`,
+        `Load average (1 min) when the drains began: ${fmt(load, 1)}, at the end: ${fmt(loadavg()[0] ?? 0, 1)} on ${availableParallelism()} cores (others' work included).`,
         fillDescription(DAYS, users, 'month'),
         'Query loop: the recommended 7-day duplicate queries (ips, devices; docs/design/schema.md), alternately, as the analyst role, one at a time.',
         '',
