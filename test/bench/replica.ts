@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { integerFlag } from '../../lambda/cli/command';
@@ -27,7 +27,7 @@ import { FILL_SQL, fillDescription } from './scale-fill';
 import { shared } from './scale-queries';
 import { benchTeardown } from './teardown';
 
-const HELP = `npm run bench:replica [-- options]
+const HELP = `Usage: npm run bench:replica [-- options]
   --rows N       rows in the last 7 days before the drains (default 1500000)
   --messages N   messages per drain (default 20000)
   --rounds N     times the three drains run, one after another (default 1)
@@ -133,7 +133,7 @@ async function drain(
     concurrency: 2,
     databaseUrl: servers.primaryUrl,
   });
-  const cpus = busyShares(cpuBefore, cpuTimes());
+  const busy = busyShares(cpuBefore, cpuTimes());
   await services.stop();
   const maxLag = await lag();
   const queries = await loop?.stop();
@@ -148,7 +148,7 @@ async function drain(
     mean === undefined ? '–' : fmt(mean),
     queries ? fmt(queries.cancelled) : '–',
     fmt(maxLag, 1),
-    cpus.length > 0 ? cpus.join(' / ') : '–',
+    busy.length > 0 ? busy.join(' / ') : '–',
   ];
 }
 
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
             : 'not pinned: both servers and the pipeline share every core'
         }.`,
         `${fmt(rows)} rows in the last ${DAYS} days; then ${fmt(messages)} messages drained by runLocal (batch 100, 2 pollers) per row below, back to back.`,
-        `Load average (1 min) when the drains began: ${fmt(load, 1)}, at the end: ${fmt(loadavg()[0] ?? 0, 1)} on ${availableParallelism()} cores (others' work included).`,
+        `Load average (1 min) when the drains began: ${fmt(load, 1)}, at the end: ${fmt(loadavg()[0] ?? 0, 1)} on ${cpus().length} cores (others' work included).`,
         fillDescription(DAYS, users, 'month'),
         'Query loop: the recommended 7-day duplicate queries (ips, devices; docs/design/schema.md), alternately, as the analyst role, one at a time.',
         '',
