@@ -95,7 +95,7 @@ export async function startReplicatedPostgres(
       await run('pg_ctl', [action, '-D', data, '-w', '-t', '90', ...extra], cpus);
     } catch (error) {
       const log = await readFile(`${data}.log`, 'utf8').catch(() => '');
-      throw new Error(`${(error as Error).message}\nserver.log:\n${log}`);
+      throw new Error(`${(error as Error).message}\n${data}.log:\n${log}`);
     }
   };
   const stop = () => {
@@ -213,10 +213,11 @@ export async function startReplicatedPostgres(
       async waitForReplay(timeoutMs = 60_000) {
         const target = await withClient(primaryUrl, async (client) => {
           // Commits made with synchronous_commit off may still be in WAL buffers, beyond
-          // pg_current_wal_lsn() and unsent; a transaction that commits synchronously (it has an
-          // xid) flushes them all.
+          // pg_current_wal_lsn() and unsent. A transaction that writes WAL and commits
+          // synchronously flushes them all; one with an xid but no WAL of its own commits
+          // asynchronously whatever the setting, so it writes a (transactional) message.
           await client.query('SET synchronous_commit = on');
-          await client.query('SELECT pg_current_xact_id()');
+          await client.query("SELECT pg_logical_emit_message(true, 'login-queue', 'replay')");
           const { rows } = await client.query<{ lsn: string }>(
             'SELECT pg_current_wal_lsn()::text AS lsn',
           );
