@@ -237,8 +237,13 @@ async function main(): Promise<number> {
       integerFlag(values['outage-limit'], 'outage-limit', { min: 10, max: 86_400, fallback: 300 }),
   };
   const progress = progressReporter(err);
+  const given = [external && 'SQS', databaseUrl && 'PostgreSQL'].filter(Boolean);
   err(
-    `  ${external || databaseUrl ? 'checking the given services, then starting' : 'starting'} the local services and building the bundle\n`,
+    given.length === 2
+      ? '  checking the given SQS and PostgreSQL, then building the bundle\n'
+      : given.length === 1
+        ? `  checking the given ${given[0]}, then starting the rest here and building the bundle\n`
+        : '  starting the local services and building the bundle\n',
   );
   let phase: string | undefined;
   let last: Progress | undefined;

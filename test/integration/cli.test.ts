@@ -324,6 +324,10 @@ describe('npm start against an existing SQS endpoint and database', () => {
       expect(await distinctIps()).toBe(afterFirst);
       const { password } = databaseUrl;
       for (const run of [first, second]) {
+        // Both services given: nothing is started for them, as the first line says.
+        expect(run.stderr).toContain(
+          'checking the given SQS and PostgreSQL, then building the bundle',
+        );
         expect(run.stderr).not.toMatch(NOISE);
         expect(run.stderr).not.toContain('Warning');
         // The server stays up, so the result can be queried; the password is never printed.
