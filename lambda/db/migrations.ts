@@ -360,4 +360,43 @@ export const MIGRATIONS: readonly Migration[] = [
       $analyst$;
     `,
   },
+  {
+    version: 10,
+    name: 'analyst_session_settings',
+    sql: `
+      -- ${ANALYST_ROLE}'s own session settings, over the server's (infra/rds-database.ts:
+      -- idle sessions end after 10 minutes, idle transactions after 1, for the function's
+      -- pooled connections): long enough that an analyst is not cut off while reading a
+      -- result, bounded so that a query cannot run away on the instance the pipeline writes to.
+      DO $analyst_settings$
+      BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${ANALYST_ROLE}') THEN
+          RAISE NOTICE 'login-queue: role ${ANALYST_ROLE} does not exist; its session settings not set';
+          RETURN;
+        END IF;
+        -- Roles are cluster-wide: only when this user may (CREATEROLE, as the RDS master user
+        -- has, and on PostgreSQL 16+ ADMIN on the role); else a DBA runs these ALTER ROLEs.
+        BEGIN
+          ALTER ROLE ${ANALYST_ROLE} SET statement_timeout = '15min';
+          ALTER ROLE ${ANALYST_ROLE} SET idle_in_transaction_session_timeout = '10min';
+          ALTER ROLE ${ANALYST_ROLE} SET idle_session_timeout = '1h';
+        EXCEPTION
+          WHEN insufficient_privilege THEN
+            RAISE NOTICE 'login-queue: may not alter role ${ANALYST_ROLE}; its sessions keep the server''s timeouts until a DBA sets its own';
+          -- "tuple concurrently updated" or a duplicate key: another database of the cluster
+          -- migrating at the same moment; fine if that one set the same values.
+          WHEN internal_error OR unique_violation THEN
+            IF NOT EXISTS (
+              SELECT FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+              WHERE r.rolname = '${ANALYST_ROLE}' AND s.setdatabase = 0
+                AND s.setconfig @> ARRAY['statement_timeout=15min',
+                  'idle_in_transaction_session_timeout=10min', 'idle_session_timeout=1h']
+            ) THEN
+              RAISE;
+            END IF;
+        END;
+      END
+      $analyst_settings$;
+    `,
+  },
 ];

@@ -1,8 +1,8 @@
 /**
  * Analysts sign in as login_queue_analyst: migration 9 lets the role log in (and gives it
- * rds_iam where RDS's role exists), and `npm run db:connect` prints a psql line that works as
- * pasted: locally with a fresh password, in AWS with an IAM token for the endpoint, through
- * the port-forwarding session's local port.
+ * rds_iam where RDS's role exists), migration 10 gives its sessions their own timeouts, and
+ * `npm run db:connect` prints a psql line that works as pasted: locally with a fresh password,
+ * in AWS with an IAM token for the endpoint, through the port-forwarding session's local port.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -152,6 +152,34 @@ describe('migration 9', () => {
     } finally {
       await fresh.drop();
     }
+  });
+});
+
+describe('migration 10', () => {
+  it("gives login_queue_analyst's sessions their own timeouts, longer than the pipeline's", async () => {
+    // Arrange: a password set by the test (the database was migrated in beforeAll).
+    const password = `analyst-${Date.now()}`;
+    await db.pool.query(`ALTER ROLE ${ANALYST_ROLE} PASSWORD '${password}'`);
+    const url = new URL(db.url);
+    const login = {
+      host: url.hostname,
+      port: Number(url.port || 5432),
+      database: url.pathname.slice(1),
+      user: ANALYST_ROLE,
+      password,
+      conninfo: {},
+    };
+    // Act
+    const { rows } = await asLogin(
+      login,
+      `SELECT current_setting('statement_timeout') AS statement,
+              current_setting('idle_in_transaction_session_timeout') AS idle_in_transaction,
+              current_setting('idle_session_timeout') AS idle_session`,
+    );
+    // Assert
+    expect(rows).toEqual([
+      { statement: '15min', idle_in_transaction: '10min', idle_session: '1h' },
+    ]);
   });
 });
 
