@@ -1,8 +1,9 @@
 /**
  * `npm run db:connect -- --role analyst`: prints a ready `psql` line that signs in as the
  * analyst role. Locally (--database-url, the admin URL npm start prints): a fresh password set
- * through that admin connection. In AWS (--host, the RDS endpoint): an IAM token, valid 15
- * minutes, signed with your credentials, for psql through a port-forwarding session.
+ * through that admin connection. In AWS (--host, the endpoint the analyst path points at): an
+ * IAM token, valid 15 minutes, signed with your credentials, for psql through a
+ * port-forwarding session. Either way the printed line holds the credential.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,11 +22,15 @@ const BUNDLE_URL = 'https://truststore.pki.rds.amazonaws.com/global/global-bundl
 const RDS_DATABASE = 'logins';
 // IAM database authentication tokens live 15 minutes (RDS user guide, "IAM database authentication").
 const TOKEN_MINUTES = 15;
+// Not 5432: a local PostgreSQL may listen there. The analyst runbook forwards to this port.
+const LOCAL_PORT = 15432;
 
 const HELP = `Usage: npm run db:connect -- [--role analyst] [options]
 
 Prints a psql command line, on stdout, that signs in as login_queue_analyst: it reads
-user_logins_analytics and every column of user_logins but the sealed PII.
+user_logins_analytics and every column of user_logins but the sealed PII. The line holds the
+credential: keep it out of your shell history (eval "$(npm run -s db:connect -- ...)", or
+paste it with a leading space under HISTCONTROL=ignorespace).
 
 Locally: a new random password for the role, set through the admin connection you give
 (the DATABASE_URL npm start -- --keep prints); it works until the next db:connect.
@@ -33,13 +38,16 @@ Locally: a new random password for the role, set through the admin connection yo
 
 In AWS: an IAM token (valid ${TOKEN_MINUTES} minutes) signed with your AWS credentials (the analyst
 role), for psql through an SSM port-forwarding session to the database; TLS verified against
-the RDS CA bundle (${BUNDLE_URL}).
-  --host HOST           the database endpoint (the stack's DatabaseEndpoint)
+the RDS CA bundle (${BUNDLE_URL})
+and the certificate's name against HOST (sslmode=verify-full).
+  --host HOST           the database endpoint the analyst path points at (the stack's
+                        AnalystDatabaseEndpoint: the read replica's when there is one)
   --port N              its port (default 5432)
   --region REGION       default: the endpoint's region, else AWS_REGION or your profile's
-  --local-port N        the session's local port (default 5432)
+  --local-port N        the session's local port (default ${LOCAL_PORT})
   --database NAME       default ${RDS_DATABASE}
-  --ca-bundle FILE      the RDS CA bundle (default global-bundle.pem)
+  --ca-bundle FILE      the RDS CA bundle (default global-bundle.pem, in the directory you
+                        run npm from)
 
   --role ROLE           analyst (the only one; default analyst)
   -h, --help            this text
@@ -135,7 +143,8 @@ async function aws(target: AwsTarget): Promise<string> {
     );
   }
   const until = new Date(Date.now() + TOKEN_MINUTES * 60_000).toISOString().slice(11, 19);
-  const bundle = resolve(target.caBundle);
+  // npm run starts the command in the package's directory; INIT_CWD is where it was typed.
+  const bundle = resolve(process.env.INIT_CWD ?? process.cwd(), target.caBundle);
   process.stderr.write(
     `db:connect: IAM token for ${ANALYST_ROLE} at ${target.host}:${target.port}, valid ${TOKEN_MINUTES} minutes (until ${until} UTC); run db:connect again for a new one\n` +
       `db:connect: psql reaches it through your port-forwarding session on 127.0.0.1:${target.localPort}\n`,
@@ -144,13 +153,15 @@ async function aws(target: AwsTarget): Promise<string> {
     process.stderr.write(
       `db:connect: ${bundle} does not exist; get it: curl -o ${shellWord(bundle)} ${BUNDLE_URL}\n`,
     );
-  // verify-ca, not verify-full: psql connects to 127.0.0.1, which the certificate does not name.
+  // verify-full through the tunnel: libpq checks the certificate against host (the endpoint,
+  // which the certificate names) and connects to hostaddr (the session's local end).
   return psqlLine(token, {
-    host: '127.0.0.1',
+    host: target.host,
+    hostaddr: '127.0.0.1',
     port: String(target.localPort),
     dbname: target.database,
     user: ANALYST_ROLE,
-    sslmode: 'verify-ca',
+    sslmode: 'verify-full',
     sslrootcert: bundle,
   });
 }
@@ -184,7 +195,10 @@ runCommand('db:connect', async () => {
         host,
         port: integerFlag(values.port, 'port', range),
         ...(values.region ? { region: values.region } : {}),
-        localPort: integerFlag(values['local-port'], 'local-port', range),
+        localPort: integerFlag(values['local-port'], 'local-port', {
+          ...range,
+          fallback: LOCAL_PORT,
+        }),
         database: values.database ?? RDS_DATABASE,
         caBundle: values['ca-bundle'] ?? 'global-bundle.pem',
       }),

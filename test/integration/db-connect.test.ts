@@ -286,12 +286,15 @@ describe('npm run db:connect, in AWS', () => {
       ),
       'X-Amz-Signature': expect.stringMatching(/^[0-9a-f]{64}$/),
     });
+    // verify-full: the certificate is checked against the endpoint (host), while the TCP
+    // connection goes to the session's local end (hostaddr).
     expect(login.conninfo).toEqual({
-      host: '127.0.0.1',
+      host,
+      hostaddr: '127.0.0.1',
       port: '15432',
       dbname: 'logins',
       user: ANALYST_ROLE,
-      sslmode: 'verify-ca',
+      sslmode: 'verify-full',
       sslrootcert: join(dir, 'global-bundle.pem'),
     });
     expect(result.stderr).toContain('valid 15 minutes');
@@ -312,7 +315,34 @@ describe('npm run db:connect, in AWS', () => {
     const token = new URL(`https://${pasted(result.stdout).password}`);
     expect(token.host).toBe('db.internal.example:6543');
     expect(token.searchParams.get('X-Amz-Credential')).toContain('/us-west-2/rds-db/');
-    expect(pasted(result.stdout).conninfo.port).toBe('5432');
+    // The local port defaults to 15432, clear of a local PostgreSQL's 5432.
+    expect(pasted(result.stdout).conninfo).toMatchObject({
+      host: 'db.internal.example',
+      hostaddr: '127.0.0.1',
+      port: '15432',
+    });
+  });
+
+  it('finds the CA bundle from the directory npm run was typed in (INIT_CWD)', async () => {
+    // Arrange: npm run starts the command in the package's directory and sets INIT_CWD to
+    // the user's.
+    const typedIn = join(dir, 'analyst-home');
+    // Act
+    const relative = await runScript(
+      'db:connect',
+      ['--host', host, '--ca-bundle', 'certs/rds.pem'],
+      cleanEnv({ ...credentials, INIT_CWD: typedIn }),
+    );
+    const absolute = await runScript(
+      'db:connect',
+      ['--host', host, '--ca-bundle', join(dir, 'elsewhere.pem')],
+      cleanEnv({ ...credentials, INIT_CWD: typedIn }),
+    );
+    // Assert
+    expect(relative.code, relative.stderr).toBe(0);
+    expect(pasted(relative.stdout).conninfo.sslrootcert).toBe(join(typedIn, 'certs/rds.pem'));
+    expect(relative.stderr).toContain(`${join(typedIn, 'certs/rds.pem')} does not exist`);
+    expect(pasted(absolute.stdout).conninfo.sslrootcert).toBe(join(dir, 'elsewhere.pem'));
   });
 });
 

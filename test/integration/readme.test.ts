@@ -136,10 +136,6 @@ const EXERCISED: Record<string, readonly [string, string]> = {
     'integration/db-connect.test.ts',
     'prints a psql line that signs in as login_queue_analyst with a new password, and never the admin password',
   ],
-  'npm run db:connect -- --role analyst --host <DatabaseEndpoint> --local-port 15432': [
-    'integration/db-connect.test.ts',
-    'prints a token signed for the endpoint and a psql line to the local end of the port-forwarding session',
-  ],
   'npm run db:connect -- --role analyst --host <AnalystDatabaseEndpoint> --local-port 15432': [
     'integration/db-connect.test.ts',
     'prints a token signed for the endpoint and a psql line to the local end of the port-forwarding session',
