@@ -379,7 +379,10 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN
           ALTER ROLE ${ANALYST_ROLE} SET statement_timeout = '15min';
           ALTER ROLE ${ANALYST_ROLE} SET idle_in_transaction_session_timeout = '10min';
-          ALTER ROLE ${ANALYST_ROLE} SET idle_session_timeout = '1h';
+          -- idle_session_timeout exists from PostgreSQL 14; before, idle sessions stay open.
+          IF current_setting('server_version_num')::int >= 140000 THEN
+            ALTER ROLE ${ANALYST_ROLE} SET idle_session_timeout = '1h';
+          END IF;
         EXCEPTION
           WHEN insufficient_privilege THEN
             RAISE NOTICE 'login-queue: may not alter role ${ANALYST_ROLE}; its sessions keep the server''s timeouts until a DBA sets its own';
@@ -390,7 +393,7 @@ export const MIGRATIONS: readonly Migration[] = [
               SELECT FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
               WHERE r.rolname = '${ANALYST_ROLE}' AND s.setdatabase = 0
                 AND s.setconfig @> ARRAY['statement_timeout=15min',
-                  'idle_in_transaction_session_timeout=10min', 'idle_session_timeout=1h']
+                  'idle_in_transaction_session_timeout=10min']
             ) THEN
               RAISE;
             END IF;

@@ -53,7 +53,7 @@ const RELEASED: Readonly<Record<number, string>> = {
   7: '4e00a2d76044b4649768928d229504b131e699e33f535d692254b0cd7e7b9b40',
   8: '601ab9333601164f043944f8838112fa0975f14c26e89e3e73f14dd6f8f6c569',
   9: '158bd77afa9cfaa2c5b153d159d0604f521b7cbb3fcb39b87597fc0353fc93c0',
-  10: '606f13f0f8f4c1d7ba553e31ffe2b77837dfc37c44e399763a7ee7c1ee1dc5cd',
+  10: 'ff42b4d97cae23b97a5eb6aaed365664251c03e9090c2249b6cccba1300eeb98',
 };
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
