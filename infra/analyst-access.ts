@@ -1,6 +1,7 @@
 /**
  * The analysts' private path to the database (opt-in, AWS target): Session Manager port
- * forwarding (AWS-StartPortForwardingSessionToRemoteHost) through the smallest managed instance,
+ * forwarding (the stack's own AnalystTunnelDocument, whose host and port are fixed to the
+ * analysts' database) through the smallest managed instance,
  * in the isolated subnets, with no inbound rule and no way out but PostgreSQL and the two
  * Session Manager endpoints; and the AnalystRole, which may open that tunnel and sign in as
  * login_queue_analyst with an IAM token, and nothing else.
@@ -35,12 +36,10 @@ import {
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
 import type { IDatabaseInstance } from 'aws-cdk-lib/aws-rds';
+import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { ANALYST_ROLE } from '../lambda/contract/roles';
 import { type RdsDatabase, SIGN_IN_LOG_PARAMETERS } from './rds-database';
-
-/** The only session document the AnalystRole may start: a tunnel to a host, no shell. */
-export const PORT_FORWARDING_DOCUMENT = 'AWS-StartPortForwardingSessionToRemoteHost';
 
 export interface AnalystAccessProps {
   /** The network the instance joins, and the primary instance. */
@@ -53,12 +52,15 @@ export interface AnalystAccessProps {
 
 /**
  * Creates, in `scope` (the stack), the Session Manager endpoints (in the database's network),
- * the AnalystAccessInstance with its role and security group, the AnalystRole, and the outputs
- * an analyst needs: AnalystAccessInstanceId, AnalystRoleArn, AnalystDatabaseEndpoint.
+ * the AnalystAccessInstance with its role and security group, the AnalystTunnelDocument, the
+ * AnalystRole, and the outputs an analyst needs: AnalystAccessInstanceId, AnalystRoleArn,
+ * AnalystSessionDocument, AnalystDatabaseEndpoint.
  */
 export class AnalystAccess {
   readonly instance: Instance;
   readonly role: Role;
+  /** The only session document the AnalystRole may start: a tunnel to the database, no shell. */
+  readonly document: CfnDocument;
   /** The database the path reaches: the replica if there is one, else the primary. */
   readonly target: IDatabaseInstance;
 
@@ -151,6 +153,36 @@ export class AnalystAccess {
       ...endpoints.flatMap((endpoint) => [endpoint, ...endpoint.connections.securityGroups]),
     );
 
+    // AWS-StartPortForwardingSessionToRemoteHost takes any host= and port: through it an
+    // analyst could reach the instance metadata service (169.254.169.254:80, which the security
+    // group cannot block) and read the instance role's credentials. This document fixes the
+    // host and port to the analysts' database; the caller chooses only the local port
+    // (Session Manager user guide, "Session document schema").
+    this.document = new CfnDocument(scope, 'AnalystTunnelDocument', {
+      documentType: 'Session',
+      content: {
+        schemaVersion: '1.0',
+        description:
+          'login-queue analyst access: forward a local port to PostgreSQL of the analysts database, nothing else',
+        sessionType: 'Port',
+        parameters: {
+          localPortNumber: {
+            type: 'String',
+            description: 'The port to listen on, on the analyst machine.',
+            allowedPattern:
+              '^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$',
+            default: '15432',
+          },
+        },
+        properties: {
+          type: 'LocalPortForwarding',
+          host: this.target.dbInstanceEndpointAddress,
+          portNumber: this.target.dbInstanceEndpointPort,
+          localPortNumber: '{{ localPortNumber }}',
+        },
+      },
+    });
+
     this.role = new Role(scope, 'AnalystRole', {
       assumedBy: principals(props.analysts),
       description:
@@ -166,14 +198,13 @@ export class AnalystAccess {
       new PolicyStatement({
         sid: 'PortForwardingToTheAccessInstanceOnly',
         actions: ['ssm:StartSession'],
-        // AWS documents have no account in their ARN.
+        // The stack's document only: no AWS-owned one, whose host and port the caller picks.
         resources: [
           instanceArn,
           stack.formatArn({
             service: 'ssm',
-            account: '',
             resource: 'document',
-            resourceName: PORT_FORWARDING_DOCUMENT,
+            resourceName: this.document.ref,
           }),
         ],
         // A start-session that names no document asks for a shell (SSM-SessionManagerRunShell):
@@ -232,9 +263,14 @@ export class AnalystAccess {
     );
     output('AnalystRoleArn', this.role.roleArn, 'The role analysts assume');
     output(
+      'AnalystSessionDocument',
+      this.document.ref,
+      'The --document-name of aws ssm start-session',
+    );
+    output(
       'AnalystDatabaseEndpoint',
       this.target.dbInstanceEndpointAddress,
-      'The host= of the port-forwarding session, and --host of npm run db:connect',
+      'The host the session document forwards to, and --host of npm run db:connect',
     );
   }
 }

@@ -12,6 +12,7 @@ import {
   DatabaseInstanceReadReplica,
   ParameterGroup,
   PerformanceInsightRetention,
+  StorageType,
 } from 'aws-cdk-lib/aws-rds';
 import type { Construct } from 'constructs';
 import { ENGINE_VERSION } from './database-sizing';
@@ -46,6 +47,10 @@ export class AnalystReplica {
       // CloudFormation refuses StorageEncrypted beside SourceDBInstanceIdentifier.
       publiclyAccessible: false,
       multiAz: false,
+      // A replica starts with the primary's allocated storage; it grows as the primary does,
+      // up to the same cap, and on gp3 rather than the construct's default gp2.
+      storageType: StorageType.GP3,
+      maxAllocatedStorage: database.sizing.maxAllocatedStorageGiB,
       // A replica holds nothing the primary does not: deleting it loses no data.
       deletionProtection: false,
       removalPolicy: RemovalPolicy.DESTROY,

@@ -49,7 +49,7 @@ export interface MonitoringProps {
   readonly alarmEmail?: string;
   /** The AWS target's database. @default none (LocalStack: an external PostgreSQL) */
   readonly database?: MonitoredDatabase;
-  /** The analysts' read replica: its lag and CPU alarmed. @default none */
+  /** The analysts' read replica: its lag, CPU and free storage alarmed. @default none */
   readonly replica?: IDatabaseInstance;
   /** Draw the dashboard (LocalStack's CloudFormation drops dashboards). @default true */
   readonly dashboard?: boolean;
@@ -237,7 +237,8 @@ export class Monitoring extends Construct {
         replica.metric('ReplicaLag', { period: FIVE_MINUTES, statistic: 'Maximum' }),
         600,
         'The analyst replica is over 10 minutes behind the primary for 15 minutes: analysts see old data; long analyst queries, or a replica class too small for the write rate.',
-        { periods: 3 },
+        // No ReplicaLag at all means replication is broken (or the replica is down): alarm.
+        { periods: 3, missing: TreatMissingData.BREACHING },
       );
       alarm(
         'AnalystReplicaCpuHigh',
@@ -246,6 +247,17 @@ export class Monitoring extends Construct {
         'Analyst replica CPU above 80 % for 10 minutes: analyst queries saturate it (the pipeline is not affected, but replay may fall behind).',
         { periods: 2 },
       );
+      // A replica starts with the primary's allocated storage and autoscales to the same cap.
+      if (database !== undefined) {
+        const { sizing } = database;
+        alarm(
+          'AnalystReplicaStorageLow',
+          replica.metricFreeStorageSpace({ period: FIVE_MINUTES, statistic: 'Minimum' }),
+          sizing.allocatedStorageGiB * 1024 ** 3 * 0.1,
+          `Less than 10 % of the analyst replica's ${sizing.allocatedStorageGiB} GiB allocated at creation has been free for 15 minutes: storage autoscaling (up to ${sizing.maxAllocatedStorageGiB} GiB) has not kept up or reached its cap; replication stops when the replica is full.`,
+          { below: true, periods: 3 },
+        );
+      }
     }
 
     if (props.dashboard === false) return;

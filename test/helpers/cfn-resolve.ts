@@ -86,6 +86,7 @@ export function resolverFor(template: { Resources: Resources }, at: DeployedAt) 
       Ref: nameOf(id, 'LogGroupName'),
       Arn: `arn:aws:logs:${region}:${account}:log-group:${nameOf(id, 'LogGroupName')}:*`,
     }),
+    'AWS::SSM::Document': (id) => ({ Ref: nameOf(id, 'Name') }),
     // Ids inside ARNs that no question of the tests is about.
     'AWS::RDS::DBInstance': (id) => ({ Ref: id, DbiResourceId: `db-${id}` }),
     'AWS::EC2::VPC': (id) => ({ Ref: `vpc-${id}`, DefaultSecurityGroup: `sg-${id}` }),

@@ -177,7 +177,52 @@ describe.each(['analyst', 'analystReplica'] as const)('analyst access on (%s)', 
     expect(dependsOn).toEqual(expect.arrayContaining(rulesToEndpoints));
   });
 
-  it('outputs what an analyst needs: the instance id, the role, the host to forward to', () => {
+  it('forwards only to PostgreSQL of what its path reaches: a session document of its own, the host and port fixed, the local port the only parameter', () => {
+    // Arrange
+    const t = template(variant);
+    const target = only(
+      t,
+      'AWS::RDS::DBInstance',
+      variant === 'analystReplica' ? 'AnalystReplica' : 'DatabaseInstance',
+    );
+    // Act
+    const document = only(t, 'AWS::SSM::Document', 'AnalystTunnelDocument');
+    const { Properties } = t.toJSON().Resources[document] as Resource;
+    const content = Properties.Content as {
+      parameters: Record<string, unknown>;
+      properties: Record<string, unknown>;
+    };
+    // Assert
+    expect(Properties.DocumentType).toBe('Session');
+    expect(content).toMatchObject({ schemaVersion: '1.0', sessionType: 'Port' });
+    expect(Object.keys(content.parameters)).toEqual(['localPortNumber']);
+    expect(content.properties).toEqual({
+      type: 'LocalPortForwarding',
+      host: { 'Fn::GetAtt': [target, 'Endpoint.Address'] },
+      portNumber: { 'Fn::GetAtt': [target, 'Endpoint.Port'] },
+      localPortNumber: '{{ localPortNumber }}',
+    });
+  });
+
+  it('lets the AnalystRole start that document alone, on that instance alone', () => {
+    const t = template(variant);
+    const instance = only(t, 'AWS::EC2::Instance', 'AnalystAccessInstance');
+    const document = only(t, 'AWS::SSM::Document', 'AnalystTunnelDocument');
+    const [[, policy]] = all(t, 'AWS::IAM::Policy').filter(([id]) =>
+      id.startsWith('AnalystRoleDefaultPolicy'),
+    ) as [[string, Resource]];
+    const statements = (
+      policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }
+    ).Statement;
+    const start = statements.filter((statement) => statement.Action === 'ssm:StartSession');
+    expect(start).toHaveLength(1);
+    const resources = JSON.stringify(start[0]?.Resource);
+    expect(resources).toContain(JSON.stringify({ Ref: instance }));
+    expect(resources).toContain(JSON.stringify({ Ref: document }));
+    expect(resources).not.toContain('AWS-');
+  });
+
+  it('outputs what an analyst needs: the instance id, the role, the session document, the host to forward to', () => {
     const t = template(variant);
     const target = variant === 'analystReplica' ? 'AnalystReplica' : 'DatabaseInstance';
     const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
@@ -186,6 +231,9 @@ describe.each(['analyst', 'analystReplica'] as const)('analyst access on (%s)', 
     });
     expect(outputs.AnalystRoleArn?.Value).toEqual({
       'Fn::GetAtt': [expect.stringMatching(/^AnalystRole/), 'Arn'],
+    });
+    expect(outputs.AnalystSessionDocument?.Value).toEqual({
+      Ref: expect.stringMatching(/^AnalystTunnelDocument/),
     });
     expect(outputs.AnalystDatabaseEndpoint?.Value).toEqual({
       'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${target}`)), 'Endpoint.Address'],
@@ -272,6 +320,19 @@ describe('the analyst replica', () => {
     });
   });
 
+  it('stores on gp3 and autoscales to the same cap as the primary', () => {
+    const t = template('analystReplica');
+    const primary = only(t, 'AWS::RDS::DBInstance', 'DatabaseInstance');
+    const replica = only(t, 'AWS::RDS::DBInstance', 'AnalystReplica');
+    const { Resources } = t.toJSON();
+    const cap = (Resources[primary] as Resource).Properties.MaxAllocatedStorage;
+    expect(cap).toEqual(expect.any(Number));
+    expect((Resources[replica] as Resource).Properties).toMatchObject({
+      StorageType: 'gp3',
+      MaxAllocatedStorage: cap,
+    });
+  });
+
   it('admits only the analyst instance: no function reaches it, and none is pointed at it', () => {
     // Arrange
     const { t, instance, database: replicaGroup } = groups('analystReplica');
@@ -306,5 +367,37 @@ describe('the analyst replica', () => {
         OKActions: [{ Ref: topic }],
       });
     }
+  });
+
+  it('alarms when its lag is missing: no ReplicaLag means replication is broken', () => {
+    const t = template('analystReplica');
+    const replica = only(t, 'AWS::RDS::DBInstance', 'AnalystReplica');
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ReplicaLag',
+      Dimensions: [{ Name: 'DBInstanceIdentifier', Value: { Ref: replica } }],
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('alarms when under 10 % of the allocated storage is free, as on the primary', () => {
+    // Arrange
+    const t = template('analystReplica');
+    const primary = only(t, 'AWS::RDS::DBInstance', 'DatabaseInstance');
+    const replica = only(t, 'AWS::RDS::DBInstance', 'AnalystReplica');
+    const topic = only(t, 'AWS::SNS::Topic', 'MonitoringAlarms');
+    const allocated = Number(
+      (t.toJSON().Resources[primary] as Resource).Properties.AllocatedStorage,
+    );
+    // Assert
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/RDS',
+      MetricName: 'FreeStorageSpace',
+      Dimensions: [{ Name: 'DBInstanceIdentifier', Value: { Ref: replica } }],
+      Threshold: allocated * 1024 ** 3 * 0.1,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 3,
+      AlarmActions: [{ Ref: topic }],
+      OKActions: [{ Ref: topic }],
+    });
   });
 });

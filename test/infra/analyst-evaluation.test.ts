@@ -25,8 +25,8 @@ beforeAll(() => {
   replicaPath = new EvaluatedStack(template('analystReplica').toJSON(), at);
 });
 
-const PORT_FORWARDING = 'AWS-StartPortForwardingSessionToRemoteHost';
-// AWS-owned documents have no account in their ARN; the account's own (the shell preferences) do.
+// AWS-owned documents have no account in their ARN; the account's own (the shell preferences,
+// the stack's session document) do.
 const awsDocument = (name: string) => `arn:aws:ssm:${region}::document/${name}`;
 const SHELL = `arn:aws:ssm:${region}:${account}:document/SSM-SessionManagerRunShell`;
 // Set by the CLI, and so by every StartSession request the role's policy has to answer.
@@ -34,6 +34,9 @@ const DOCUMENT_CHECK: Context = { 'ssm:SessionDocumentAccessCheck': 'true' };
 
 const instanceArn = (stack: EvaluatedStack) =>
   `arn:aws:ec2:${region}:${account}:instance/${stack.value(stack.id('AnalystAccessInstance', 'AWS::EC2::Instance'))}`;
+/** The stack's own port-forwarding document, its host and port fixed to the analysts' database. */
+const sessionDocument = (stack: EvaluatedStack) =>
+  `arn:aws:ssm:${region}:${account}:document/${stack.value(stack.id('AnalystTunnelDocument', 'AWS::SSM::Document'))}`;
 
 /** StartSession names the target and the document: IAM authorises both. */
 const startSession = (target: string, document: string): Request[] => [
@@ -54,18 +57,23 @@ describe('who may open a session to the analyst access instance', () => {
   it('lets the AnalystRole, and principals whose IAM policy allows ssm:* anywhere, forward a port through it', async () => {
     for (const stack of [primaryPath, replicaPath]) {
       expect(
-        await stack.who(() => startSession(instanceArn(stack), awsDocument(PORT_FORWARDING))),
+        await stack.who(() => startSession(instanceArn(stack), sessionDocument(stack))),
       ).toEqual(['AccountAdministrator', 'AnalystRole', 'DeployRole']);
     }
   });
 
-  it('refuses the AnalystRole any other document (a shell above all), and any other instance', async () => {
+  it('refuses the AnalystRole any other document (a shell, or a tunnel to a host of its choosing), and any other instance', async () => {
     // Arrange
     const analyst = primaryPath.principal('AnalystRole');
     const instance = instanceArn(primaryPath);
     const rows = {
-      portForwarding: startSession(instance, awsDocument(PORT_FORWARDING)),
+      stackDocument: startSession(instance, sessionDocument(primaryPath)),
       shellByDefault: startSession(instance, SHELL),
+      // Any host= and port: the instance metadata service (169.254.169.254:80) among them.
+      forwardToAnyHost: startSession(
+        instance,
+        awsDocument('AWS-StartPortForwardingSessionToRemoteHost'),
+      ),
       forwardToTheInstanceItself: startSession(
         instance,
         awsDocument('AWS-StartPortForwardingSession'),
@@ -74,7 +82,7 @@ describe('who may open a session to the analyst access instance', () => {
       ssh: startSession(instance, awsDocument('AWS-StartSSHSession')),
       anotherInstance: startSession(
         `arn:aws:ec2:${region}:${account}:instance/i-0123456789abcdef0`,
-        awsDocument(PORT_FORWARDING),
+        sessionDocument(primaryPath),
       ),
     };
     // Act
@@ -84,8 +92,9 @@ describe('who may open a session to the analyst access instance', () => {
     }
     // Assert
     expect(answers).toEqual({
-      portForwarding: 'Allowed',
+      stackDocument: 'Allowed',
       shellByDefault: 'ImplicitlyDenied',
+      forwardToAnyHost: 'ImplicitlyDenied',
       forwardToTheInstanceItself: 'ImplicitlyDenied',
       interactiveCommand: 'ImplicitlyDenied',
       ssh: 'ImplicitlyDenied',
@@ -245,7 +254,7 @@ describe('what the AnalystRole still cannot do', () => {
     expect({
       startSession: await allOf(
         instance,
-        startSession(instanceArn(primaryPath), awsDocument(PORT_FORWARDING)),
+        startSession(instanceArn(primaryPath), sessionDocument(primaryPath)),
       ),
       connectAsAnalyst: await allOf(instance, connectRequests(primaryPath, ANALYST_ROLE)),
       readMaskingKey: await allOf(instance, reads(primaryPath, 'masking')),

@@ -163,8 +163,10 @@ const NOT_RUN_HERE: Record<string, string> = {
     'needs an AWS account',
   'export AWS_PROFILE=login-queue-analyst': 'a shell builtin step',
   'aws sts get-caller-identity': 'needs an AWS account',
-  'aws ssm start-session --target <AnalystAccessInstanceId> --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters host=<AnalystDatabaseEndpoint>,portNumber=5432,localPortNumber=15432':
+  'aws ssm start-session --target <AnalystAccessInstanceId> --document-name <AnalystSessionDocument> --parameters localPortNumber=15432':
     'needs an AWS account and the Session Manager plugin (test/infra/analyst-evaluation.test.ts: who may start it)',
+  'aws rds generate-db-auth-token --hostname <AnalystDatabaseEndpoint> --port 5432 --username login_queue_analyst --region <region>':
+    'needs an AWS account',
   'npm run localstack:up': 'needs Docker and a LocalStack token',
   'npm run localstack:deploy': 'needs Docker and a LocalStack token',
   'npm run localstack:send': 'needs Docker and a LocalStack token',
