@@ -79,19 +79,25 @@ function pasted(line: string): Login {
 const asLogin = (login: Login, sql: string) =>
   withClient({ ...login, connectionTimeoutMillis: 10_000 }, (client) => client.query(sql));
 
+/** Signs login_queue_analyst in with a password the test sets on the migrated database. */
+async function analystLogin(): Promise<Login> {
+  const password = `analyst-${Date.now()}`;
+  await db.pool.query(`ALTER ROLE ${ANALYST_ROLE} PASSWORD '${password}'`);
+  const url = new URL(db.url);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    database: url.pathname.slice(1),
+    user: ANALYST_ROLE,
+    password,
+    conninfo: {},
+  };
+}
+
 describe('migration 9', () => {
   it('lets login_queue_analyst log in, to read the analytics view but not the sealed PII', async () => {
     // Arrange: a password set by the test (the database was migrated in beforeAll).
-    const password = `analyst-${Date.now()}`;
-    await db.pool.query(`ALTER ROLE ${ANALYST_ROLE} PASSWORD '${password}'`);
-    const url = new URL(db.url);
-    const login = {
-      host: url.hostname,
-      port: Number(url.port || 5432),
-      database: url.pathname.slice(1),
-      user: ANALYST_ROLE,
-      password,
-    };
+    const login = await analystLogin();
     // Act
     const who = await asLogin({ ...login, conninfo: {} }, 'SELECT current_user AS u');
     const view = await asLogin(
@@ -158,17 +164,7 @@ describe('migration 9', () => {
 describe('migration 10', () => {
   it("gives login_queue_analyst's sessions their own timeouts, longer than the pipeline's", async () => {
     // Arrange: a password set by the test (the database was migrated in beforeAll).
-    const password = `analyst-${Date.now()}`;
-    await db.pool.query(`ALTER ROLE ${ANALYST_ROLE} PASSWORD '${password}'`);
-    const url = new URL(db.url);
-    const login = {
-      host: url.hostname,
-      port: Number(url.port || 5432),
-      database: url.pathname.slice(1),
-      user: ANALYST_ROLE,
-      password,
-      conninfo: {},
-    };
+    const login = await analystLogin();
     // Act
     const { rows } = await asLogin(
       login,
