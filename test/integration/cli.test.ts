@@ -417,8 +417,10 @@ describe('npm start --keep', () => {
     });
     const exited = new Promise<number | null>((resolve) => start.once('exit', resolve));
     try {
+      // Everything it prints, to its last line (the second query), which may come in a chunk
+      // of its own after the export line.
       const printed = await readUntil(start.stdout as NodeJS.ReadableStream, (text) =>
-        /\n {2}npm run dlq/.test(text),
+        /GROUP BY 1, 2 ORDER BY 1, 2"\n/.test(text),
       );
       const exportLine = printed.split('\n').find((line) => line.startsWith('  export ')) ?? '';
       const env = cleanEnv(parseExportLine(exportLine));
