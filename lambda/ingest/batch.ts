@@ -210,7 +210,8 @@ function rejectedRows(
 
 /**
  * The dead letters of those of `records` whose fate is dead-letter, each under its identity
- * (`identityOf`; none: no row was built for it) and signed with `key`.
+ * (`identityOf`; where it has none, its own id: a redrive is then a new message, never a
+ * dead letter left unsent while its record is deleted) and signed with `key`.
  */
 function deadLetters(
   records: readonly SQSRecord[],
@@ -222,8 +223,7 @@ function deadLetters(
   records.forEach((record, i) => {
     const fate = fates.get(record.messageId);
     if (fate?.kind !== 'dead-letter') return;
-    const identity = identityOf(record, i);
-    if (identity !== undefined) items.push(deadLetterItem(record, identity, key, fate));
+    items.push(deadLetterItem(record, identityOf(record, i) ?? ownIdentity(record), key, fate));
   });
   return items;
 }
